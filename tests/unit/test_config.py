@@ -1,0 +1,41 @@
+"""NodeConfig validation: every bad value is one UsageError naming the flag."""
+
+from __future__ import annotations
+
+import pytest
+
+from gossip.config import NodeConfig, parse_address, parse_peers
+from gossip.errors import UsageError
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "flag"),
+    [
+        ({"listen": "nohost"}, "--listen"),
+        ({"listen": "h:99999"}, "--listen"),
+        ({"peers": ("a:1", "b")}, "--peers"),
+        ({"shard": (3, 3)}, "--shard"),
+        ({"batch_size": 0}, "--batch-size"),
+        ({"gossip_interval": -1.0}, "--gossip-interval"),
+        ({"alpha": 0.8}, "--alpha"),
+        ({"loss": "hinge"}, "--loss"),
+        ({"optimizer": "rmsprop"}, "--optimizer"),
+        ({"compression": "bogus"}, "--compression"),
+        ({"max_steps": -1}, "--max-steps"),
+        ({"holdout": 1.5}, "--holdout"),
+    ],
+)
+def test_bad_values_name_the_flag(kwargs: dict[str, object], flag: str) -> None:
+    with pytest.raises(UsageError, match=flag):
+        NodeConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_addresses_and_peers_parse() -> None:
+    assert parse_address("[::1]:5000") == ("::1", 5000)
+    assert parse_peers(" a:1, ,b:2 ") == ("a:1", "b:2")
+
+
+def test_advertised_address_defaults_to_the_bound_one() -> None:
+    assert NodeConfig().advertised("127.0.0.1:4000") == "127.0.0.1:4000"
+    assert NodeConfig(advertise="me:1").advertised("0.0.0.0:4000") == "me:1"
+    assert not NodeConfig().advertised("0.0.0.0:4000").startswith("0.0.0.0")
