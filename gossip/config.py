@@ -67,6 +67,12 @@ class NodeConfig:
     batch_size: int = 32
     max_steps: int | None = None
     """Stop training after this many steps but keep gossiping (0: averaging only)."""
+    step_rate: float = 0.0
+    """At most this many training steps per second (0: as fast as the CPU allows).
+
+    Sets the ratio of computation to communication, as a slower device or a
+    larger model would; the demo and benchmarks use it so that a tiny model on
+    a laptop still gossips a few times per hundred steps."""
 
     gossip_interval: float = 0.2
     """Seconds between two exchanges this peer initiates."""
@@ -114,6 +120,8 @@ class NodeConfig:
             _positive("--lr", self.lr)
         if self.duration is not None:
             _positive("--duration", self.duration)
+        if self.step_rate < 0:
+            raise UsageError(f"--step-rate must be >= 0, got {self.step_rate}")
         if self.max_steps is not None and self.max_steps < 0:
             raise UsageError(f"--max-steps must be >= 0, got {self.max_steps}")
         if self.loss not in ("auto", "ce", "mse"):

@@ -1,0 +1,127 @@
+"""The pairwise, two-way averaging rule (DESIGN.md §3), free of any transport.
+
+An exchange between an initiator ``i`` and a responder ``j``:
+
+1. ``i`` takes a snapshot ``s_i`` of its parameters and sends it, encoded.
+2. ``j`` checks it (fingerprint, size, finite values), takes its own snapshot
+   ``s_j`` and sends it back.
+3. ``i`` checks ``s_j`` and applies ``x_i += alpha * (dec(s_j) - dec(s_i))``, then
+   tells ``j`` it did; only then ``j`` applies ``x_j += alpha * (dec(s_i) - dec(s_j))``.
+
+Each side uses the *decoded* form of both snapshots (its own one decoded
+locally too), so the two increments are exact negatives for any codec and the
+pair's sum is conserved. Increments, not assignments, keep the local SGD steps
+taken while the exchange was on the wire.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from gossip.errors import ExchangeRefused
+
+RAW_CODEC = "none"
+"""Raw little-endian float32; the only codec of the foundation (compression adds more)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One side's parameters as they travel: identity, model identity and encoded payload."""
+
+    sender_id: str
+    generation: int
+    address: str
+    step: int
+    fingerprint: str
+    num_params: int
+    codec: str
+    payload: bytes
+
+
+def encode(params: np.ndarray) -> bytes:
+    """Encode parameters for the wire (raw little-endian float32)."""
+    return np.ascontiguousarray(params, dtype="<f4").tobytes()
+
+
+def decode(payload: bytes | bytearray | memoryview, num_params: int) -> np.ndarray:
+    """Decode a payload, refusing a wrong size; returns a float32 vector."""
+    expected = 4 * num_params
+    if len(payload) != expected:
+        raise ExchangeRefused(
+            "size_mismatch", f"payload has {len(payload)} bytes, expected {expected}"
+        )
+    return np.frombuffer(payload, dtype="<f4").astype(np.float32, copy=False)
+
+
+def check_header(snapshot: Snapshot, fingerprint: str, num_params: int) -> None:
+    """Refuse, before any payload arrives, a different architecture, size or codec."""
+    if snapshot.fingerprint != fingerprint:
+        raise ExchangeRefused(
+            "fingerprint_mismatch",
+            f"peer model {snapshot.fingerprint} differs from local model {fingerprint}",
+        )
+    if snapshot.num_params != num_params:
+        raise ExchangeRefused(
+            "size_mismatch", f"peer has {snapshot.num_params} parameters, local model {num_params}"
+        )
+    if snapshot.codec != RAW_CODEC:
+        raise ExchangeRefused("unknown_codec", f"codec {snapshot.codec!r} is not supported")
+
+
+def check_offer(snapshot: Snapshot, fingerprint: str, num_params: int) -> np.ndarray:
+    """Validate a peer's snapshot against the local model and return it decoded.
+
+    Raises :class:`ExchangeRefused` with a reason tag for a different
+    architecture, a different size, an unknown codec, or NaN/Inf values.
+    """
+    check_header(snapshot, fingerprint, num_params)
+    values = decode(snapshot.payload, num_params)
+    if not np.isfinite(values).all():
+        raise ExchangeRefused("non_finite", "peer parameters contain NaN or Inf")
+    return values
+
+
+def increment(own: np.ndarray, peer: np.ndarray, alpha: float) -> np.ndarray:
+    """The move toward the peer: ``alpha * (peer - own)`` (exact negative of the peer's)."""
+    delta: np.ndarray = np.float32(alpha) * (peer - own)
+    return delta
+
+
+class Replica:
+    """The local parameter vector shared by the training loop and exchanges.
+
+    ``lock`` serialises in-place writes (optimizer steps and increments); a
+    snapshot copies under it so it is never torn.
+    """
+
+    def __init__(self, params: np.ndarray, fingerprint: str, alpha: float = 0.5) -> None:
+        if params.dtype != np.float32 or params.ndim != 1:
+            raise ValueError("params must be a flat float32 vector")
+        if not 0.0 < alpha <= 0.5:
+            raise ValueError("alpha must be in (0, 0.5]")
+        self.params = params
+        self.fingerprint = fingerprint
+        self.alpha = alpha
+        self.lock = threading.Lock()
+
+    @property
+    def num_params(self) -> int:
+        return int(self.params.size)
+
+    def snapshot(self) -> tuple[bytes, np.ndarray]:
+        """Encode the current parameters; return the payload and its decoded form."""
+        with self.lock:
+            payload = encode(self.params)
+        return payload, decode(payload, self.num_params)
+
+    def check(self, snapshot: Snapshot) -> np.ndarray:
+        return check_offer(snapshot, self.fingerprint, self.num_params)
+
+    def apply(self, own: np.ndarray, peer: np.ndarray) -> None:
+        """Move toward the peer by ``alpha`` of the difference of the two decoded snapshots."""
+        delta = increment(own, peer, self.alpha)
+        with self.lock:
+            self.params += delta

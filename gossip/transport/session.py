@@ -1,0 +1,89 @@
+"""The exchange protocol on a stream of frames, independent of the carrier.
+
+``respond`` is the responder's side as a generator (frames in, frames out);
+``initiate`` is the initiator's. gRPC runs them on a bidirectional stream; the
+in-memory network runs them in one thread. The order of frames is in
+``protos/gossip/v1/gossip.proto``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from gossip.errors import ExchangeRefused, WireError
+from gossip.transport._pb import gossip_pb2 as pb
+from gossip.transport.base import Completion, Handler, Traffic
+from gossip.transport.wire import (
+    SnapshotAssembler,
+    header_snapshot,
+    read_snapshot,
+    snapshot_frames,
+    verdict_frame,
+    wire_size,
+)
+
+
+def counted(frames: Iterator[pb.Frame], traffic: Traffic, *, sent: bool) -> Iterator[pb.Frame]:
+    """Pass frames through, adding their wire size to ``traffic``."""
+    for frame in frames:
+        size = wire_size(frame)
+        traffic.add(sent=size) if sent else traffic.add(received=size)
+        yield frame
+
+
+def respond(
+    frames: Iterator[pb.Frame], handler: Handler, max_payload_bytes: int
+) -> Iterator[pb.Frame]:
+    """Serve one exchange: read the offer, reply with our snapshot, apply on the verdict."""
+    first = next(frames, None)
+    if first is None:
+        return
+    try:
+        assembler = SnapshotAssembler(first, max_payload_bytes)
+        handler.check_header(header_snapshot(assembler.header))
+        offer = assembler.read(frames)
+        session = handler.on_exchange(offer)
+    except ExchangeRefused as refused:
+        yield verdict_frame(False, refused.reason, refused.detail)
+        return
+    except WireError as exc:
+        handler.on_refused("malformed", str(exc))
+        yield verdict_frame(False, "malformed", str(exc))
+        return
+    applied, reason, detail = False, "lost", "the initiator sent no verdict"
+    try:
+        yield from snapshot_frames(session.reply)
+        verdict = next(frames, None)
+        if verdict is not None and verdict.WhichOneof("kind") == "verdict":
+            applied = verdict.verdict.applied
+            reason, detail = verdict.verdict.reason or "refused", verdict.verdict.detail
+    finally:
+        session.commit(applied, "" if applied else reason, "" if applied else detail)
+
+
+def initiate(
+    responses: Iterator[pb.Frame],
+    complete: Completion,
+    send_verdict: Callable[[pb.Frame], None],
+    max_payload_bytes: int,
+) -> None:
+    """Read the responder's reply, check and apply it, and send our verdict.
+
+    Raises ExchangeRefused when either side refuses; WireError for a malformed reply.
+    """
+    first = next(responses, None)
+    if first is None:
+        raise WireError("the peer closed the exchange without answering")
+    if first.WhichOneof("kind") == "verdict":
+        raise ExchangeRefused(first.verdict.reason or "refused", f"peer: {first.verdict.detail}")
+    try:
+        reply = read_snapshot(responses, first, max_payload_bytes)
+    except WireError as exc:
+        send_verdict(verdict_frame(False, "malformed", str(exc)))
+        raise
+    try:
+        complete(reply)
+    except ExchangeRefused as refused:
+        send_verdict(verdict_frame(False, refused.reason, refused.detail))
+        raise
+    send_verdict(verdict_frame(True))
