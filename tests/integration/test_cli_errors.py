@@ -1,0 +1,71 @@
+"""A user's mistake is one clear line on stderr and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import node_command
+
+
+def run_node(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        node_command(*args, "--duration", "5"), capture_output=True, text=True, timeout=60
+    )
+
+
+def assert_usage_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    rows = "".join(f"{i},{i * 2},{i % 2}\n" for i in range(40))
+    (tmp_path / "good.csv").write_text("a,b,label\n" + rows)
+    (tmp_path / "text.csv").write_text("a,label\n1,0\nfoo,1\n")
+    (tmp_path / "broken.npz").write_bytes(b"this is not a zip file")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--no-such-flag"], ["--no-such-flag"]),
+        (["--shard", "5/3"], ["--shard", "5/3"]),
+        (["--shard", "x"], ["--shard"]),
+        (["--partition", "zipf:2"], ["partition"]),
+        (["--model", "mlp:x"], ["mlp:x"]),
+        (["--compression", "zstd"], ["--compression"]),
+        (["--optimizer", "rmsprop"], ["--optimizer"]),
+        (["--listen", "nohostport"], ["--listen"]),
+        (["--peers", "nohost.invalid:5000"], ["nohost.invalid"]),
+        (["--dataset", "/no/such/file.npz"], ["/no/such/file.npz"]),
+        (["--dataset", "imagenet"], ["imagenet"]),
+    ],
+)
+def test_bad_flags(args: list[str], needles: list[str]) -> None:
+    assert_usage_error(run_node(*args), *needles)
+
+
+def test_bad_data_files(files: Path) -> None:
+    assert_usage_error(run_node("--dataset", str(files / "broken.npz")), "broken.npz")
+    assert_usage_error(run_node("--dataset", str(files / "text.csv")), "text.csv")
+    assert_usage_error(
+        run_node("--dataset", str(files / "good.csv"), "--label-column", "price"), "price"
+    )
+
+
+def test_port_in_use() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert_usage_error(run_node("--listen", f"127.0.0.1:{port}"), str(port))

@@ -1,0 +1,189 @@
+"""Wire encoding: chunking, frame checks, and protobuf round trips (gossip.transport.wire)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gossip.averaging.pairwise import RAW_CODEC, Snapshot
+from gossip.errors import WireError
+from gossip.membership.table import Digest, MemberEntry, State
+from gossip.transport._pb import gossip_pb2 as pb
+from gossip.transport.wire import (
+    CHUNK_BYTES,
+    SnapshotAssembler,
+    decode_frame,
+    digest_from_pb,
+    digest_to_pb,
+    encode_frame,
+    read_snapshot,
+    snapshot_frames,
+    status_from_pb,
+    status_to_pb,
+    verdict_frame,
+    wire_size,
+)
+
+MIB = 1 << 20
+assert CHUNK_BYTES == MIB
+
+
+def make_snapshot(size: int) -> Snapshot:
+    payload = bytes((i * 7 + 3) % 251 for i in range(min(size, 4096))) * (size // 4096 + 1)
+    return Snapshot("a", 3, "127.0.0.1:1", 42, "fp", size // 4, RAW_CODEC, payload[:size])
+
+
+def through_wire(frames: list[pb.Frame]) -> list[pb.Frame]:
+    return [decode_frame(encode_frame(f)) for f in frames]
+
+
+def varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+@pytest.mark.parametrize("size", [0, 1, MIB, MIB + 1, 3 * MIB + 12345])
+def test_payload_is_chunked_and_reassembled_byte_exact(size: int) -> None:
+    snapshot = make_snapshot(size)
+    frames = list(snapshot_frames(snapshot))
+
+    assert frames[0].WhichOneof("kind") == "header"
+    assert frames[0].header.payload_bytes == size
+    assert frames[0].header.chunk_bytes == CHUNK_BYTES
+    chunks = frames[1:]
+    assert all(f.WhichOneof("kind") == "chunk" for f in chunks)
+    assert len(chunks) == -(-size // CHUNK_BYTES)
+    assert all(0 < len(f.chunk) <= CHUNK_BYTES for f in chunks)
+
+    wire = through_wire(frames)
+    rebuilt = read_snapshot(iter(wire[1:]), wire[0], max_payload_bytes=size)
+    assert rebuilt == snapshot
+
+
+def test_chunk_frame_encoding_is_protobuf_field_2() -> None:
+    data = bytes(range(256)) * 600
+    encoded = encode_frame(pb.Frame(chunk=data))
+    assert encoded == b"\x12" + varint(len(data)) + data
+    assert wire_size(pb.Frame(chunk=data)) == len(encoded) + 5
+
+
+def test_header_fields_survive_the_wire() -> None:
+    snapshot = make_snapshot(8)
+    header = through_wire(list(snapshot_frames(snapshot))[:1])[0]
+    assembler = SnapshotAssembler(header, max_payload_bytes=8)
+    assert not assembler.complete
+    h = assembler.header
+    assert (h.sender_id, h.generation, h.sender_address, h.step) == ("a", 3, "127.0.0.1:1", 42)
+    assert (h.fingerprint, h.num_params, h.codec) == ("fp", 2, RAW_CODEC)
+
+
+def test_first_frame_must_be_a_header() -> None:
+    with pytest.raises(WireError, match="header"):
+        SnapshotAssembler(pb.Frame(chunk=b"x"), max_payload_bytes=10)
+    with pytest.raises(WireError, match="header"):
+        read_snapshot(iter([]), verdict_frame(True), max_payload_bytes=10)
+
+
+def test_chunk_overrunning_the_announced_size_is_refused() -> None:
+    frames = list(snapshot_frames(make_snapshot(10)))
+    overrun = pb.Frame(chunk=b"y" * 11)
+    with pytest.raises(WireError, match="overruns"):
+        read_snapshot(iter([overrun]), frames[0], max_payload_bytes=100)
+    assembler = SnapshotAssembler(frames[0], max_payload_bytes=100)
+    assembler.add(pb.Frame(chunk=b"y" * 9))
+    with pytest.raises(WireError, match="overruns"):
+        assembler.add(pb.Frame(chunk=b"zz"))
+
+
+def test_empty_chunk_and_frame_out_of_order_are_refused() -> None:
+    frames = list(snapshot_frames(make_snapshot(10)))
+    with pytest.raises(WireError):
+        read_snapshot(iter([pb.Frame(chunk=b"")]), frames[0], max_payload_bytes=100)
+    with pytest.raises(WireError, match="expected a chunk"):
+        read_snapshot(iter([verdict_frame(True)]), frames[0], max_payload_bytes=100)
+
+
+def test_stream_ending_early_is_refused() -> None:
+    frames = list(snapshot_frames(make_snapshot(2 * MIB + 1)))
+    with pytest.raises(WireError, match="ended before"):
+        read_snapshot(iter(frames[1:-1]), frames[0], max_payload_bytes=3 * MIB)
+    assembler = SnapshotAssembler(frames[0], max_payload_bytes=3 * MIB)
+    assembler.add(frames[1])
+    with pytest.raises(WireError, match="ended before"):
+        assembler.snapshot()
+
+
+def test_payload_larger_than_the_limit_is_refused_before_any_chunk() -> None:
+    header = next(snapshot_frames(make_snapshot(MIB + 1)))
+    with pytest.raises(WireError, match="exceeds the limit"):
+        SnapshotAssembler(header, max_payload_bytes=MIB)
+    SnapshotAssembler(header, max_payload_bytes=MIB + 1)  # exactly the limit is fine
+
+
+def test_verdict_round_trip() -> None:
+    frame = decode_frame(encode_frame(verdict_frame(False, "size_mismatch", "3 != 4")))
+    assert frame.WhichOneof("kind") == "verdict"
+    assert (frame.verdict.applied, frame.verdict.reason, frame.verdict.detail) == (
+        False,
+        "size_mismatch",
+        "3 != 4",
+    )
+
+
+def test_digest_round_trip() -> None:
+    digest = Digest(
+        "n1",
+        (
+            MemberEntry("n1", "10.0.0.1:7000", 5, 99, State.ALIVE),
+            MemberEntry("n2", "10.0.0.2:7000", 1, 3, State.SUSPECT),
+            MemberEntry("n3", "node3:7000", 2, 0, State.DEAD),
+            MemberEntry("n4", "[::1]:7000", 2**40, 2**33, State.LEFT),
+        ),
+    )
+    wire = pb.Digest.FromString(digest_to_pb(digest).SerializeToString())
+    assert digest_from_pb(wire) == digest
+
+
+def test_digest_entry_with_unknown_state_is_dropped() -> None:
+    message = digest_to_pb(Digest("n1", (MemberEntry("n2", "a:1", 1, 1),)))
+    message.entries.add(id="n3", address="b:1", generation=1, heartbeat=1, state=0)
+    assert [e.id for e in digest_from_pb(message).entries] == ["n2"]
+
+
+def make_status(accuracy: float | None) -> dict[str, object]:
+    return {
+        "id": "n1",
+        "address": "127.0.0.1:7000",
+        "generation": 7,
+        "uptime_s": 12.5,
+        "state": "training",
+        "step": 300,
+        "samples_seen": 9600,
+        "loss": 0.25,
+        "accuracy": accuracy,
+        "metric": {"name": "accuracy" if accuracy is not None else "r2", "value": 0.5},
+        "dataset": "digits",
+        "exchanges": {"ok": 10, "failed": 2, "refused": 1},
+        "bytes": {"sent": 123456789, "received": 987654321},
+        "model": {"params": 2410, "fingerprint": "mlp:abc"},
+        "compression": "none",
+        "members": [
+            {
+                "id": "n2",
+                "address": "127.0.0.1:7001",
+                "state": "suspect",
+                "generation": 3,
+                "last_heard_s": 1.5,
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize("accuracy", [0.875, None])
+def test_status_round_trip(accuracy: float | None) -> None:
+    status = make_status(accuracy)
+    wire = pb.StatusReply.FromString(status_to_pb(status).SerializeToString())
+    assert status_from_pb(wire) == status
