@@ -1,0 +1,232 @@
+"""Transfer speed of one pairwise exchange over gRPC against plain TCP (DESIGN.md §3, §6).
+
+Side by side in one run, each between two OS processes on 127.0.0.1:
+
+* ``grpc``: the initiator (this process) calls ``GrpcTransport.exchange`` with a
+  10M-parameter float32 snapshot (40 MB); a responder process serves a minimal
+  Handler that accepts the offer and replies with its own 10M snapshot, taken
+  once at start (the bench measures the transport, not the averaging).
+* ``tcp``: the same bytes both ways over one plain socket: ``sendall`` of a
+  memoryview, ``recv_into`` a preallocated buffer, offer first, then reply.
+
+Throughput counts payload bytes moved both ways over the wall time of one
+exchange. Rounds alternate grpc/tcp; medians go to bench/results/transfer.json
+and the grpc/tcp ratio is printed last.
+
+    .venv/bin/python bench/transfer.py [--params N] [--repeats R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import multiprocessing as mp
+import socket
+import time
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import numpy as np
+from _common import machine, median, write_result
+
+from gossip.averaging.pairwise import RAW_CODEC, Replica, Snapshot
+from gossip.membership.table import Digest
+from gossip.transport.base import StatusDict
+from gossip.transport.grpc_transport import GrpcTransport
+from gossip.transport.wire import CHUNK_BYTES
+
+FINGERPRINT = "bench-transfer"
+JOIN_SECONDS = 10.0
+
+
+def _snapshot(num_params: int, seed: int, sender: str) -> Snapshot:
+    params = np.random.default_rng(seed).standard_normal(num_params, dtype=np.float32)
+    payload, _ = Replica(params, FINGERPRINT).snapshot()
+    return Snapshot(sender, 1, sender, 0, FINGERPRINT, num_params, RAW_CODEC, payload)
+
+
+# ------------------------------------------------------------------ responders
+
+
+class _Accepted:
+    def __init__(self, reply: Snapshot) -> None:
+        self.reply = reply
+
+    def commit(self, applied: bool, reason: str = "", detail: str = "") -> None:
+        pass
+
+
+class _Handler:
+    """Accepts any offer of the right size and replies with a fixed snapshot."""
+
+    def __init__(self, reply: Snapshot) -> None:
+        self._reply = reply
+
+    def check_header(self, offer: Snapshot) -> None:
+        pass
+
+    def on_exchange(self, offer: Snapshot) -> _Accepted:
+        assert len(offer.payload) == len(self._reply.payload)
+        return _Accepted(self._reply)
+
+    def on_refused(self, reason: str, detail: str) -> None:
+        pass
+
+    def on_push_pull(self, digest: Digest) -> Digest:
+        return digest
+
+    def on_status(self) -> StatusDict:
+        return {}
+
+
+def _grpc_responder(conn: Connection, num_params: int) -> None:
+    transport = GrpcTransport()
+    try:
+        address = transport.serve("127.0.0.1:0", _Handler(_snapshot(num_params, 2, "responder")))
+        conn.send(address)
+        conn.recv()  # until told to stop (or the parent is gone: EOFError)
+    except EOFError:
+        pass
+    finally:
+        transport.stop(0)
+
+
+def _recv_exactly(sock: socket.socket, view: memoryview) -> None:
+    filled = 0
+    while filled < len(view):
+        got = sock.recv_into(view[filled:])
+        if got == 0:
+            raise ConnectionError("peer closed mid-transfer")
+        filled += got
+
+
+def _tcp_responder(conn: Connection, num_params: int) -> None:
+    payload = memoryview(_snapshot(num_params, 2, "responder").payload)
+    buffer = memoryview(bytearray(len(payload)))
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        conn.send(listener.getsockname()[1])
+        sock, _ = listener.accept()
+    with sock:
+        while True:
+            first = sock.recv_into(buffer)
+            if first == 0:
+                return  # the initiator is done
+            _recv_exactly(sock, buffer[first:])
+            sock.sendall(payload)
+
+
+# ------------------------------------------------------------------ initiators
+
+
+def _grpc_round(transport: GrpcTransport, address: str, offer: Snapshot) -> float:
+    received: list[int] = []
+
+    def complete(reply: Snapshot) -> None:
+        received.append(len(reply.payload))
+
+    start = time.perf_counter()
+    transport.exchange(address, offer, complete, timeout=60.0)
+    elapsed = time.perf_counter() - start
+    assert received == [len(offer.payload)], received
+    return elapsed
+
+
+def _tcp_round(sock: socket.socket, payload: memoryview, buffer: memoryview) -> float:
+    start = time.perf_counter()
+    sock.sendall(payload)
+    _recv_exactly(sock, buffer)
+    return time.perf_counter() - start
+
+
+def _start(target: Any, num_params: int) -> tuple[BaseProcess, Connection]:
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    process = ctx.Process(target=target, args=(child, num_params), daemon=True)
+    process.start()
+    child.close()
+    if not parent.poll(60.0):
+        raise RuntimeError(f"{target.__name__} did not start")
+    return process, parent
+
+
+def _stop(process: BaseProcess, conn: Connection) -> None:
+    with contextlib.suppress(OSError):
+        conn.send("stop")
+    conn.close()
+    process.join(JOIN_SECONDS)
+    if process.is_alive():
+        process.terminate()
+        process.join(JOIN_SECONDS)
+
+
+def _summary(seconds: list[float], moved: int) -> dict[str, Any]:
+    return {
+        "seconds": [round(s, 4) for s in seconds],
+        "median_s": round(median(seconds), 4),
+        "gb_per_s": round(moved / median(seconds) / 1e9, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--params", type=int, default=10_000_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+
+    offer = _snapshot(args.params, 1, "initiator")
+    nbytes = len(offer.payload)
+    moved = 2 * nbytes
+    payload = memoryview(offer.payload)
+    buffer = memoryview(bytearray(nbytes))
+    grpc_s: list[float] = []
+    tcp_s: list[float] = []
+
+    transport = GrpcTransport()
+    grpc_proc, grpc_conn = _start(_grpc_responder, args.params)
+    tcp_proc, tcp_conn = _start(_tcp_responder, args.params)
+    try:
+        address = grpc_conn.recv()
+        sock = socket.create_connection(("127.0.0.1", tcp_conn.recv()))
+        with sock:
+            _grpc_round(transport, address, offer)  # warm-up: channel, allocator
+            _tcp_round(sock, payload, buffer)
+            for round_ in range(args.repeats):
+                grpc_s.append(_grpc_round(transport, address, offer))
+                tcp_s.append(_tcp_round(sock, payload, buffer))
+                print(
+                    f"round {round_ + 1}/{args.repeats}: "
+                    f"grpc {moved / grpc_s[-1] / 1e9:.3f} GB/s, "
+                    f"tcp {moved / tcp_s[-1] / 1e9:.3f} GB/s"
+                )
+            assert bytes(buffer[:64]) == bytes(_snapshot(args.params, 2, "x").payload[:64])
+    finally:
+        transport.stop(0)
+        _stop(grpc_proc, grpc_conn)
+        _stop(tcp_proc, tcp_conn)
+
+    grpc = _summary(grpc_s, moved)
+    tcp = _summary(tcp_s, moved)
+    ratio = grpc["gb_per_s"] / tcp["gb_per_s"]
+    write_result(
+        "transfer",
+        {
+            "bench": "transfer",
+            "params": args.params,
+            "payload_bytes_each_way": nbytes,
+            "bytes_moved_per_round": moved,
+            "chunk_bytes": CHUNK_BYTES,
+            "repeats": args.repeats,
+            "grpc": grpc,
+            "tcp": tcp,
+            "ratio_grpc_over_tcp": round(ratio, 3),
+            "machine": machine(),
+        },
+    )
+    print(f"grpc exchange: {grpc['gb_per_s']:.3f} GB/s (median of {args.repeats})")
+    print(f"plain tcp:     {tcp['gb_per_s']:.3f} GB/s (median of {args.repeats})")
+    print(f"ratio grpc/tcp: {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
