@@ -7,11 +7,33 @@ The Keras-like model API lives here too::
     model.fit(x_train, y_train, epochs=10)
 
 and a peer runs inside a Python program with ``gossip.Node(gossip.NodeConfig(...)).run()``.
+Names are imported on first use, so ``gossip-ctl`` does not pay for numpy and
+scikit-learn at start-up.
 """
 
-from gossip.config import NodeConfig
-from gossip.model import Dense, Sequential, mlp
-from gossip.node import Node
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gossip.config import NodeConfig
+    from gossip.model import Dense, Sequential, mlp
+    from gossip.node import Node
 
 __all__ = ["Dense", "Node", "NodeConfig", "Sequential", "mlp"]
 __version__ = "0.1.0"
+
+_HOMES = {
+    "Dense": "gossip.model",
+    "Sequential": "gossip.model",
+    "mlp": "gossip.model",
+    "NodeConfig": "gossip.config",
+    "Node": "gossip.node",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'gossip' has no attribute {name!r}")

@@ -21,53 +21,25 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gossip.averaging.pairwise import RAW_CODEC, Replica, Snapshot, check_header
+from gossip.averaging.pairwise import Replica, Snapshot
 from gossip.clock import Clock, SystemClock
 from gossip.config import NodeConfig
-from gossip.data import Dataset, load_shard
-from gossip.errors import ExchangeRefused, GossipError, TransportError, WireError
-from gossip.membership.table import Digest, Event, MemberEntry, Membership, MembershipConfig
-from gossip.model import Sequential, mlp, parse_model_spec
+from gossip.data import Dataset
+from gossip.exchanger import Exchanger, Identity
+from gossip.membership.table import Digest, MemberEntry, MembershipConfig
+from gossip.membership_driver import MembershipDriver
+from gossip.model import Sequential
+from gossip.recipe import build_model, load_data
 from gossip.training import Evaluation, Trainer
-from gossip.transport.base import StatusDict, Transport
+from gossip.transport.base import ResponderSession, StatusDict, Transport
 
 log = logging.getLogger("gossip.node")
-
-_LOG_REPEAT_S = 10.0
-"""The same warning about the same peer is logged at most once per this many seconds."""
-
-
-@dataclass
-class ExchangeCounts:
-    ok: int = 0
-    failed: int = 0
-    refused: int = 0
-
-
-class _Pending:
-    """An accepted incoming exchange waiting for the initiator's verdict."""
-
-    def __init__(self, node: Node, reply: Snapshot, own: np.ndarray, peer: np.ndarray) -> None:
-        self._node = node
-        self._own = own
-        self._peer = peer
-        self.reply = reply
-        self.peer_id = ""
-
-    def commit(self, applied: bool, reason: str = "", detail: str = "") -> None:
-        if applied:
-            self._node.replica.apply(self._own, self._peer)
-            self._node._count("ok")
-        elif reason == "lost":
-            self._node._count("failed")
-        else:
-            self._node._refused(self.peer_id, reason, f"our reply was refused: {detail}")
 
 
 class Node:
@@ -86,63 +58,37 @@ class Node:
         self.id = config.id or f"node-{secrets.token_hex(3)}"
         self.generation = time.time_ns() // 1000  # new at every start, grows across restarts
         self.clock = clock or SystemClock()
-        seed = config.seed
-        train, test = (
-            data
-            if data is not None
-            else load_shard(
-                config.dataset,
-                partition=config.partition,
-                shard=config.shard,
-                holdout=config.holdout,
-                seed=seed,
-                label_column=config.label_column,
-                samples=config.synthetic_samples,
-                features=config.synthetic_features,
-                classes=config.synthetic_classes,
-            )
-        )
+        train, test = data if data is not None else load_data(config)
         self.dataset = train
-        if model is None:
-            outputs = train.num_classes if train.task == "classification" else 1
-            hidden = parse_model_spec(config.model)
-            model = mlp(
-                train.num_features,
-                hidden,
-                outputs,
-                train.task,
-                seed,
-                optimizer=config.optimizer,
-                lr=config.lr,
-            )
-            if config.loss != "auto":
-                model.compile(optimizer=config.optimizer, loss=config.loss, lr=config.lr)
-        if not model.built:
-            model.build(train.num_features)
-        self.model = model
-        self.replica = Replica(model.params, model.fingerprint(), config.alpha)
+        self.model = model if model is not None else build_model(config, train)
+        if not self.model.built:
+            self.model.build(train.num_features)
+        self.replica = Replica(self.model.params, self.model.fingerprint(), config.alpha)
         # batches differ per peer; the split and the initial model are shared via `seed`
-        self.rng = random.Random(f"{seed}/{config.shard[0]}/{self.id}")
-        batch_rng = np.random.default_rng([seed, config.shard[0], config.shard[1]])
-        self.trainer = Trainer(model, self.replica, train, test, config.batch_size, batch_rng)
+        self.rng = random.Random(f"{config.seed}/{config.shard[0]}/{self.id}")
+        batch_rng = np.random.default_rng([config.seed, config.shard[0], config.shard[1]])
+        self.trainer = Trainer(self.model, self.replica, train, test, config.batch_size, batch_rng)
         if transport is None:
             from gossip.transport.grpc_transport import GrpcTransport
 
             transport = GrpcTransport(max_payload_bytes=4 * self.replica.num_params + 4096)
         self.transport = transport
-        self.counts = ExchangeCounts()
-        self.refusals: dict[str, int] = {}
+        self.address = ""
+        self.exchanger = Exchanger(
+            self.replica,
+            transport,
+            self.clock,
+            identity=lambda: Identity(self.id, self.generation, self.address),
+            step=lambda: self.trainer.steps,
+            timeout=config.exchange_timeout,
+        )
+        self.membership: MembershipDriver | None = None
         self.evaluation: Evaluation | None = None
         self.history: list[dict[str, Any]] = []
-        self.address = ""
-        self.membership: Membership | None = None
-        self._membership_lock = threading.Lock()
-        self._counts_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._started_at = 0.0
         self._state = "created"
-        self._last_warned: dict[tuple[str, str], float] = {}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -150,9 +96,13 @@ class Node:
         """Bind the server and join the membership; no loops yet (simulations drive by hand)."""
         bound = self.transport.serve(self.config.listen, self)
         self.address = self.config.advertised(bound)
-        self.membership = Membership(
+        self.membership = MembershipDriver(
             MemberEntry(self.id, self.address, self.generation, 0),
             MembershipConfig(heartbeat_interval=self.config.heartbeat_interval),
+            self.transport,
+            self.clock,
+            self.config.peers,
+            self.rng,
         )
         self._started_at = self.clock.now()
         self._state = "training"
@@ -204,7 +154,8 @@ class Node:
         self._state = "stopping"
         for thread in self._threads:
             thread.join(timeout=self.config.exchange_timeout + grace)
-        self._announce_leave()
+        if self.membership is not None:
+            self.membership.leave()
         self.transport.stop(grace)
         self.evaluation = self.trainer.evaluate()
         self._record()
@@ -212,6 +163,7 @@ class Node:
         if self.config.report:
             self._write_report(status)
         self._state = "stopped"
+        counts = status["exchanges"]
         log.info(
             "node %s stopped after %d steps: loss %.4f, %s %.4f, "
             "exchanges ok %d failed %d refused %d",
@@ -220,9 +172,9 @@ class Node:
             self.evaluation.loss,
             self.evaluation.metric_name,
             self.evaluation.metric,
-            self.counts.ok,
-            self.counts.failed,
-            self.counts.refused,
+            counts["ok"],
+            counts["failed"],
+            counts["refused"],
         )
         return status
 
@@ -233,9 +185,8 @@ class Node:
             try:
                 loop()
             except Exception:
-                log.exception(
-                    "node %s: %s failed; stopping", self.id, threading.current_thread().name
-                )
+                name = threading.current_thread().name
+                log.exception("node %s: %s failed; stopping", self.id, name)
                 self._stop.set()
 
         return run
@@ -266,132 +217,60 @@ class Node:
                 self._record()
 
     def _gossip_loop(self) -> None:
+        assert self.membership is not None
         interval = self.config.gossip_interval
         while not self._stop.wait(interval * self.rng.uniform(0.5, 1.5)):
-            with self._membership_lock:
-                assert self.membership is not None
-                peer = self.membership.pick(self.rng)
+            peer = self.membership.pick()
             if peer is not None:
                 self.exchange_with(peer.id, peer.address)
 
     def _membership_loop(self) -> None:
-        seeds = [p for p in self.config.peers if p != self.address]
+        assert self.membership is not None
         while True:
-            now = self.clock.now()
-            with self._membership_lock:
-                assert self.membership is not None
-                self._log_events(self.membership.tick(now))
-                alive = self.membership.alive()
-                digest = self.membership.digest()
-            known = {m.address for m in alive}
-            # keep dialling seeds nobody has heard of yet (and all seeds when alone)
-            targets = [self.rng.choice(alive).address] if alive else []
-            unknown_seeds = [s for s in seeds if s not in known]
-            if unknown_seeds:
-                targets.append(self.rng.choice(unknown_seeds))
-            for target in targets:
-                try:
-                    reply = self.transport.push_pull(
-                        target, digest, self.config.heartbeat_interval * 2
-                    )
-                except (TransportError, WireError):
-                    continue
-                with self._membership_lock:
-                    self._log_events(self.membership.merge(reply, self.clock.now()))
+            self.membership.round()
             if self._stop.wait(self.config.heartbeat_interval):
                 return
 
-    # ------------------------------------------------------------ exchanges (initiator)
-
     def exchange_with(self, peer_id: str, address: str) -> bool:
         """One two-way exchange as the initiator; True when both sides applied it."""
-        payload, own = self.replica.snapshot()
-        offer = self._snapshot(payload)
+        return self.exchanger.exchange_with(peer_id, address)
 
-        def complete(reply: Snapshot) -> None:
-            peer = self.replica.check(reply)
-            self.replica.apply(own, peer)
-
-        try:
-            self.transport.exchange(address, offer, complete, self.config.exchange_timeout)
-        except ExchangeRefused as refused:
-            self._refused(peer_id, refused.reason, refused.detail)
-            return False
-        except (TransportError, WireError) as exc:
-            self._count("failed")
-            self._warn(peer_id, "failed", f"exchange with {peer_id} failed: {exc}", logging.INFO)
-            return False
-        self._count("ok")
-        return True
-
-    def _snapshot(self, payload: bytes) -> Snapshot:
-        return Snapshot(
-            sender_id=self.id,
-            generation=self.generation,
-            address=self.address,
-            step=self.trainer.steps,
-            fingerprint=self.replica.fingerprint,
-            num_params=self.replica.num_params,
-            codec=RAW_CODEC,
-            payload=payload,
-        )
-
-    # ------------------------------------------------------------ Handler (responder)
+    # ------------------------------------------------------------ Handler (the server side)
 
     def check_header(self, offer: Snapshot) -> None:
-        try:
-            check_header(offer, self.replica.fingerprint, self.replica.num_params)
-        except ExchangeRefused as refused:
-            self._refused(offer.sender_id, refused.reason, refused.detail)
-            raise
+        self.exchanger.check_header(offer)
 
-    def on_exchange(self, offer: Snapshot) -> _Pending:
-        try:
-            peer = self.replica.check(offer)
-        except ExchangeRefused as refused:
-            self._refused(offer.sender_id, refused.reason, refused.detail)
-            raise
-        payload, own = self.replica.snapshot()
-        pending = _Pending(self, self._snapshot(payload), own, peer)
-        pending.peer_id = offer.sender_id
-        return pending
+    def on_exchange(self, offer: Snapshot) -> ResponderSession:
+        return self.exchanger.on_exchange(offer)
 
     def on_refused(self, reason: str, detail: str) -> None:
-        self._refused("?", reason, detail)
+        self.exchanger.refused("?", reason, detail)
 
     def on_push_pull(self, digest: Digest) -> Digest:
-        with self._membership_lock:
-            assert self.membership is not None
-            self._log_events(self.membership.merge(digest, self.clock.now()))
-            return self.membership.digest()
+        assert self.membership is not None
+        return self.membership.merge(digest)
 
     def on_status(self) -> StatusDict:
         return self.status()
 
     # ------------------------------------------------------------ status and reporting
 
+    @property
+    def counts(self) -> dict[str, int]:
+        """Exchanges so far: ok, failed, refused."""
+        return self.exchanger.counts()
+
+    @property
+    def refusals(self) -> dict[str, int]:
+        """Refused exchanges by reason."""
+        return self.exchanger.refusals()
+
     def status(self) -> StatusDict:
         """The node's view, as the JSON of DESIGN.md §5."""
         now = self.clock.now()
         evaluation = self.evaluation
-        with self._membership_lock:
-            members = (
-                []
-                if self.membership is None
-                else [
-                    {
-                        "id": m.id,
-                        "address": m.address,
-                        "state": m.state.value,
-                        "generation": m.generation,
-                        "last_heard_s": round(self.membership.last_heard(m.id, now), 3),
-                    }
-                    for m in self.membership.members()
-                ]
-            )
-        with self._counts_lock:
-            exchanges = asdict(self.counts)
         loss = self.trainer.loss
+        traffic = self.transport.traffic
         return {
             "id": self.id,
             "address": self.address,
@@ -407,14 +286,11 @@ class Node:
                 "value": evaluation.metric if evaluation else 0.0,
             },
             "dataset": self.config.dataset,
-            "exchanges": exchanges,
-            "bytes": {
-                "sent": self.transport.traffic.sent,
-                "received": self.transport.traffic.received,
-            },
+            "exchanges": self.counts,
+            "bytes": {"sent": traffic.sent, "received": traffic.received},
             "model": {"params": self.replica.num_params, "fingerprint": self.replica.fingerprint},
             "compression": self.config.compression,
-            "members": members,
+            "members": self.membership.status() if self.membership else [],
         }
 
     def _record(self) -> None:
@@ -429,14 +305,14 @@ class Node:
                 "train_loss": self.trainer.loss,
                 "loss": evaluation.loss,
                 evaluation.metric_name: evaluation.metric,
-                "exchanges_ok": self.counts.ok,
+                "exchanges_ok": self.counts["ok"],
             }
         )
 
     def _write_report(self, status: StatusDict) -> None:
         report = {
             "status": status,
-            "refusals": dict(self.refusals),
+            "refusals": self.refusals,
             "history": self.history,
             "config": {k: v for k, v in asdict(self.config).items() if k != "extra"},
             "labels": self.config.extra,
@@ -449,49 +325,3 @@ class Node:
             tmp.replace(path)
         except OSError as exc:
             log.error("node %s: cannot write report %s: %s", self.id, path, exc)
-
-    # ------------------------------------------------------------ bookkeeping
-
-    def _announce_leave(self) -> None:
-        if self.membership is None:
-            return
-        with self._membership_lock:
-            self.membership.leave()
-            digest = self.membership.digest()
-            alive = self.membership.alive()
-        for member in self.rng.sample(alive, min(3, len(alive))):
-            try:
-                self.transport.push_pull(member.address, digest, 1.0)
-            except GossipError:
-                continue
-
-    def _count(self, result: str) -> None:
-        with self._counts_lock:
-            setattr(self.counts, result, getattr(self.counts, result) + 1)
-
-    def _refused(self, peer_id: str, reason: str, detail: str) -> None:
-        with self._counts_lock:
-            self.counts.refused += 1
-            self.refusals[reason] = self.refusals.get(reason, 0) + 1
-        self._warn(peer_id, reason, f"exchange with {peer_id} refused ({reason}): {detail}")
-
-    def _warn(self, peer_id: str, key: str, message: str, level: int = logging.WARNING) -> None:
-        now = self.clock.now()
-        last = self._last_warned.get((peer_id, key))
-        if last is None or now - last >= _LOG_REPEAT_S:
-            self._last_warned[(peer_id, key)] = now
-            log.log(level, "node %s: %s", self.id, message)
-
-    def _log_events(self, events: list[Event]) -> None:
-        for event in events:
-            member = event.member
-            level = logging.WARNING if event.kind == "dead" else logging.INFO
-            log.log(
-                level,
-                "node %s: member %s (%s) %s, generation %d",
-                self.id,
-                member.id,
-                member.address,
-                event.kind,
-                member.generation,
-            )

@@ -6,6 +6,7 @@ import logging
 import signal
 import socket
 import sys
+import time
 from types import FrameType
 
 from gossip.cli.common import Parser, guarded, setup_logging
@@ -228,15 +229,22 @@ def _run(argv: list[str] | None) -> int:
     config = config_from_args(argv)
     setup_logging(config.log_format, config.extra.get("log_level", "info"))
     node = Node(config)
+    signalled: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.info("received %s: finishing the current step and leaving", signal.Signals(signum).name)
-        node.stop()
+        # only record it: taking a lock here could deadlock with the interrupted main thread
+        signalled.append(signum)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     node.start()
-    node.wait(config.duration)
+    deadline = None if config.duration is None else time.monotonic() + config.duration
+    while not signalled and not node.wait(0.2):
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+    if signalled:
+        name = signal.Signals(signalled[0]).name
+        log.info("received %s: finishing the current step and leaving", name)
     node.shutdown()
     return 0
 

@@ -1,0 +1,70 @@
+"""Centralized training: the yardstick a gossip run is compared against.
+
+One model sees the whole train split and processes as many samples as all
+peers together did. It is built and stepped by the same code a peer uses
+(:func:`gossip.model.mlp`, :class:`gossip.training.Trainer`), with the same
+seed, optimizer, learning rate and batch size, and it is scored on the same
+held-out set; so the only difference left is the gossip itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gossip.averaging.pairwise import Replica
+from gossip.config import NodeConfig
+from gossip.data import load_shard
+from gossip.errors import UsageError
+from gossip.model import mlp, parse_model_spec
+from gossip.training import Trainer
+
+
+def centralized(config: NodeConfig, total_samples: int) -> dict[str, Any]:
+    """Train on the whole train split until ``total_samples`` samples are processed.
+
+    Deterministic for a given config: batches come from a generator seeded like
+    a peer's that holds shard 0/1. Returns held-out ``accuracy`` (None for
+    regression), ``metric`` ({name, value}), ``loss``, ``steps``, ``samples_seen``
+    and ``train_samples`` (size of the train split).
+    """
+    if total_samples < 1:
+        raise UsageError(f"centralized training needs at least 1 sample, got {total_samples}")
+    train, test = load_shard(
+        config.dataset,
+        partition="iid",
+        shard=(0, 1),
+        holdout=config.holdout,
+        seed=config.seed,
+        label_column=config.label_column,
+        samples=config.synthetic_samples,
+        features=config.synthetic_features,
+        classes=config.synthetic_classes,
+    )
+    outputs = train.num_classes if train.task == "classification" else 1
+    model = mlp(
+        train.num_features,
+        parse_model_spec(config.model),
+        outputs,
+        train.task,
+        config.seed,
+        optimizer=config.optimizer,
+        lr=config.lr,
+    )
+    if config.loss != "auto":
+        model.compile(optimizer=config.optimizer, loss=config.loss, lr=config.lr)
+    replica = Replica(model.params, model.fingerprint(), config.alpha)
+    rng = np.random.default_rng([config.seed, 0, 1])  # as a peer holding shard 0/1
+    trainer = Trainer(model, replica, train, test, config.batch_size, rng)
+    while trainer.samples_seen < total_samples:
+        trainer.step()
+    evaluation = trainer.evaluate()
+    return {
+        "accuracy": evaluation.accuracy,
+        "metric": {"name": evaluation.metric_name, "value": evaluation.metric},
+        "loss": evaluation.loss,
+        "steps": trainer.steps,
+        "samples_seen": trainer.samples_seen,
+        "train_samples": len(train),
+    }
