@@ -15,9 +15,8 @@ import numpy as np
 
 from gossip.averaging.pairwise import Replica
 from gossip.config import NodeConfig
-from gossip.data import load_shard
 from gossip.errors import UsageError
-from gossip.model import mlp, parse_model_spec
+from gossip.recipe import build_model, load_data
 from gossip.training import Trainer
 
 
@@ -31,29 +30,8 @@ def centralized(config: NodeConfig, total_samples: int) -> dict[str, Any]:
     """
     if total_samples < 1:
         raise UsageError(f"centralized training needs at least 1 sample, got {total_samples}")
-    train, test = load_shard(
-        config.dataset,
-        partition="iid",
-        shard=(0, 1),
-        holdout=config.holdout,
-        seed=config.seed,
-        label_column=config.label_column,
-        samples=config.synthetic_samples,
-        features=config.synthetic_features,
-        classes=config.synthetic_classes,
-    )
-    outputs = train.num_classes if train.task == "classification" else 1
-    model = mlp(
-        train.num_features,
-        parse_model_spec(config.model),
-        outputs,
-        train.task,
-        config.seed,
-        optimizer=config.optimizer,
-        lr=config.lr,
-    )
-    if config.loss != "auto":
-        model.compile(optimizer=config.optimizer, loss=config.loss, lr=config.lr)
+    train, test = load_data(config, shard=(0, 1), partition="iid")
+    model = build_model(config, train)
     replica = Replica(model.params, model.fingerprint(), config.alpha)
     rng = np.random.default_rng([config.seed, 0, 1])  # as a peer holding shard 0/1
     trainer = Trainer(model, replica, train, test, config.batch_size, rng)
