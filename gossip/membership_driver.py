@@ -1,29 +1,45 @@
-"""The I/O side of membership: ticks the pure table and push-pulls digests.
+"""The I/O side of membership: runs the pure state machine on a real clock and transport.
 
-:class:`~gossip.membership.table.Membership` decides; this class asks it at
-each interval, sends the digests it builds, feeds back the replies and logs
-the events it returns. Seeds that nobody has heard of yet are dialled every
-round, so a node started before its seeds (or cut off from everyone) finds
-them when they come up.
+:class:`~gossip.membership.core.Membership` decides; this class calls its
+``tick`` at its deadlines from one thread, sends the push-pulls of each round
+concurrently (a slow or dead peer never delays the next round or the failure
+checks), feeds replies and failures back, resolves seeds (a DNS name may stand
+for many peers) and logs each event once.
+
+Threads: :meth:`MembershipDriver.run` is the loop; the gRPC server threads call
+:meth:`merge`; the gossip loop calls :meth:`pick` and :meth:`report_failure`.
+One lock guards the state machine; no call is made while holding it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import socket
 import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gossip.clock import Clock
-from gossip.errors import GossipError
-from gossip.membership.table import Digest, Event, MemberEntry, Membership, MembershipConfig
+from gossip.config import parse_address
+from gossip.errors import GossipError, UsageError
+from gossip.membership.config import MembershipConfig
+from gossip.membership.core import Membership, Round, Target
+from gossip.membership.types import EVENT_KINDS, Digest, Event, MemberEntry
 from gossip.transport.base import Transport
 
 log = logging.getLogger("gossip.membership")
 
+SEED_REFRESH_S = 10.0
+"""Seconds a seed name's resolved addresses are reused before asking DNS again."""
+NOTICE_REPEAT_S = 60.0
+"""A notice about bad input (same kind, member and detail) is logged at most this often."""
+
 
 class MembershipDriver:
-    """Thread-safe access to the membership table plus one round of push-pull."""
+    """Thread-safe access to the membership state machine plus its loop."""
 
     def __init__(
         self,
@@ -35,63 +51,129 @@ class MembershipDriver:
         rng: random.Random,
     ) -> None:
         self.config = config
-        self._table = Membership(me, config)
-        self._transport = transport
         self._clock = clock
+        self._table = Membership(me, config, clock.now())
+        self._transport = transport
         self._seeds = [s for s in seeds if s != me.address]
+        self._resolved: dict[str, tuple[float, list[str]]] = {}
         self._rng = rng
         self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+        self._noticed: dict[tuple[str, str, str], float] = {}
+        self._in_flight: set[str] = set()
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def id(self) -> str:
         return self._table.id
 
+    @property
+    def generation(self) -> int:
+        return self._table.me.generation
+
+    # ------------------------------------------------------------ the loop
+
+    def run(self, stop: threading.Event) -> None:
+        """Tick at the state machine's deadlines until ``stop``; push-pulls run concurrently."""
+        check = self.config.interval / 4
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="membership-call")
+        try:
+            while not stop.is_set():
+                round_ = self._tick()
+                if round_ is not None:
+                    for target in round_.targets:
+                        self._submit(round_.digest, target)
+                now = self._clock.now()
+                with self._lock:
+                    deadline = self._table.next_deadline()
+                if stop.wait(max(0.0, min(deadline, now + check) - now)):
+                    return
+        finally:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
     def round(self) -> None:
-        """Bump the heartbeat, age members, push-pull with one alive member and one new seed."""
+        """One tick with its push-pulls made in this thread (simulations drive it by hand)."""
+        round_ = self._tick()
+        if round_ is not None:
+            for target in round_.targets:
+                self._call(round_.digest, target)
+
+    def _tick(self) -> Round | None:
+        seeds = self._seed_addresses()
         with self._lock:
-            self._log(self._table.tick(self._clock.now()))
-            alive = self._table.alive()
-            digest = self._table.digest()
-        known = {m.address for m in alive}
-        targets = [self._rng.choice(alive).address] if alive else []
-        unknown_seeds = [s for s in self._seeds if s not in known]
-        if unknown_seeds:
-            targets.append(self._rng.choice(unknown_seeds))
-        for target in targets:
-            try:
-                reply = self._transport.push_pull(
-                    target, digest, 2 * self.config.heartbeat_interval
-                )
-            except GossipError:
-                continue
+            events, round_ = self._table.tick(self._clock.now(), self._rng, seeds)
+        self._log(events)
+        return round_
+
+    def _submit(self, digest: Digest, target: Target) -> None:
+        with self._lock:
+            if target.address in self._in_flight:
+                return  # the previous call to it is still waiting: do not pile up
+            self._in_flight.add(target.address)
+        assert self._pool is not None
+        try:
+            self._pool.submit(self._call, digest, target)
+        except RuntimeError:  # the pool was shut down: we are stopping
+            with self._lock:
+                self._in_flight.discard(target.address)
+
+    def _call(self, digest: Digest, target: Target) -> None:
+        started = self._clock.now()
+        timeout = self.config.last_call_timeout if target.last_call else self.config.call_timeout
+        try:
+            reply = self._transport.push_pull(target.address, digest, timeout)
+        except GossipError as exc:
+            if target.member_id is not None:
+                self.report_failure(target.member_id, started)
+            else:
+                log.debug("%s: seed %s did not answer: %s", self.id, target.address, exc)
+        else:
             self.merge(reply)
+        finally:
+            with self._lock:
+                self._in_flight.discard(target.address)
+
+    # ------------------------------------------------------------ the others' calls
 
     def merge(self, digest: Digest) -> Digest:
         """Take a peer's digest; return ours (the reply of a push-pull)."""
         with self._lock:
-            self._log(self._table.merge(digest, self._clock.now()))
-            return self._table.digest()
+            events = self._table.merge(digest, self._clock.now())
+            reply = self._table.digest()
+        self._log(events)
+        return reply
+
+    def report_failure(self, member_id: str, started: float | None = None) -> None:
+        """A call to ``member_id`` (push-pull or exchange) failed: evidence (see on_failure)."""
+        with self._lock:
+            events = self._table.on_failure(member_id, self._clock.now(), started)
+        self._log(events)
 
     def pick(self) -> MemberEntry | None:
+        """A random alive member to exchange parameters with."""
         with self._lock:
             return self._table.pick(self._rng)
 
-    def leave(self, fanout: int = 3) -> None:
-        """Mark ourselves left and tell a few alive members, so they never think us dead."""
+    def leave(self, timeout: float = 1.0) -> None:
+        """Mark ourselves left and tell every live member at once, so none thinks us dead."""
         with self._lock:
-            self._table.leave()
-            digest = self._table.digest()
-            alive = self._table.alive()
-        for member in self._rng.sample(alive, min(fanout, len(alive))):
-            try:
-                self._transport.push_pull(member.address, digest, 1.0)
-            except GossipError:
-                continue
+            round_ = self._table.leave()
+        log.info("%s: leaving; telling %d members", self.id, len(round_.targets))
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            for target in round_.targets:
+                pool.submit(self._announce, round_.digest, target.address, timeout)
+
+    def _announce(self, digest: Digest, address: str, timeout: float) -> None:
+        with contextlib.suppress(GossipError):
+            self._transport.push_pull(address, digest, timeout)
+
+    # ------------------------------------------------------------ reading
 
     def status(self) -> list[dict[str, Any]]:
         """Members as in the status JSON of DESIGN.md §5."""
-        now = self._clock.now()
         with self._lock:
+            now = self._clock.now()
             return [
                 {
                     "id": m.id,
@@ -103,16 +185,76 @@ class MembershipDriver:
                 for m in self._table.members()
             ]
 
+    def event_counts(self) -> dict[str, int]:
+        """Events seen so far, by kind: joined, suspect, alive, dead, left, rejoined."""
+        with self._lock:
+            return {kind: self._counts[kind] for kind in EVENT_KINDS}
+
+    # ------------------------------------------------------------ seeds and logs
+
+    def _seed_addresses(self) -> list[str]:
+        """Every address the seeds stand for (a DNS name may resolve to many)."""
+        addresses: list[str] = []
+        for seed in self._seeds:
+            addresses.extend(self._resolve(seed))
+        return addresses
+
+    def _resolve(self, seed: str) -> list[str]:
+        now = self._clock.now()
+        cached = self._resolved.get(seed)
+        if cached is not None and now - cached[0] < SEED_REFRESH_S:
+            return cached[1]
+        try:
+            host, port = parse_address(seed, "seed")
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UsageError) as exc:
+            self._notice("seed", seed, f"does not resolve ({exc}); retrying")
+            self._resolved[seed] = (now, [])
+            return []
+        found = []
+        for info in infos:
+            ip = str(info[4][0])
+            address = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+            if address not in found:
+                found.append(address)
+        self._resolved[seed] = (now, found)
+        return found
+
+    def _notice(self, kind: str, who: str, detail: str) -> None:
+        """Log bad input once per kind, member and detail (again after NOTICE_REPEAT_S)."""
+        now = self._clock.now()
+        key = (kind, who, detail)
+        last = self._noticed.get(key)
+        if last is not None and now - last < NOTICE_REPEAT_S:
+            return
+        self._noticed[key] = now
+        log.warning("%s: %s %s: %s", self.id, kind, who, detail)
+
     def _log(self, events: list[Event]) -> None:
         for event in events:
             member = event.member
-            level = logging.WARNING if event.kind == "dead" else logging.INFO
+            if event.kind in ("malformed", "conflict"):
+                self._notice(event.kind, f"entry {member.id!r} ({member.address!r})", event.detail)
+                continue
+            if event.kind in EVENT_KINDS:
+                with self._lock:
+                    self._counts[event.kind] += 1
+            if event.kind == "refuted":
+                self._notice("refuted", "ourselves", event.detail)
+                continue
+            if event.kind == "paused":
+                log.warning(
+                    "%s: %s; silence timers shifted, nobody convicted", self.id, event.detail
+                )
+                continue
+            level = logging.WARNING if event.kind in ("dead", "paused") else logging.INFO
             log.log(
                 level,
-                "%s: member %s (%s) %s, generation %d",
+                "%s: member %s (%s) %s, generation %d%s",
                 self.id,
                 member.id,
                 member.address,
                 event.kind,
                 member.generation,
+                f" ({event.detail})" if event.detail else "",
             )

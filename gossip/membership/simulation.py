@@ -1,0 +1,336 @@
+"""A discrete-event simulation of many membership state machines: manual clock, one seed.
+
+The same :class:`~gossip.membership.core.Membership` the node runs, on a
+simulated network with per-message delays (hence reordering), drops,
+duplicates, partitions, paused processes (SIGSTOP: nothing runs, requests
+queue up, the clock jumps on resume), crashes, leaves and restarts. Each
+node's clock has its own offset (hosts disagree about the time; the protocol
+only uses durations). Digests go through the protobuf encoding of the wire
+(``wire=True``, the default), as on the in-memory network; messages and bytes
+are counted for the cost figure. No threads and no sleeps: 200 members for a
+simulated minute take seconds.
+
+A push-pull is modelled as the gRPC call it is: the request arrives after a
+delay, the responder merges it and replies, the reply arrives after another
+delay; a call whose reply has not arrived by ``call_timeout`` fails (the
+initiator reports the failure as evidence), and a late reply is discarded.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from gossip.membership.config import MembershipConfig
+from gossip.membership.core import Membership, Round, Target
+from gossip.membership.types import Digest, MemberEntry, State
+
+
+@dataclass(frozen=True)
+class SimEvent:
+    """One event as an observer logged it, at simulated (global) time ``t``."""
+
+    t: float
+    observer: str
+    kind: str
+    member: str
+    generation: int
+    detail: str = ""
+
+
+@dataclass
+class SimNode:
+    id: str
+    address: str
+    core: Membership
+    rng: random.Random
+    seeds: list[str]
+    offset: float
+    running: bool = True
+    paused_until: float = 0.0
+    queued: list[Callable[[], None]] = field(default_factory=list)
+    tick_seq: int = 0
+
+
+@dataclass
+class Stats:
+    messages: int = 0
+    bytes: int = 0
+    calls: int = 0
+    failed_calls: int = 0
+
+
+class Simulation:
+    """``n`` members ``m0..m{n-1}``; each knows ``seeds`` (default: ``m0`` only)."""
+
+    def __init__(
+        self,
+        n: int,
+        config: MembershipConfig | None = None,
+        *,
+        seed: int = 0,
+        drop: float = 0.0,
+        delay: tuple[float, float] = (0.0005, 0.003),
+        duplicate: float = 0.0,
+        wire: bool = True,
+        seeds: Iterable[str] | None = None,
+        start_spread: float = 0.5,
+    ) -> None:
+        self.config = config or MembershipConfig.lan()
+        self.rng = random.Random(seed)
+        self.drop = drop
+        self.delay = delay
+        self.duplicate = duplicate
+        self.wire = wire
+        self.now = 0.0
+        self.events: list[SimEvent] = []
+        self.stats = Stats()
+        self.nodes: dict[str, SimNode] = {}
+        self._groups: dict[str, int] = {}
+        self._queue: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._generation = itertools.count(1_000)
+        seed_list = list(seeds) if seeds is not None else ["m0:1"]
+        for i in range(n):
+            self.start(f"m{i}", seed_list, at=self.rng.uniform(0, start_spread))
+
+    # ------------------------------------------------------------ scenario verbs
+
+    def start(
+        self, node_id: str, seeds: Iterable[str] = ("m0:1",), at: float | None = None
+    ) -> None:
+        """Start (or restart, with a new generation) a member at ``at`` (default: now)."""
+
+        def boot() -> None:
+            offset = self.rng.uniform(-1000.0, 1000.0)  # clock skew between hosts
+            me = MemberEntry(node_id, f"{node_id}:1", next(self._generation), 0)
+            node = SimNode(
+                node_id,
+                me.address,
+                Membership(me, self.config, self.now + offset),
+                random.Random(self.rng.random()),
+                [s for s in seeds if s != me.address],
+                offset,
+            )
+            self.nodes[node_id] = node
+            self._tick(node)
+
+        self._at(self.now if at is None else at, boot)
+
+    def crash(self, node_id: str) -> None:
+        """SIGKILL: the member stops at once, says nothing."""
+        self.nodes[node_id].running = False
+
+    def pause(self, node_id: str, seconds: float) -> None:
+        """SIGSTOP for ``seconds``: nothing runs; requests queue; then everything resumes."""
+        node = self.nodes[node_id]
+        node.paused_until = self.now + seconds
+
+        def resume() -> None:
+            queued, node.queued = node.queued, []
+            self._tick(node)
+            for action in queued:
+                action()
+
+        self._at(node.paused_until, resume)
+
+    def leave(self, node_id: str, linger: float = 1.0) -> None:
+        """SIGTERM: announce the leave to every live member, answer for ``linger`` s, exit."""
+        node = self.nodes[node_id]
+        self._send_round(node, node.core.leave())
+        self._at(self.now + linger, lambda: setattr(node, "running", False))
+
+    def partition(self, *groups: Iterable[str]) -> None:
+        """Messages between different groups are lost; members in no group reach everyone."""
+        self._groups = {m: i for i, group in enumerate(groups) for m in group}
+
+    def heal(self) -> None:
+        self._groups = {}
+
+    def run_for(self, seconds: float) -> None:
+        self.run_until(self.now + seconds)
+
+    def run_until(self, t: float) -> None:
+        while self._queue and self._queue[0][0] <= t:
+            when, _, action = heapq.heappop(self._queue)
+            self.now = when
+            action()
+        self.now = t
+
+    def run_until_true(
+        self, check: Callable[[], bool], timeout: float, step: float = 0.05
+    ) -> float:
+        """Advance until ``check()`` holds; return the simulated seconds it took (inf: never)."""
+        began = self.now
+        while self.now - began <= timeout:
+            if check():
+                return self.now - began
+            self.run_for(step)
+        return float("inf")
+
+    # ------------------------------------------------------------ observing
+
+    def running(self) -> list[SimNode]:
+        return [n for n in self.nodes.values() if n.running]
+
+    def view(self, observer: str) -> dict[str, State]:
+        return {e.id: e.state for e in self.nodes[observer].core.members()}
+
+    def everyone_sees(
+        self, member: str, states: Iterable[State], observers: Iterable[str] | None = None
+    ) -> bool:
+        wanted = set(states)
+        ids = observers if observers is not None else [n.id for n in self.running()]
+        return all(self.nodes[o].core.state_of(member) in wanted for o in ids if o != member)
+
+    def full_view(self) -> bool:
+        """Every running member sees every other running member alive and nobody dead."""
+        live = {n.id for n in self.running()}
+        for node in self.running():
+            view = self.view(node.id)
+            if any(view.get(m) is not State.ALIVE for m in live - {node.id}):
+                return False
+            if any(s is State.DEAD for s in view.values()):
+                return False
+        return True
+
+    def count(self, kind: str, member: str | None = None, since: float = 0.0) -> int:
+        return sum(
+            1
+            for e in self.events
+            if e.kind == kind and e.t >= since and (member is None or e.member == member)
+        )
+
+    # ------------------------------------------------------------ the machinery
+
+    def _at(self, when: float, action: Callable[[], None]) -> None:
+        heapq.heappush(self._queue, (when, next(self._seq), action))
+
+    def _local(self, node: SimNode) -> float:
+        return self.now + node.offset
+
+    def _available(self, node: SimNode, action: Callable[[], None]) -> bool:
+        """Run ``action`` now, later (paused: queued), or never (crashed); True if not dropped."""
+        if not node.running:
+            return False
+        if self.now < node.paused_until:
+            node.queued.append(action)
+            return True
+        action()
+        return True
+
+    def _record(self, node: SimNode, events: Iterable[object]) -> None:
+        for event in events:
+            kind = getattr(event, "kind", "")
+            member = getattr(event, "member", None)
+            if isinstance(member, MemberEntry):
+                self.events.append(
+                    SimEvent(
+                        self.now,
+                        node.id,
+                        kind,
+                        member.id,
+                        member.generation,
+                        getattr(event, "detail", ""),
+                    )
+                )
+
+    def _tick(self, node: SimNode) -> None:
+        if not node.running or self.now < node.paused_until:
+            return
+        node.tick_seq += 1
+        events, round_ = node.core.tick(self._local(node), node.rng, node.seeds)
+        self._record(node, events)
+        if round_ is not None:
+            self._send_round(node, round_)
+        seq = node.tick_seq
+        due = node.core.next_deadline() - node.offset
+
+        def again() -> None:
+            if node.tick_seq == seq:
+                self._tick(node)
+
+        self._at(max(due, self.now + 1e-4), again)
+
+    def _send_round(self, node: SimNode, round_: Round) -> None:
+        for target in round_.targets:
+            self._call(node, target, round_.digest)
+
+    def _carry(self, digest: Digest) -> Digest:
+        if not self.wire:
+            self.stats.bytes += 5 + 40 * len(digest.entries)
+            return digest
+        from gossip.transport._pb import gossip_pb2 as pb
+        from gossip.transport.wire import digest_from_pb, digest_to_pb
+
+        data = digest_to_pb(digest).SerializeToString()
+        self.stats.bytes += len(data) + 5
+        return digest_from_pb(pb.Digest.FromString(data))
+
+    def _lost(self, a: str, b: str) -> bool:
+        ga, gb = self._groups.get(a), self._groups.get(b)
+        if ga is not None and gb is not None and ga != gb:
+            return True
+        return self.drop > 0 and self.rng.random() < self.drop
+
+    def _call(self, node: SimNode, target: Target, digest: Digest) -> None:
+        self.stats.calls += 1
+        done = [False]
+        started = self._local(node)
+        peer_id = target.address.rsplit(":", 1)[0]
+
+        def fail() -> None:
+            if done[0]:
+                return
+            done[0] = True
+            self.stats.failed_calls += 1
+            if target.member_id is not None:
+                self._available(
+                    node,
+                    lambda: self._record(
+                        node,
+                        node.core.on_failure(target.member_id or "", self._local(node), started),
+                    ),
+                )
+
+        timeout = self.config.last_call_timeout if target.last_call else self.config.call_timeout
+        self._at(self.now + timeout, fail)
+
+        def on_reply(reply: Digest) -> None:
+            if done[0]:
+                return  # too late: the call already failed
+            done[0] = True
+            self._available(
+                node, lambda: self._record(node, node.core.merge(reply, self._local(node)))
+            )
+
+        def on_request(request: Digest) -> None:
+            peer = self.nodes.get(peer_id)
+            if peer is None or not peer.running:
+                # nobody listens there: the connection is refused at once
+                self._at(self.now + self.rng.uniform(*self.delay), fail)
+                return
+
+            def answer() -> None:
+                assert peer is not None
+                self._record(peer, peer.core.merge(request, self._local(peer)))
+                self._message(peer.id, node.id, peer.core.digest(), on_reply)
+
+            self._available(peer, answer)
+
+        self._message(node.id, peer_id, digest, on_request)
+
+    def _message(
+        self, src: str, dst: str, digest: Digest, deliver: Callable[[Digest], None]
+    ) -> None:
+        copies = 2 if self.duplicate > 0 and self.rng.random() < self.duplicate else 1
+        for _ in range(copies):
+            self.stats.messages += 1
+            carried = self._carry(digest)
+            if self._lost(src, dst):
+                continue
+            when = self.now + self.rng.uniform(*self.delay)
+            self._at(when, lambda c=carried: deliver(c))  # type: ignore[misc]

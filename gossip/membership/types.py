@@ -1,0 +1,64 @@
+"""The membership vocabulary shared by the core, the wire and the driver.
+
+A :class:`MemberEntry` is one member as gossiped: identity (``id``,
+``address``), incarnation (``generation``, new at every start), liveness
+counter (``heartbeat``, bumped by the member itself every interval) and the
+*sender's opinion* of its state. ``(generation, heartbeat)`` orders entries
+about the same member: the larger one is newer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class State(str, Enum):
+    ALIVE = "alive"
+    SUSPECT = "suspect"
+    DEAD = "dead"
+    LEFT = "left"
+
+
+@dataclass(frozen=True)
+class MemberEntry:
+    """One member as gossiped: identity, incarnation, liveness counter, state."""
+
+    id: str
+    address: str
+    generation: int
+    heartbeat: int
+    state: State = State.ALIVE
+
+    @property
+    def version(self) -> tuple[int, int]:
+        return (self.generation, self.heartbeat)
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What a node tells another in one push-pull: every entry it knows, its own included."""
+
+    sender_id: str
+    entries: tuple[MemberEntry, ...]
+
+
+EVENT_KINDS = ("joined", "suspect", "alive", "dead", "left", "rejoined")
+"""Membership events counted by :meth:`MembershipDriver.event_counts` (one log line each)."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something worth one log line.
+
+    ``kind`` is one of :data:`EVENT_KINDS` (a member's state changed in this
+    node's view), or a notice about bad input or the node itself: ``conflict``
+    (an entry claims our id or another member's id from another address),
+    ``malformed`` (an entry was dropped), ``refuted`` (we were suspected or
+    someone gossiped a newer counter for us: we bumped ours), ``paused`` (our
+    own process stalled: timers were reset, nobody is convicted for it).
+    """
+
+    kind: str
+    member: MemberEntry
+    detail: str = ""

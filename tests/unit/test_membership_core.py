@@ -1,0 +1,237 @@
+"""The membership state machine driven by hand: manual time, explicit digests, no network."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import pytest
+
+from gossip.errors import UsageError
+from gossip.membership import Digest, MemberEntry, Membership, MembershipConfig, State
+
+LAN = MembershipConfig.lan()
+
+
+def node(node_id: str = "a", now: float = 0.0, config: MembershipConfig = LAN) -> Membership:
+    return Membership(MemberEntry(node_id, f"{node_id}:1", 1, 0), config, now)
+
+
+def entry(
+    node_id: str, heartbeat: int = 1, state: State = State.ALIVE, generation: int = 1
+) -> MemberEntry:
+    return MemberEntry(node_id, f"{node_id}:1", generation, heartbeat, state)
+
+
+def kinds(events: list) -> list[str]:  # type: ignore[type-arg]
+    return [e.kind for e in events]
+
+
+def feed(m: Membership, member: str, start: float, end: float, every: float = 0.2) -> int:
+    """Heartbeats of ``member`` arriving every ``every`` s from start to end; the last counter."""
+    hb, t = 1, start
+    while t <= end + 1e-9:
+        m.merge(Digest(member, (entry(member, hb),)), t)
+        m.tick(t, random.Random(0))
+        hb, t = hb + 1, t + every
+    return hb - 1
+
+
+def run(m: Membership, start: float, end: float, step: float = 0.05) -> list[str]:
+    """Tick from start to end; the kinds of all events."""
+    out: list[str] = []
+    t = start
+    while t <= end + 1e-9:
+        events, _ = m.tick(t, random.Random(0))
+        out += kinds(events)
+        t += step
+    return out
+
+
+def test_merge_learns_members_and_ignores_itself() -> None:
+    m = node()
+    events = m.merge(Digest("b", (entry("a", 0), entry("b"), entry("c"))), 0.0)
+    assert kinds(events) == ["joined", "joined"]
+    assert sorted(e.id for e in m.alive()) == ["b", "c"]
+
+
+def test_newer_version_wins_and_older_is_ignored() -> None:
+    m = node()
+    m.merge(Digest("b", (entry("b", 5),)), 0.0)
+    m.merge(Digest("c", (entry("b", 3),)), 1.0)
+    assert m.members()[0].heartbeat == 5
+    assert m.last_heard("b", 1.0) == 1.0
+
+
+def test_a_silent_member_is_suspected_then_dead_after_a_failed_last_call() -> None:
+    m = node()
+    last = 2.0
+    feed(m, "b", 0.0, last)
+    events = run(m, last, last + 1.4)
+    assert events == ["suspect"] and m.alive() == [] and m.pick(random.Random(0)) is None
+    assert m.state_of("b") is State.SUSPECT
+    # the suspicion times out (nobody else could confirm: the shortest one): a last direct call
+    _, round_ = m.tick(last + 1.95, random.Random(0))
+    assert round_ is not None and "b:1" in [t.address for t in round_.targets]
+    assert m.on_failure("b", last + 2.11, started=last + 1.9) == []  # began before: no verdict
+    assert kinds(m.on_failure("b", last + 2.11, started=last + 2.1)) == ["dead"]
+
+
+def test_a_last_call_that_is_never_answered_also_convicts() -> None:
+    m = node()
+    feed(m, "b", 0.0, 2.0)
+    events = run(m, 2.0, 5.0)
+    assert events == ["suspect", "dead"]
+
+
+def test_a_failed_call_alone_never_convicts() -> None:
+    m = node()
+    feed(m, "b", 0.0, 2.0)
+    assert m.on_failure("b", 2.05) == []  # fresh heartbeat: no suspicion at all
+    assert kinds(m.on_failure("b", 2.9)) == ["suspect"]  # silent for a while: suspicion
+    assert m.on_failure("b", 2.95) == [] and m.state_of("b") is State.SUSPECT
+
+
+def test_confirmations_shorten_the_suspicion() -> None:
+    def dead_after(confirm: bool) -> float:
+        m = node()
+        for other in "cde":
+            m.merge(Digest(other, (entry(other, 1),)), 0.0)
+        t, hb = 0.0, 1
+        while t <= 2.0:  # everyone beats until 2.0; then b goes silent
+            m.merge(Digest("x", tuple(entry(o, hb) for o in "bcde")), t)
+            m.tick(t, random.Random(0))
+            t, hb = t + 0.2, hb + 1
+        while m.state_of("b") is not State.DEAD:
+            m.merge(Digest("x", tuple(entry(o, hb) for o in "cde")), t)
+            if confirm and m.state_of("b") is State.SUSPECT:
+                for o in "cde":
+                    m.merge(Digest(o, (entry("b", 11, State.SUSPECT),)), t)
+            m.tick(t, random.Random(0))
+            m.on_failure("b", t, started=t)
+            t, hb = t + 0.05, hb + 1
+        return t
+
+    assert dead_after(True) < dead_after(False) - 1.0
+
+
+def test_a_pause_of_our_own_process_convicts_nobody() -> None:
+    m = node()
+    feed(m, "b", 0.0, 2.0)
+    events, round_ = m.tick(6.0, random.Random(0))  # we were stopped for 4 s
+    assert kinds(events) == ["paused"]
+    assert m.state_of("b") is State.ALIVE
+    assert round_ is not None and [t.address for t in round_.targets] == ["b:1"]  # everyone
+
+
+def test_dead_member_comes_back_with_a_newer_heartbeat_or_generation() -> None:
+    m = node()
+    hb = feed(m, "b", 0.0, 2.0)
+    run(m, 2.0, 5.0)
+    assert m.state_of("b") is State.DEAD
+    assert m.merge(Digest("c", (entry("b", hb),)), 5.1) == []  # stale: no resurrection
+    assert kinds(m.merge(Digest("b", (entry("b", hb + 1),)), 5.2)) == ["alive"]
+    events = m.merge(Digest("b", (entry("b", 0, generation=2),)), 5.3)
+    assert kinds(events) == ["rejoined"] and m.members()[0].generation == 2
+
+
+def test_left_is_final_for_a_generation_and_never_becomes_dead() -> None:
+    m = node()
+    feed(m, "b", 0.0, 1.0)
+    assert kinds(m.merge(Digest("b", (entry("b", 7, State.LEFT),)), 1.1)) == ["left"]
+    assert m.merge(Digest("c", (entry("b", 9),)), 1.2) == []
+    assert "dead" not in run(m, 1.2, 20.0)
+    assert m.state_of("b") is State.LEFT
+
+
+def test_leave_announces_to_every_live_member() -> None:
+    m = node()
+    m.merge(Digest("x", (entry("b"), entry("c"), entry("d", state=State.DEAD))), 0.0)
+    round_ = m.leave()
+    assert sorted(t.address for t in round_.targets) == ["b:1", "c:1"]
+    assert round_.digest.entries[0].state is State.LEFT
+    assert m.tick(1.0, random.Random(0))[1] is None  # no more rounds
+
+
+def test_tombstones_expire() -> None:
+    m = node()
+    m.merge(Digest("b", (entry("b", 3, State.LEFT),)), 0.0)
+    assert m.state_of("b") is State.LEFT
+    m.tick(LAN.tombstone_ttl + 1, random.Random(0))
+    assert m.state_of("b") is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        MemberEntry("", "x:1", 1, 1),
+        MemberEntry("x", "", 1, 1),
+        MemberEntry("x", "no-port", 1, 1),
+        MemberEntry("x", "x:99999", 1, 1),
+        MemberEntry("x", "x:1", 0, 1),
+        MemberEntry("x", "x:1", 1, 1 << 60),
+        MemberEntry("x" * 1000, "x:1", 1, 1),
+    ],
+)
+def test_malformed_entries_are_dropped_and_reported(bad: MemberEntry) -> None:
+    m = node()
+    m.merge(Digest("b", (entry("b", 1),)), 0.0)
+    events = m.merge(Digest("b", (bad, entry("b", 2))), 0.1)
+    assert kinds(events) == ["malformed"]
+    assert [e.id for e in m.alive()] == ["b"] and m.members()[0].heartbeat == 2
+
+
+def test_an_id_claimed_from_another_address_does_not_evict_a_live_member() -> None:
+    m = node()
+    m.merge(Digest("b", (entry("b", 1),)), 0.0)
+    forged = [
+        MemberEntry("b", "evil:1", 1, 100),
+        MemberEntry("b", "evil:1", 2, 0),
+        MemberEntry("b", "b:1", 1, 50, State.DEAD),
+    ]
+    events = m.merge(Digest("evil", tuple(forged[:2])), 0.1)
+    assert kinds(events) == ["conflict", "conflict"]
+    assert m.members()[0].address == "b:1" and m.state_of("b") is State.ALIVE
+    # a dead claim about a newer counter is taken only as what it is: somebody's conviction
+    assert kinds(m.merge(Digest("evil", (forged[2],)), 0.2)) == ["dead"]
+    assert kinds(m.merge(Digest("b", (entry("b", 51),)), 0.3)) == ["alive"]
+
+
+def test_we_refute_what_others_say_about_us() -> None:
+    m = node()
+    assert kinds(m.merge(Digest("b", (entry("a", 0, State.SUSPECT),)), 0.1)) == ["refuted"]
+    assert m.me.heartbeat == 1
+    assert kinds(m.merge(Digest("b", (entry("a", 40),)), 0.2)) == ["refuted"]
+    assert m.me.heartbeat == 41
+    claim = replace(entry("a", 1), address="elsewhere:1")
+    assert kinds(m.merge(Digest("b", (claim,)), 0.3)) == ["conflict"]
+    assert m.me.address == "a:1"
+
+
+def test_a_restart_with_a_smaller_generation_catches_up() -> None:
+    m = Membership(MemberEntry("a", "a:1", 5, 0), LAN, 0.0)
+    events = m.merge(Digest("b", (MemberEntry("a", "a:1", 9, 100, State.DEAD),)), 0.1)
+    assert kinds(events) == ["refuted"] and m.me.generation == 10
+
+
+def test_rounds_pick_fanout_members_and_seeds_when_isolated() -> None:
+    rng = random.Random(1)
+    m = node()
+    _, round_ = m.tick(0.0, rng, seeds=["s1:1", "s2:1"])
+    assert round_ is not None and len(round_.targets) == 1
+    assert round_.targets[0].member_id is None  # nobody known: a seed
+    m.merge(Digest("x", tuple(entry(i) for i in "bcdefg")), 0.1)
+    _, round_ = m.tick(0.2, rng, seeds=["b:1"])
+    assert round_ is not None and len(round_.targets) == LAN.fanout
+    assert round_.digest.entries[0].heartbeat == 2
+
+
+def test_profiles_and_validation() -> None:
+    lan, wan = MembershipConfig.lan(), MembershipConfig.wan()
+    assert lan.interval < wan.interval and lan.suspicion_min < wan.suspicion_min
+    slow = MembershipConfig.profile("lan", 0.5)
+    assert slow.interval == 0.5 and slow.stall_threshold > 0.5
+    with pytest.raises(UsageError):
+        MembershipConfig(fanout=0)
+    with pytest.raises(UsageError):
+        MembershipConfig.profile("moon")

@@ -1,0 +1,73 @@
+"""The membership driver on the in-memory network with a manual clock: rounds, seeds, counts."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+import pytest
+
+from gossip.clock import ManualClock
+from gossip.membership import MemberEntry, MembershipConfig
+from gossip.membership.table import Digest
+from gossip.membership_driver import MembershipDriver
+from gossip.transport.base import StatusDict
+from gossip.transport.memory import InMemoryNetwork
+
+
+class _Peer:
+    """Just enough of a node for the in-memory transport: membership only."""
+
+    def __init__(self, driver: MembershipDriver) -> None:
+        self.driver = driver
+
+    def on_push_pull(self, digest: Digest) -> Digest:
+        return self.driver.merge(digest)
+
+    def on_status(self) -> StatusDict:
+        return {}
+
+
+def cluster(n: int, clock: ManualClock, seeds: tuple[str, ...]) -> list[MembershipDriver]:
+    network = InMemoryNetwork(seed=0)
+    drivers = []
+    for i in range(n):
+        transport = network.transport()
+        me = MemberEntry(f"d{i}", f"127.0.0.{i + 1}:7000", 1 + i, 0)
+        driver = MembershipDriver(
+            me, MembershipConfig.lan(), transport, clock, seeds, random.Random(i)
+        )
+        transport.serve(me.address, _Peer(driver))  # type: ignore[arg-type]
+        drivers.append(driver)
+    return drivers
+
+
+def test_rounds_through_the_wire_form_the_cluster_and_count_events() -> None:
+    clock = ManualClock()
+    drivers = cluster(4, clock, ("127.0.0.1:7000",))
+    for _ in range(10):
+        for d in drivers:
+            d.round()
+        clock.advance(0.2)
+    for d in drivers:
+        members = d.status()
+        assert len(members) == 3 and {m["state"] for m in members} == {"alive"}
+        assert set(members[0]) == {"id", "address", "state", "generation", "last_heard_s"}
+        assert d.event_counts()["joined"] == 3
+        assert set(d.event_counts()) == {"joined", "suspect", "alive", "dead", "left", "rejoined"}
+    drivers[3].leave()
+    assert all(d.event_counts()["left"] == 1 for d in drivers[:3])
+    assert drivers[0].pick() is not None and drivers[0].pick().id != "d3"  # type: ignore[union-attr]
+
+
+def test_a_seed_that_does_not_resolve_is_logged_once_and_retried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = ManualClock()
+    (driver,) = cluster(1, clock, ("nosuchhost.invalid:7000",))
+    with caplog.at_level(logging.WARNING, logger="gossip.membership"):
+        for _ in range(3):
+            driver.round()
+            clock.advance(11.0)  # past the DNS cache: asked again, not logged again
+    lines = [r.getMessage() for r in caplog.records if "does not resolve" in r.getMessage()]
+    assert len(lines) == 1 and "nosuchhost.invalid" in lines[0]
