@@ -21,15 +21,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gossip.compression import codec_for_header
 from gossip.errors import ExchangeRefused
 
 RAW_CODEC = "none"
-"""Raw little-endian float32; the only codec of the foundation (compression adds more)."""
+"""Raw little-endian float32 (other codecs: :mod:`gossip.compression`)."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who we are in a snapshot header."""
+
+    id: str
+    generation: int
+    address: str
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One side's parameters as they travel: identity, model identity and encoded payload."""
+    """One side's parameters as they travel: identity, model identity and encoded payload.
+
+    The fields after ``payload`` describe compressed exchanges
+    (:mod:`gossip.averaging.compressed`); their defaults are a plain exchange.
+    """
 
     sender_id: str
     generation: int
@@ -39,6 +53,18 @@ class Snapshot:
     num_params: int
     codec: str
     payload: bytes
+    seed: int = 0
+    """Seed of the codec's randomness (random-k positions, stochastic rounding)."""
+    ref_version: int = 0
+    """Version of the pair's references the payload is coded against; 0: the pair starts."""
+    ref_base: int = 0
+    """When starting: hash of the shared initial model the references start from; 0: zero."""
+    blocks: int = 1
+    """Number of blocks the vector is cut into for this exchange."""
+    block_ids: tuple[int, ...] = ()
+    """The blocks carried, in order; empty: all of the vector."""
+    consensus_step: float = 0.0
+    """The initiator's step (alpha or gamma) that both sides use; 0: the responder's own."""
 
 
 def encode(params: np.ndarray) -> bytes:
@@ -67,8 +93,12 @@ def check_header(snapshot: Snapshot, fingerprint: str, num_params: int) -> None:
         raise ExchangeRefused(
             "size_mismatch", f"peer has {snapshot.num_params} parameters, local model {num_params}"
         )
-    if snapshot.codec != RAW_CODEC:
-        raise ExchangeRefused("unknown_codec", f"codec {snapshot.codec!r} is not supported")
+    codec_for_header(snapshot.codec)
+    ids = snapshot.block_ids
+    if not 1 <= snapshot.blocks <= max(num_params, 1) or (snapshot.blocks == 1 and ids):
+        raise ExchangeRefused("malformed", f"{snapshot.blocks} blocks of {num_params} values")
+    if ids and (list(ids) != sorted(set(ids)) or ids[-1] >= snapshot.blocks):
+        raise ExchangeRefused("index_out_of_range", f"block ids {ids} of {snapshot.blocks}")
 
 
 def check_offer(snapshot: Snapshot, fingerprint: str, num_params: int) -> np.ndarray:
@@ -119,6 +149,22 @@ class Replica:
 
     def check(self, snapshot: Snapshot) -> np.ndarray:
         return check_offer(snapshot, self.fingerprint, self.num_params)
+
+    def gather(self, slices: list[slice]) -> np.ndarray:
+        """A copy of the selected parts of the parameters, taken under the lock."""
+        with self.lock:
+            if len(slices) == 1:
+                return self.params[slices[0]].copy()
+            return np.concatenate([self.params[s] for s in slices])
+
+    def add(self, delta: np.ndarray, slices: list[slice]) -> None:
+        """Add ``delta`` to the selected parts (concatenated in order), under the lock."""
+        with self.lock:
+            start = 0
+            for s in slices:
+                end = start + (s.stop - s.start)
+                self.params[s] += delta[start:end]
+                start = end
 
     def apply(self, own: np.ndarray, peer: np.ndarray) -> None:
         """Move toward the peer by ``alpha`` of the difference of the two decoded snapshots."""

@@ -1,0 +1,281 @@
+"""Compressed gossip: bytes on the wire to reach float32 accuracy, codec speed, mass kept.
+
+All codecs run side by side in one run, on the same data, seeds and gossip
+schedule: 8 peers on the in-memory network (every message goes through the
+same protobuf encoding as gRPC; bytes are counted as protobuf frames plus
+gRPC's 5-byte framing, as on a real wire), driven in a seeded order. Each
+round every peer takes ``--every`` training steps, then ``n/2`` random pairs
+exchange. Reported per codec and task: final accuracy, and the total bytes
+all peers sent until the peers' mean accuracy first reached the float32 run's
+final accuracy minus 0.5 point (bytes-to-accuracy), and its ratio to float32.
+
+Also: encode + decode throughput on 10M parameters, one exchange of a 10M
+parameter model over gRPC on loopback with and without compression, and the
+mean of all models with training frozen (must stay put under every codec).
+
+    python bench/compression.py [--steps 1000] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS_DIR, machine, median, write_result
+
+from gossip.averaging.compressed import Mixing
+from gossip.averaging.pairwise import Identity, Replica, Snapshot
+from gossip.compression import parse_spec
+from gossip.config import NodeConfig
+from gossip.data import load_shard
+from gossip.exchanger import Exchanger
+from gossip.node import Node
+from gossip.transport.base import ResponderSession, StatusDict
+from gossip.transport.memory import InMemoryNetwork
+
+CODECS = ["none", "fp16", "int8", "qsgd:7", "sign", "topk:0.1", "topk:0.01", "randk:0.1",
+          "blocks:4+sign"]  # fmt: skip
+LARGE_CODECS = ["none", "int8", "sign", "topk:0.1", "topk:0.01"]
+PEERS = 8
+
+
+def peers_for(codec: str, task: dict[str, Any], seed: int) -> list[Node]:
+    network = InMemoryNetwork(seed=seed)
+    peers = []
+    for i in range(PEERS):
+        config = NodeConfig(
+            id=f"p{i}", listen=f"sim{i}:1", shard=(i, PEERS), compression=codec, seed=seed,
+            dataset=task["dataset"], partition=task["partition"], model=task["model"],
+            synthetic_samples=task.get("samples", 2000),
+            synthetic_features=task.get("features", 20),
+        )  # fmt: skip
+        data = load_shard(
+            config.dataset, partition=config.partition, shard=config.shard, seed=seed,
+            samples=config.synthetic_samples, features=config.synthetic_features,
+            classes=config.synthetic_classes,
+        )  # fmt: skip
+        node = Node(config, transport=network.transport(), data=data)
+        node.serve()
+        ready = getattr(node, "_ready", None)  # a catch-up phase in progress elsewhere
+        if ready is not None:
+            ready.set()
+        peers.append(node)
+    return peers
+
+
+def train(codec: str, task: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    peers = peers_for(codec, task, args.seed)
+    pick = random.Random(args.seed)
+    curve: list[tuple[int, float]] = []
+    began = time.perf_counter()
+    rounds = task["steps"] // task["every"]
+    for r in range(rounds):
+        for peer in peers:
+            for _ in range(task["every"]):
+                peer.trainer.step()
+        for _ in range(PEERS // 2):
+            i, j = pick.sample(range(PEERS), 2)
+            peers[i].exchange_with(peers[j].id, peers[j].address)
+        if (r + 1) % task["eval_every"] == 0 or r == rounds - 1:
+            accuracy = float(np.mean([p.trainer.evaluate().metric for p in peers]))
+            curve.append((sum(p.transport.traffic.sent for p in peers), accuracy))
+    by_codec: dict[str, int] = {}
+    for p in peers:
+        for key, counts in p.exchanger.bytes_by_codec().items():
+            by_codec[key] = by_codec.get(key, 0) + counts["sent"]
+    return {
+        "codec": codec,
+        "accuracy": curve[-1][1],
+        "bytes_sent": curve[-1][0],
+        "bytes_by_codec": by_codec,
+        "curve": curve,
+        "refused": sum(p.counts["refused"] for p in peers),
+        "references_bytes_per_peer": max(p.exchanger.compression_status()["bytes"] for p in peers),
+        "seconds": time.perf_counter() - began,
+    }
+
+
+def bytes_to(curve: list[tuple[int, float]], target: float) -> int | None:
+    return next((b for b, a in curve if a >= target), None)
+
+
+def run_task(
+    name: str, task: dict[str, Any], codecs: list[str], args: argparse.Namespace
+) -> dict[str, Any]:
+    runs = [train(codec, task, args) for codec in codecs]
+    target = runs[0]["accuracy"] - 0.005
+    base = bytes_to(runs[0]["curve"], target)
+    for run in runs:
+        run["bytes_to_target"] = bytes_to(run["curve"], target)
+        run["ratio_vs_float32"] = (
+            base / run["bytes_to_target"] if base and run["bytes_to_target"] else None
+        )
+        run["loss_points"] = 100 * (runs[0]["accuracy"] - run["accuracy"])
+        ratio = f"{run['ratio_vs_float32']:7.1f}x" if run["ratio_vs_float32"] else "  never "
+        print(
+            f"{name:22s} {run['codec']:14s} acc {run['accuracy']:.4f} "
+            f"({run['loss_points']:+.2f} pt)  bytes {run['bytes_sent'] / 1e6:8.2f} MB  "
+            f"to target {ratio}  {run['seconds']:.0f}s",
+            flush=True,
+        )
+    return {"task": name, **task, "target": target, "runs": runs}
+
+
+def mass(codecs: list[str], exchanges: int) -> dict[str, float]:
+    out = {}
+    for codec in codecs:
+        peers = peers_for(codec, {"dataset": "digits", "partition": "iid", "model": "mlp:64,32"}, 0)
+        rng = np.random.default_rng(0)
+        for p in peers:
+            p.replica.params[:] += rng.standard_normal(p.replica.num_params).astype(np.float32)
+        before = np.mean([p.replica.params.astype(np.float64) for p in peers], axis=0)
+        pick = random.Random(0)
+        for _ in range(exchanges):
+            i, j = pick.sample(range(PEERS), 2)
+            peers[i].exchange_with(peers[j].id, peers[j].address)
+        after = np.mean([p.replica.params.astype(np.float64) for p in peers], axis=0)
+        out[codec] = float(np.linalg.norm(after - before) / np.linalg.norm(before))
+    return out
+
+
+def speed(codecs: list[str], size: int, repeats: int) -> dict[str, dict[str, float]]:
+    v = np.random.default_rng(0).standard_normal(size).astype(np.float32)
+    out = {}
+    for spec in codecs:
+        codec = parse_spec(spec).codec
+        times = []
+        for r in range(repeats):
+            t = time.perf_counter()
+            payload = codec.encode(v, r)
+            codec.decode(payload, size, r)
+            times.append(time.perf_counter() - t)
+        out[spec] = {"gb_per_s": 4 * size / median(times) / 1e9, "payload_bytes": len(payload)}
+        print(f"speed {spec:12s} encode+decode {out[spec]['gb_per_s']:.2f} GB/s", flush=True)
+    return out
+
+
+class _Peer:
+    """A bare responder for the loopback exchange timing (no training, no membership)."""
+
+    def __init__(self, exchanger: Exchanger) -> None:
+        self.exchanger = exchanger
+
+    def check_header(self, offer: Snapshot) -> None:
+        self.exchanger.check_header(offer)
+
+    def on_exchange(self, offer: Snapshot) -> ResponderSession:
+        return self.exchanger.on_exchange(offer)
+
+    def on_refused(self, reason: str, detail: str) -> None:
+        pass
+
+    def on_push_pull(self, digest: Any) -> Any:
+        raise NotImplementedError
+
+    def on_status(self) -> StatusDict:
+        return {}
+
+
+def loopback(codecs: list[str], size: int, repeats: int) -> dict[str, float]:
+    from gossip.clock import SystemClock
+    from gossip.transport.grpc_transport import GrpcTransport
+
+    out = {}
+    for spec in codecs:
+        sides = []
+        for name in ("a", "b"):
+            params = np.random.default_rng(len(name)).standard_normal(size).astype(np.float32)
+            transport = GrpcTransport(max_payload_bytes=4 * size + 4096)
+            exchanger = Exchanger(
+                Replica(params, "fp"), transport, SystemClock(),
+                identity=lambda n=name: Identity(n, 1, n), step=lambda: 0, timeout=60,
+                mixing=Mixing(parse_spec(spec)),
+            )  # fmt: skip
+            address = transport.serve("127.0.0.1:0", _Peer(exchanger))
+            sides.append((exchanger, transport, address))
+        (a, ta, _), (_, tb, address_b) = sides
+        times = []
+        for _ in range(repeats + 2):  # the first two start the references (base, then ...)
+            t = time.perf_counter()
+            assert a.exchange_with("b", address_b), a.refusals()
+            times.append(time.perf_counter() - t)
+        out[spec] = median(times[2:])
+        print(f"loopback {spec:12s} one exchange of {size / 1e6:.0f}M params: {out[spec]:.3f} s")
+        ta.stop(0)
+        tb.stop(0)
+    return out
+
+
+def plot(tasks: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.8))
+    for ax, task in zip(np.atleast_1d(axes), tasks, strict=True):
+        for run in task["runs"]:
+            xs = [b / 1e6 for b, _ in run["curve"]]
+            ax.plot(xs, [a for _, a in run["curve"]], linewidth=1, label=run["codec"])
+        ax.axhline(task["target"], color="black", linestyle="--", linewidth=0.8)
+        ax.set_xscale("log")
+        ax.set_title(task["task"])
+        ax.set_xlabel("MB sent by all peers")
+        ax.set_ylim(0.5, 1.0)
+    np.atleast_1d(axes)[0].set_ylabel("mean held-out accuracy")
+    np.atleast_1d(axes)[0].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=1000, help="training steps per peer (digits)")
+    parser.add_argument("--large-steps", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="digits IID only, no large model")
+    args = parser.parse_args()
+    digits = {"dataset": "digits", "model": "mlp:64,32", "steps": args.steps, "every": 10,
+              "eval_every": 5}  # fmt: skip
+    tasks = [run_task("digits iid", {**digits, "partition": "iid"}, CODECS, args)]
+    if not args.quick:
+        tasks.append(
+            run_task("digits dirichlet:0.5", {**digits, "partition": "dirichlet:0.5"}, CODECS, args)
+        )
+        large = {"dataset": "synthetic", "partition": "iid", "model": "mlp:1024,1024",
+                 "samples": 4000, "features": 20, "steps": args.large_steps, "every": 10,
+                 "eval_every": 2}  # fmt: skip
+        tasks.append(run_task("synthetic 1.07M params", large, LARGE_CODECS, args))
+    drift = mass(CODECS, 300)
+    for codec, value in drift.items():
+        print(f"mass {codec:14s} relative drift of the mean after 300 exchanges {value:.1e}")
+    speeds = speed(CODECS[:-1], 10_000_000, 3)
+    try:
+        exchange: Any = loopback(["none", "int8", "sign", "topk:0.01"], 10_000_000, 3)
+    except Exception as exc:  # the gRPC carrier is shared work in progress; keep the rest
+        exchange = {"error": repr(exc)}
+        print(f"loopback exchange timing failed: {exc!r}")
+    result = {"tasks": tasks, "mass_relative_drift": drift, "codec_speed": speeds,
+              "loopback_exchange_s": exchange, "args": vars(args),
+              "machine": machine()}  # fmt: skip
+    write_result("compression", result)
+    plot(tasks, RESULTS_DIR / "compression.png")
+    for task in tasks:
+        good = [r for r in task["runs"] if r["ratio_vs_float32"]]
+        best = max(good, key=lambda r: r["ratio_vs_float32"])
+        print(
+            f"{task['task']}: fewest bytes to float32 accuracy - 0.5 pt: {best['codec']} "
+            f"{best['ratio_vs_float32']:.1f}x fewer than float32"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,411 @@
+"""The pairwise rule with any codec: differences against per-neighbour references (CHOCO).
+
+For a pair (i, j) both sides hold, bit for bit, ``h_i`` (i's parameters as j
+knows them) and ``h_j`` (:mod:`gossip.averaging.references`). One exchange:
+
+1. i sends ``q_i = C(x_i - h_i)``; j checks it and sends ``q_j = C(x_j - h_j)``;
+2. both compute ``h_i' = h_i + dec(q_i)`` and ``h_j' = h_j + dec(q_j)`` from the
+   same bytes (each decodes its own message too), so the copies stay identical;
+3. i moves ``x_i += gamma * (h_j' - h_i')`` and says so; only then j moves
+   ``x_j += gamma * (h_i' - h_j')`` and both keep ``h'`` and a chained version.
+
+The two increments are exact negatives (IEEE subtraction is antisymmetric),
+so the pair's sum, hence the mean, is kept under every codec (DESIGN.md §3).
+A codec that drops or rounds part of ``x - h`` leaves it in ``x - h``, to be
+sent in a later exchange: the reference *is* the error feedback of the biased
+codecs (``q = C(x - h_old - dec(q_old))`` is exactly EF-compression of the
+model's change plus the previous residual). The residual is therefore not a
+separate debt: a restart, which loses the references, loses no parameter
+mass, only the pair's shared copies, and the next exchange starts them anew.
+
+How a pair starts (``ref_version = 0`` in the header):
+
+* **base**: first contact, both sides hold the same initial model (the header
+  carries its hash): the references start from it, for free;
+* **full**: after a reference mismatch, a lost verdict, an eviction or a
+  restart: the references start from zero and the exchange sends the whole
+  vector in fp16 (2 bytes per value), both directions.
+
+A continuing exchange names its version; a responder whose version or record
+of the sender's generation differs refuses it (``reference_mismatch``) and
+both sides drop the pair, so the next exchange is a full one. The
+initiator's references advance when it applies, the responder's only on the
+"applied" verdict: when the verdict is lost the versions differ, and the next
+exchange detects it.
+
+Partial exchange (``blocks:K``): the vector is cut into K contiguous blocks
+and a continuing exchange carries one of them, chosen at random by the
+initiator; the responder answers with the same block. Starting exchanges
+carry every block. Codec ``none`` without blocks needs no reference: it is the
+plain rule of :mod:`gossip.averaging.pairwise`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gossip.averaging.pairwise import Identity, Replica, Snapshot, check_header, increment
+from gossip.averaging.references import (
+    PairReference,
+    ReferenceStore,
+    next_version,
+    start_version,
+    vector_hash,
+)
+from gossip.compression import Codec, CompressionSpec, codec_for_header, parse_spec
+from gossip.compression.fp16 import Fp16Codec
+from gossip.errors import ExchangeRefused
+
+FULL_CODEC: Codec = Fp16Codec()
+"""Dense codec of a full exchange (references starting from zero)."""
+
+RAW, BASE, FULL, CONTINUE = "raw", "base", "full", "continue"
+
+
+@dataclass(frozen=True)
+class Mixing:
+    """How a peer compresses its exchanges (from ``--compression`` and friends)."""
+
+    spec: CompressionSpec = field(default_factory=lambda: parse_spec("none"))
+    consensus_step: float | None = None
+    """Gamma; None: ``alpha`` for ``none``, else the codec's measured default."""
+    reference_bytes: int = 256 << 20
+    """Memory for per-neighbour references; at least one neighbour is always kept."""
+    seed: int = 0
+
+
+def block_slices(size: int, blocks: int, ids: tuple[int, ...]) -> list[slice]:
+    """The slices of ``ids`` among ``blocks`` contiguous blocks (all of it for no ids)."""
+    if not ids:
+        return [slice(0, size)]
+    return [slice(b * size // blocks, (b + 1) * size // blocks) for b in ids]
+
+
+def gather(values: np.ndarray, slices: list[slice]) -> np.ndarray:
+    """The selected parts of ``values`` as one new vector."""
+    if len(slices) == 1:
+        return values[slices[0]].copy()
+    return np.concatenate([values[s] for s in slices])
+
+
+def scatter(values: np.ndarray, slices: list[slice], parts: np.ndarray, *, add: bool) -> None:
+    start = 0
+    for s in slices:
+        end = start + (s.stop - s.start)
+        if add:
+            values[s] += parts[start:end]
+        else:
+            values[s] = parts[start:end]
+        start = end
+
+
+def _finite(values: np.ndarray, what: str) -> np.ndarray:
+    if not np.isfinite(values).all():
+        raise ExchangeRefused("non_finite", f"{what} contains NaN or Inf")
+    return values
+
+
+@dataclass
+class Outgoing:
+    """An offer in flight, and what the initiator needs to finish it."""
+
+    peer_id: str
+    mode: str
+    codec: Codec
+    slices: list[slice]
+    offer: Snapshot
+    new_own: np.ndarray
+    ref: PairReference | None
+
+
+class ResponderPending:
+    """An accepted offer waiting for the initiator's verdict (see ResponderSession)."""
+
+    def __init__(
+        self,
+        mixer: Mixer,
+        offer: Snapshot,
+        reply: Snapshot,
+        mode: str,
+        slices: list[slice],
+        delta: np.ndarray,
+        refs: tuple[PairReference | None, np.ndarray, np.ndarray, int],
+    ) -> None:
+        self._mixer = mixer
+        self.offer = offer
+        self.reply = reply
+        self.mode = mode
+        self._slices = slices
+        self._delta = delta
+        self._refs = refs
+
+    def commit(self, applied: bool) -> None:
+        mixer, sender = self._mixer, self.offer.sender_id
+        try:
+            if not applied:
+                return
+            mixer.replica.add(self._delta, self._slices)
+            if self.mode == RAW:
+                return
+            ref, new_own, new_peer, version = self._refs
+            mixer.keep(sender, self.offer.generation, ref, self._slices, new_own, new_peer, version)
+        finally:
+            if self.mode != RAW:
+                mixer.store.release(sender)
+
+
+class Mixer:
+    """One peer's side of the rule: builds offers and replies, applies them, keeps references.
+
+    Pure: no clock, no I/O; randomness from ``mixing.seed``. Thread-safe for
+    exchanges with different neighbours at once; one exchange per neighbour at a
+    time (a second one is refused ``busy``).
+    """
+
+    def __init__(
+        self,
+        replica: Replica,
+        mixing: Mixing,
+        identity: Callable[[], Identity],
+        step: Callable[[], int],
+        base: np.ndarray | None = None,
+    ) -> None:
+        self.replica = replica
+        self.spec = mixing.spec
+        codec = self.spec.codec
+        self.raw = codec.name == "none"
+        if mixing.consensus_step is not None:
+            self.gamma = mixing.consensus_step
+        else:
+            self.gamma = replica.alpha if self.raw else codec.default_step
+        self.base = (base if base is not None else replica.params).copy()
+        self.base_hash = vector_hash(self.base)
+        self.store = ReferenceStore(mixing.reference_bytes, 2 * self.base.nbytes)
+        self._rng = np.random.default_rng([mixing.seed, 0x6D6978])
+        self._identity = identity
+        self._step = step
+        self.check_delta: Callable[[np.ndarray], np.ndarray] | None = None
+        """Robust averaging (gossip/robust.py): may clip an increment or refuse it."""
+
+    # ------------------------------------------------------------ initiator
+
+    def offer(self, peer_id: str) -> Outgoing:
+        """Build the offer for ``peer_id``; ExchangeRefused('busy') when one is already running."""
+        if self.raw:
+            return self._raw_offer(peer_id)
+        ref = self.store.acquire(peer_id)
+        try:
+            codec: Codec = self.spec.codec
+            ids: tuple[int, ...] = ()
+            own_ref: np.ndarray | None
+            if ref is not None:
+                mode, own_ref, version, base = CONTINUE, ref.own, ref.version, 0
+                ids = self._choose_blocks()
+            elif self.store.met(peer_id):
+                mode, own_ref, version, base, codec = FULL, None, 0, 0, FULL_CODEC
+            else:
+                mode, own_ref, version, base = BASE, self.base, 0, self.base_hash
+            slices = block_slices(self.replica.num_params, self.spec.blocks, ids)
+            x = self.replica.gather(slices)
+            known = gather(own_ref, slices) if own_ref is not None else None
+            payload, seed, new_own = self._encode(codec, x, known)
+            offer = self._snapshot(codec.name, payload, seed, version, base, self._blocks(ids), ids)
+            return Outgoing(peer_id, mode, codec, slices, offer, new_own, ref)
+        except BaseException:
+            self.store.release(peer_id)
+            raise
+
+    def _raw_offer(self, peer_id: str) -> Outgoing:
+        ids = self._choose_blocks()
+        slices = block_slices(self.replica.num_params, self.spec.blocks, ids)
+        own = self.replica.gather(slices)
+        offer = self._snapshot("none", own.tobytes(), 0, 0, 0, self._blocks(ids), ids)
+        return Outgoing(peer_id, RAW, self.spec.codec, slices, offer, own, None)
+
+    def finish(self, out: Outgoing, reply: Snapshot) -> None:
+        """Check the reply and apply our increment (and keep the references); ExchangeRefused."""
+        check_header(reply, self.replica.fingerprint, self.replica.num_params)
+        offer = out.offer
+        mine = (offer.codec, offer.blocks, offer.block_ids, offer.ref_version, offer.ref_base)
+        theirs = (reply.codec, reply.blocks, reply.block_ids, reply.ref_version, reply.ref_base)
+        if mine != theirs:
+            raise ExchangeRefused("malformed", f"reply {theirs} does not answer offer {mine}")
+        size = out.new_own.size
+        peer = _finite(out.codec.decode(reply.payload, size, reply.seed), "the peer's reply")
+        if out.mode == RAW:
+            delta = self._checked(increment(out.new_own, peer, self.gamma))
+            self.replica.add(delta, out.slices)
+            return
+        if out.mode == CONTINUE:
+            assert out.ref is not None
+            if out.ref.peer_generation != reply.generation:
+                raise ExchangeRefused("reference_mismatch", "the peer restarted")
+            new_peer = gather(out.ref.peer, out.slices) + peer
+            version = out.ref.version
+        else:
+            new_peer = self.base + peer if out.mode == BASE else peer
+            version = start_version(offer.ref_base, offer.generation, reply.generation)
+        delta = self._checked(increment(out.new_own, new_peer, self.gamma))
+        self.replica.add(delta, out.slices)
+        version = next_version(version, offer.payload, reply.payload)
+        self.keep(
+            out.peer_id, reply.generation, out.ref, out.slices, out.new_own, new_peer, version
+        )
+
+    def done(self, out: Outgoing, reason: str = "") -> None:
+        """The offer is over (applied or not): free the pair; a mismatch drops its references."""
+        if out.mode == RAW:
+            return
+        if reason == "reference_mismatch":
+            self.store.drop(out.peer_id)
+        self.store.release(out.peer_id)
+
+    # ------------------------------------------------------------ responder
+
+    def accept(self, offer: Snapshot) -> ResponderPending:
+        """Check a complete offer and prepare our reply; ExchangeRefused with a reason."""
+        check_header(offer, self.replica.fingerprint, self.replica.num_params)
+        codec = codec_for_header(offer.codec)
+        gamma = offer.consensus_step or self.gamma
+        if not 0.0 < gamma <= 1.0:
+            raise ExchangeRefused("malformed", f"consensus step {gamma} is not in (0, 1]")
+        slices = block_slices(self.replica.num_params, offer.blocks, offer.block_ids)
+        size = sum(s.stop - s.start for s in slices)
+        if offer.codec == "none" and offer.ref_version == 0 and offer.ref_base == 0:
+            peer = _finite(codec.decode(offer.payload, size, offer.seed), "the peer's offer")
+            own = self.replica.gather(slices)
+            delta = self._checked(increment(own, peer, gamma))
+            reply = self._snapshot(
+                "none", own.tobytes(), 0, 0, 0, offer.blocks, offer.block_ids, gamma
+            )
+            return ResponderPending(self, offer, reply, RAW, slices, delta, (None, own, peer, 0))
+        sender = offer.sender_id
+        ref = self.store.acquire(sender)
+        try:
+            mode, own_ref, peer_ref, version = self._responder_refs(offer, ref)
+            peer = _finite(codec.decode(offer.payload, size, offer.seed), "the peer's offer")
+            new_peer = gather(peer_ref, slices) + peer if peer_ref is not None else peer
+            x = self.replica.gather(slices)
+            known = gather(own_ref, slices) if own_ref is not None else None
+            payload, seed, new_own = self._encode(codec, x, known)
+            delta = self._checked(increment(new_own, new_peer, gamma))
+            reply = self._snapshot(
+                codec.name,
+                payload,
+                seed,
+                offer.ref_version,
+                offer.ref_base,
+                offer.blocks,
+                offer.block_ids,
+                gamma,
+            )
+            version = next_version(version, offer.payload, reply.payload)
+            refs = (ref if mode == CONTINUE else None, new_own, new_peer, version)
+            return ResponderPending(self, offer, reply, mode, slices, delta, refs)
+        except BaseException:
+            self.store.release(sender)
+            raise
+
+    def _responder_refs(
+        self, offer: Snapshot, ref: PairReference | None
+    ) -> tuple[str, np.ndarray | None, np.ndarray | None, int]:
+        """Which references this offer is coded against; refuses (and resets) a mismatch."""
+        sender = offer.sender_id
+        if offer.ref_version == 0:
+            if offer.block_ids:
+                raise ExchangeRefused("malformed", "a starting exchange carries every block")
+            start = start_version(offer.ref_base, offer.generation, self._identity().generation)
+            if offer.ref_base == 0:
+                return FULL, None, None, start
+            if offer.ref_base == self.base_hash and not self.store.met(sender):
+                return BASE, self.base, self.base, start
+            self.store.drop(sender)
+            why = "a different initial model" if offer.ref_base != self.base_hash else "a restart"
+            raise ExchangeRefused("reference_mismatch", f"{why}: a full exchange is needed")
+        known = ref is not None and (ref.version, ref.peer_generation) == (
+            offer.ref_version,
+            offer.generation,
+        )
+        if ref is None or not known:
+            self.store.drop(sender)
+            raise ExchangeRefused(
+                "reference_mismatch",
+                f"reference version {offer.ref_version:x} unknown here: a full exchange is needed",
+            )
+        return CONTINUE, ref.own, ref.peer, ref.version
+
+    # ------------------------------------------------------------ shared
+
+    def _checked(self, delta: np.ndarray) -> np.ndarray:
+        """A finite increment, passed through ``check_delta`` (both sides clip alike)."""
+        delta = _finite(delta, "increment")
+        return delta if self.check_delta is None else self.check_delta(delta)
+
+    def keep(
+        self,
+        peer_id: str,
+        peer_generation: int,
+        ref: PairReference | None,
+        slices: list[slice],
+        new_own: np.ndarray,
+        new_peer: np.ndarray,
+        version: int,
+    ) -> None:
+        """Store the pair's new references (both sides applied)."""
+        if ref is None:
+            ref = PairReference(peer_generation, version, new_own, new_peer)
+        else:
+            scatter(ref.own, slices, new_own, add=False)
+            scatter(ref.peer, slices, new_peer, add=False)
+            ref.version = version
+        self.store.commit(peer_id, ref)
+
+    def _encode(
+        self, codec: Codec, x: np.ndarray, known: np.ndarray | None
+    ) -> tuple[bytes, int, np.ndarray]:
+        """Encode ``x - known``; return the payload, its seed and ``known + dec(payload)``."""
+        diff = x - known if known is not None else x
+        seed = int(self._rng.integers(1, 1 << 62))
+        payload = codec.encode(diff, seed)
+        decoded = codec.decode(payload, diff.size, seed)
+        return payload, seed, known + decoded if known is not None else decoded.copy()
+
+    def _choose_blocks(self) -> tuple[int, ...]:
+        if self.spec.blocks == 1:
+            return ()
+        return (int(self._rng.integers(self.spec.blocks)),)
+
+    def _blocks(self, ids: tuple[int, ...]) -> int:
+        return self.spec.blocks if ids else 1
+
+    def _snapshot(
+        self,
+        codec: str,
+        payload: bytes,
+        seed: int,
+        version: int,
+        base: int,
+        blocks: int,
+        ids: tuple[int, ...],
+        gamma: float | None = None,
+    ) -> Snapshot:
+        me = self._identity()
+        return Snapshot(
+            sender_id=me.id,
+            generation=me.generation,
+            address=me.address,
+            step=self._step(),
+            fingerprint=self.replica.fingerprint,
+            num_params=self.replica.num_params,
+            codec=codec,
+            payload=payload,
+            seed=seed,
+            ref_version=version,
+            ref_base=base,
+            blocks=blocks,
+            block_ids=ids,
+            consensus_step=self.gamma if gamma is None else gamma,
+        )

@@ -1,0 +1,96 @@
+"""``--compression SPEC``: parse a codec spec, and find the codec a header names.
+
+``SPEC`` is ``[blocks:K+]CODEC`` with CODEC one of ``none``, ``fp16``, ``int8``,
+``sign``, ``topk:FRACTION``, ``randk:FRACTION``, ``qsgd:LEVELS``; ``blocks:K``
+cuts the parameter vector into K contiguous blocks of which one exchange
+carries one, chosen per exchange by the initiator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gossip.compression.base import Codec
+from gossip.compression.fp16 import Fp16Codec
+from gossip.compression.int8 import Int8Codec
+from gossip.compression.none import NoCodec
+from gossip.compression.qsgd import MAX_LEVELS, QsgdCodec
+from gossip.compression.randk import RandkCodec
+from gossip.compression.sign import SignCodec
+from gossip.compression.topk import TopkCodec
+from gossip.errors import ExchangeRefused, UsageError
+
+VALID_FORMS = (
+    "none, fp16, int8, sign, topk:FRACTION, randk:FRACTION, qsgd:LEVELS, "
+    "optionally prefixed by blocks:K+ (e.g. blocks:4+topk:0.01)"
+)
+MAX_BLOCKS = 1 << 16
+
+
+@dataclass(frozen=True)
+class CompressionSpec:
+    """A parsed ``--compression`` value."""
+
+    codec: Codec
+    blocks: int = 1
+
+    @property
+    def text(self) -> str:
+        prefix = f"blocks:{self.blocks}+" if self.blocks > 1 else ""
+        return prefix + self.codec.name
+
+
+def _fraction(text: str, name: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"{name}:FRACTION needs 0 < FRACTION <= 1, got {text!r}")
+    return value
+
+
+def codec_from_name(name: str) -> Codec:
+    """The codec a canonical name denotes; ValueError with the reason otherwise."""
+    kind, sep, arg = name.partition(":")
+    if not sep and kind in ("none", "fp16", "int8", "sign"):
+        codecs: dict[str, Codec] = {
+            "none": NoCodec(),
+            "fp16": Fp16Codec(),
+            "int8": Int8Codec(),
+            "sign": SignCodec(),
+        }
+        return codecs[kind]
+    if sep and kind == "topk":
+        return TopkCodec(_fraction(arg, kind))
+    if sep and kind == "randk":
+        return RandkCodec(_fraction(arg, kind))
+    if sep and kind == "qsgd":
+        if not arg.isdigit() or not 1 <= int(arg) <= MAX_LEVELS:
+            raise ValueError(f"qsgd:LEVELS needs an integer 1..{MAX_LEVELS}, got {arg!r}")
+        return QsgdCodec(int(arg))
+    raise ValueError(f"unknown codec {name!r}")
+
+
+def parse_spec(text: str) -> CompressionSpec:
+    """Parse ``--compression``; UsageError naming the valid forms when it is wrong."""
+    try:
+        blocks = 1
+        rest = text.strip()
+        if rest.startswith("blocks:"):
+            head, plus, rest = rest.partition("+")
+            count = head.removeprefix("blocks:")
+            if not plus or not count.isdigit() or not 1 <= int(count) <= MAX_BLOCKS:
+                raise ValueError(f"blocks:K+CODEC needs 1 <= K <= {MAX_BLOCKS} and a codec")
+            blocks = int(count)
+        return CompressionSpec(codec_from_name(rest), blocks)
+    except ValueError as exc:
+        raise UsageError(f"--compression {text!r}: {exc}; valid forms: {VALID_FORMS}") from exc
+
+
+def codec_for_header(name: str) -> Codec:
+    """The codec a peer's header names; ExchangeRefused('unknown_codec') if there is none."""
+    try:
+        return codec_from_name(name)
+    except ValueError as exc:
+        raise ExchangeRefused("unknown_codec", str(exc)) from exc

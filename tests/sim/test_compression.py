@@ -1,0 +1,140 @@
+"""Compressed gossip on the in-memory network: mass kept, consensus, references, refusals."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from gossip.node import Node
+from gossip.transport.memory import InMemoryNetwork
+
+from .conftest import consensus_distance, make_peers
+
+CODECS = ["none", "fp16", "int8", "qsgd:7", "sign", "topk:0.1", "topk:0.01", "randk:0.1",
+          "blocks:4+int8", "blocks:3+none"]  # fmt: skip
+
+
+def ready(peers: list[Node]) -> list[Node]:
+    for peer in peers:  # a catch-up phase (checkpoint work) gates exchanges until set
+        event = getattr(peer, "_ready", None)
+        if event is not None:
+            event.set()
+    return peers
+
+
+def spread(peers: list[Node], seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    for peer in peers:
+        peer.replica.params[:] += rng.standard_normal(peer.replica.num_params).astype(np.float32)
+    return np.mean([p.replica.params.astype(np.float64) for p in peers], axis=0)
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_mean_is_kept_and_models_agree_under_every_codec(codec: str) -> None:
+    network = InMemoryNetwork(seed=0)
+    peers = ready(make_peers(8, network, max_steps=0, compression=codec))
+    before = spread(peers)
+    distance = consensus_distance(peers)
+    pick = random.Random(0)
+    for _ in range(300):
+        i, j = pick.sample(range(8), 2)
+        assert peers[i].exchange_with(peers[j].id, peers[j].address), peers[i].refusals
+    after = np.mean([p.replica.params.astype(np.float64) for p in peers], axis=0)
+    assert np.linalg.norm(after - before) / np.linalg.norm(before) < 1e-6
+    if codec not in ("topk:0.01", "randk:0.1"):  # too coarse to contract from random models
+        assert consensus_distance(peers) < distance  # disagreement shrinks
+    if codec in ("none", "fp16", "int8", "blocks:3+none"):
+        assert consensus_distance(peers) < 1e-3 * distance
+
+
+def test_references_are_bounded_reported_and_eviction_means_a_full_exchange() -> None:
+    network = InMemoryNetwork(seed=0)
+    num_params = 6570  # mlp:64,32 on digits
+    peers = ready(make_peers(4, network, max_steps=0, compression="topk:0.01",
+                             reference_memory=2.5 * 8 * num_params / (1 << 20)))  # fmt: skip
+    a = peers[0]
+    for other in peers[1:]:
+        assert a.exchange_with(other.id, other.address)
+    status = a.status()
+    assert status["references"]["count"] == 2 and status["references"]["evictions"] == 1
+    assert status["references"]["bytes"] == 2 * 2 * 4 * num_params
+    assert "full" not in status["bytes"]["by_codec"]  # first contacts start from the shared model
+    assert a.exchange_with(peers[1].id, peers[1].address)  # evicted: a full exchange
+    by_codec = a.status()["bytes"]["by_codec"]
+    assert by_codec["full"]["sent"] > 2 * num_params > by_codec["topk:0.01"]["sent"] / 3
+
+
+def test_a_lost_verdict_is_detected_and_the_next_exchange_resets_the_pair() -> None:
+    network = InMemoryNetwork(seed=0)
+    a, b = ready(make_peers(2, network, max_steps=0, compression="topk:0.01"))
+    spread([a, b])
+    assert a.exchange_with(b.id, b.address)
+    b.exchanger.mixer.store.drop(a.id)  # as if b never got the verdict / restarted
+    before_a, before_b = a.replica.params.copy(), b.replica.params.copy()
+    assert not a.exchange_with(b.id, b.address)
+    assert a.refusals == {"reference_mismatch": 1} == b.refusals
+    np.testing.assert_array_equal(a.replica.params, before_a)
+    np.testing.assert_array_equal(b.replica.params, before_b)
+    total = a.replica.params.astype(np.float64) + b.replica.params
+    assert a.exchange_with(b.id, b.address)  # full exchange, then back to top-k
+    assert a.exchange_with(b.id, b.address)
+    assert set(a.status()["bytes"]["by_codec"]) == {"topk:0.01", "full"}
+    np.testing.assert_allclose(a.replica.params + b.replica.params.astype(np.float64), total,
+                               atol=1e-5)  # fmt: skip
+
+
+def test_a_restarted_peer_gets_a_full_exchange() -> None:
+    network = InMemoryNetwork(seed=0)
+    a, b = ready(make_peers(2, network, max_steps=0, compression="sign"))
+    assert a.exchange_with(b.id, b.address) and b.exchange_with(a.id, a.address)
+    network.handlers.pop(b.address)
+    (b2,) = ready(
+        make_peers(1, network, max_steps=0, compression="sign", id="p1", listen=b.address)
+    )
+    assert not a.exchange_with(b2.id, b2.address)  # a's references name b's old generation
+    assert a.refusals == {"reference_mismatch": 1}
+    assert a.exchange_with(b2.id, b2.address)
+    assert "full" in a.status()["bytes"]["by_codec"]
+
+
+def test_mixed_codecs_interoperate_the_initiator_decides() -> None:
+    network = InMemoryNetwork(seed=0)
+    a = ready(make_peers(1, network, max_steps=0, compression="int8"))[0]
+    b = ready(make_peers(1, network, max_steps=0, compression="topk:0.01", id="b",
+                         listen="simb:1"))[0]  # fmt: skip
+    total = a.replica.params.astype(np.float64) + spread([b])
+    assert a.exchange_with(b.id, b.address) and b.exchange_with(a.id, a.address)
+    assert set(b.status()["bytes"]["by_codec"]) == {"int8", "topk:0.01"}
+    np.testing.assert_allclose(a.replica.params + b.replica.params.astype(np.float64),
+                               total, atol=1e-5)  # fmt: skip
+
+
+def test_nan_is_refused_under_compression_and_nobody_moves() -> None:
+    network = InMemoryNetwork(seed=0)
+    a, b = ready(make_peers(2, network, max_steps=0, compression="int8"))
+    b.replica.params[3] = np.nan
+    before_a, before_b = a.replica.params.copy(), b.replica.params.copy()
+    assert not a.exchange_with(b.id, b.address)
+    assert a.refusals == {"non_finite": 1}
+    np.testing.assert_array_equal(a.replica.params, before_a)
+    np.testing.assert_array_equal(b.replica.params, before_b)
+
+
+@pytest.mark.parametrize(("codec", "tolerance"), [("int8", 0.01), ("sign", 0.02)])
+def test_compressed_gossip_trains_close_to_float32(codec: str, tolerance: float) -> None:
+    accuracy = {}
+    for spec in ("none", codec):
+        network = InMemoryNetwork(seed=1)
+        peers = ready(make_peers(4, network, compression=spec))
+        pick = random.Random(1)
+        for _ in range(60):
+            for peer in peers:
+                for _ in range(10):
+                    peer.trainer.step()
+            for _ in range(2):
+                i, j = pick.sample(range(4), 2)
+                peers[i].exchange_with(peers[j].id, peers[j].address)
+        accuracy[spec] = float(np.mean([p.trainer.evaluate().metric for p in peers]))
+    assert accuracy[codec] >= accuracy["none"] - tolerance, accuracy

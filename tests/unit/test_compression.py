@@ -1,0 +1,145 @@
+"""Codecs: round trips, sizes, unbiasedness, index coding, and refusal of malformed payloads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gossip.compression import VALID_FORMS, codec_for_header, parse_spec
+from gossip.compression import indices as idx
+from gossip.errors import ExchangeRefused, UsageError
+
+SPECS = ["none", "fp16", "int8", "sign", "topk:0.01", "topk:0.3", "randk:0.05", "qsgd:7", "qsgd:64"]
+
+
+def vector(size: int = 10_007, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(size).astype(np.float32)
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_round_trip_size_and_ratio_estimate(spec: str) -> None:
+    codec = parse_spec(spec).codec
+    v = vector()
+    payload = codec.encode(v, 7)
+    decoded = codec.decode(payload, v.size, 7)
+    assert decoded.dtype == np.float32 and decoded.shape == v.shape
+    assert np.array_equal(decoded, codec.decode(payload, v.size, 7))  # deterministic
+    assert abs(len(payload) / (4 * v.size) - codec.ratio(v.size)) < 0.01
+    error = np.linalg.norm(decoded - v) / np.linalg.norm(v)
+    assert error < {"none": 1e-9, "fp16": 1e-3, "int8": 0.01}.get(spec, 1.0), error
+
+
+def test_topk_keeps_the_largest_and_codes_indices_compactly() -> None:
+    v = vector(100_000)
+    codec = parse_spec("topk:0.01").codec
+    payload = codec.encode(v, 0)
+    decoded = codec.decode(payload, v.size, 0)
+    kept = np.flatnonzero(decoded)
+    assert kept.size == 1000
+    assert np.abs(v[kept]).min() >= np.abs(np.delete(v, kept)).max()
+    assert np.array_equal(decoded[kept], v[kept])
+    assert len(payload) < 1000 * 5.35 + 5  # values + one or two bytes per index, not four
+    assert 4 * v.size / len(payload) > 75
+
+
+def test_qsgd_is_unbiased() -> None:
+    codec = parse_spec("qsgd:3").codec
+    v = vector(512)
+    mean = np.mean([codec.decode(codec.encode(v, s), v.size, s) for s in range(2000)], axis=0)
+    assert np.abs(mean - v).max() < 0.15
+    assert np.abs(mean - v).mean() < 0.03
+
+
+def test_randk_positions_come_from_the_seed_and_are_not_sent() -> None:
+    codec = parse_spec("randk:0.1").codec
+    v = vector(1000)
+    payload = codec.encode(v, 42)
+    assert len(payload) == 4 * 100
+    decoded = codec.decode(payload, v.size, 42)
+    kept = np.flatnonzero(decoded)
+    assert np.array_equal(decoded[kept], v[kept])
+    assert not np.array_equal(np.flatnonzero(codec.decode(payload, v.size, 43)), kept)
+
+
+@pytest.mark.parametrize("size", [1, 100, 10_000, 1 << 20])
+@pytest.mark.parametrize("density", [0.001, 0.01, 0.5, 1.0])
+def test_index_coding_round_trips_and_picks_the_smaller_form(size: int, density: float) -> None:
+    rng = np.random.default_rng(size)
+    k = max(1, int(size * density))
+    chosen = np.sort(rng.choice(size, k, replace=False))
+    data = idx.encode(chosen, size)
+    assert np.array_equal(idx.decode(data, k, size), chosen)
+    assert len(data) <= 1 + -(-size // 8)
+
+
+def test_varint_matches_a_naive_leb128() -> None:
+    values = np.array([0, 1, 127, 128, 300, 16383, 16384, 2**21, 2**28 + 5, 2**35 - 1], np.uint64)
+
+    def leb(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            byte, n = n & 0x7F, n >> 7
+            out.append(byte | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    assert idx.varint_encode(values) == b"".join(leb(int(v)) for v in values)
+    assert np.array_equal(idx.varint_decode(idx.varint_encode(values), values.size), values)
+
+
+def _bad(payload: bytes, spec: str, size: int, reason: str) -> None:
+    with pytest.raises(ExchangeRefused) as info:
+        parse_spec(spec).codec.decode(payload, size, 0)
+    assert info.value.reason == reason, info.value
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_truncated_payloads_are_refused(spec: str) -> None:
+    v = vector(1000)
+    payload = parse_spec(spec).codec.encode(v, 0)
+    with pytest.raises(ExchangeRefused) as info:
+        parse_spec(spec).codec.decode(payload[: len(payload) // 2], v.size, 0)
+    assert info.value.reason in ("truncated", "size_mismatch")
+
+
+def test_indices_out_of_range_and_size_mismatches_are_refused() -> None:
+    size = 1000
+    values = np.ones(3, np.float32).tobytes()
+    head = np.array([3], "<u4").tobytes()
+    beyond = idx.encode(np.array([5, 10, 999]), 2000)  # varint gaps that land past 1000
+    _bad(head + values + bytes([0]) + idx.varint_encode(np.array([5, 4, 2000])), "topk:0.01", size,
+         "index_out_of_range")  # fmt: skip
+    _bad(head + values + beyond[:1] + idx.varint_encode(np.array([5, 4])), "topk:0.01", size,
+         "size_mismatch")  # fmt: skip
+    _bad(np.array([2000], "<u4").tobytes() + values, "topk:0.01", size, "size_mismatch")
+    _bad(head + values + bytes([0, 0x85]), "topk:0.01", size, "truncated")
+    _bad(head + values + bytes([9, 1, 2, 3]), "topk:0.01", size, "malformed")
+    _bad(np.zeros(size + 4, np.uint8).tobytes(), "fp16", size // 2, "size_mismatch")
+    _bad(np.full(8, 0xFF, np.uint8).tobytes(), "fp16", 4, "non_finite")
+
+
+def test_qsgd_levels_beyond_the_range_are_refused() -> None:
+    codec = parse_spec("qsgd:3").codec
+    payload = bytearray(codec.encode(vector(128), 0))
+    payload[-1] = 0xFF  # nibble 15 > 2 * 3
+    _bad(bytes(payload), "qsgd:3", 128, "index_out_of_range")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["zstd", "topk", "topk:0", "topk:2", "topk:x", "qsgd:0", "qsgd:500", "blocks:0+int8",
+     "blocks:4", "blocks:x+fp16", "int8:3", ""],
+)  # fmt: skip
+def test_bad_specs_are_usage_errors_naming_the_valid_forms(text: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse_spec(text)
+    assert VALID_FORMS in str(info.value)
+
+
+def test_specs_parse_and_unknown_header_codecs_are_refused() -> None:
+    spec = parse_spec("blocks:4+topk:0.01")
+    assert (spec.blocks, spec.codec.name, spec.text) == (4, "topk:0.01", "blocks:4+topk:0.01")
+    assert parse_spec("qsgd:16").codec.name == "qsgd:16"
+    with pytest.raises(ExchangeRefused) as info:
+        codec_for_header("zstd")
+    assert info.value.reason == "unknown_codec"
