@@ -1,0 +1,332 @@
+"""Fuzz every service of a real ``gossip-node`` with malformed and hostile messages.
+
+One child node (averaging only after 20 steps, no peers: its model can only
+change through an exchange) gets ``--count`` messages per service, each on
+its own call: random bytes, oversized messages, truncated streams, chunks
+before the header, repeated chunks, verdicts first, lying sizes, and
+well-formed offers of the right model carrying NaN, Inf or values scaled by
+1e6. Afterwards: the process must be alive and answering, its model (pulled
+over the catch-up stream and hashed) unchanged, and its memory bounded (RSS
+sampled every 500 messages). Prints counts per service and outcome, writes
+``bench/results/fuzz.json``, and prints the verdict last.
+
+    .venv/bin/python bench/fuzz.py [--count 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import machine, write_result
+from gossip.cli.launcher import free_ports
+from gossip.errors import GossipError
+from gossip.transport._pb import gossip_pb2 as pb
+from gossip.transport.fetch import FetchRequest
+from gossip.transport.grpc_transport import GrpcTransport
+
+SERVICES = {
+    "exchange": "/gossip.v1.Exchange/Exchange",
+    "membership": "/gossip.v1.Membership/PushPull",
+    "control": "/gossip.v1.Control/Status",
+    "catchup": "/gossip.v1.Catchup/Fetch",
+    "health": "/grpc.health.v1.Health/Check",
+}
+MAX_MESSAGE = 4 << 20
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Fuzzer:
+    def __init__(
+        self, fingerprint: str, num_params: int, seed: int, oversized: float = 0.02
+    ) -> None:
+        self.oversized = oversized
+        self.fingerprint = fingerprint
+        self.num_params = num_params
+        self.rng = random.Random(seed)
+
+    def noise(self, low: int = 0, high: int = 512) -> bytes:
+        return self.rng.randbytes(self.rng.randint(low, high))
+
+    def header(self, **fields: Any) -> bytes:
+        values: dict[str, Any] = {
+            "sender_id": f"fuzz-{self.rng.randrange(50)}",
+            "generation": self.rng.randrange(1 << 40),
+            "fingerprint": self.fingerprint,
+            "num_params": self.num_params,
+            "codec": "none",
+            "payload_bytes": 4 * self.num_params,
+            "chunk_bytes": 1 << 20,
+        }
+        values.update(fields)
+        return pb.Frame(header=pb.SnapshotHeader(**values)).SerializeToString()
+
+    @staticmethod
+    def chunk(data: bytes) -> bytes:
+        return pb.Frame(chunk=data).SerializeToString()
+
+    @staticmethod
+    def verdict(applied: bool) -> bytes:
+        return pb.Frame(verdict=pb.Verdict(applied=applied)).SerializeToString()
+
+    def payload(self, kind: str) -> bytes:
+        values = np.random.default_rng(self.rng.randrange(1 << 30)).standard_normal(self.num_params)
+        if kind == "nan":
+            values[self.rng.randrange(self.num_params)] = np.nan
+        elif kind == "inf":
+            values[self.rng.randrange(self.num_params)] = np.inf
+        elif kind == "scaled":
+            values *= 1e6
+        return values.astype("<f4").tobytes()
+
+    def exchange_stream(self) -> tuple[str, list[bytes]]:
+        """A variant name and the request frames (raw bytes) of one exchange stream."""
+        n = 4 * self.num_params
+        if self.rng.random() < self.oversized:  # 4 MiB each: a few go a long way
+            return "oversized", [b"\x12" + b"\xff" * (MAX_MESSAGE + 16)]
+        kind = self.rng.choice(
+            [
+                "random",
+                "chunk_first",
+                "verdict_first",
+                "truncated",
+                "repeated_chunk",
+                "wrong_fingerprint",
+                "wrong_size",
+                "huge_payload",
+                "bad_codec",
+                "bad_blocks",
+                "nan",
+                "inf",
+                "scaled",
+                "no_verdict",
+                "empty",
+            ]
+        )
+        if kind == "random":
+            return kind, [self.noise() for _ in range(self.rng.randint(1, 4))]
+        if kind == "chunk_first":
+            return kind, [self.chunk(self.noise(1)), self.header()]
+        if kind == "verdict_first":
+            return kind, [self.verdict(True)]
+        if kind == "truncated":
+            body = self.payload("ok")
+            return kind, [self.header(), self.chunk(body[: self.rng.randint(1, n - 1)])]
+        if kind == "repeated_chunk":
+            body = self.payload("ok")
+            return kind, [self.header(), self.chunk(body), self.chunk(body), self.verdict(True)]
+        if kind == "wrong_fingerprint":
+            return kind, [self.header(fingerprint="deadbeef"), self.chunk(self.payload("ok"))]
+        if kind == "wrong_size":
+            return kind, [self.header(num_params=self.num_params + 1, payload_bytes=n + 4)]
+        if kind == "huge_payload":
+            return kind, [self.header(payload_bytes=1 << 40)]
+        if kind == "bad_codec":
+            return kind, [self.header(codec="zstd"), self.chunk(self.payload("ok"))]
+        if kind == "bad_blocks":
+            return kind, [self.header(blocks=4, block_ids=[7, 2]), self.chunk(b"\0" * 8)]
+        if kind in ("nan", "inf", "scaled"):
+            # well-formed offers of the right model with poison: must be refused
+            return kind, [self.header(), self.chunk(self.payload(kind)), self.verdict(True)]
+        if kind == "no_verdict":
+            return kind, [self.header(), self.chunk(self.payload("ok"))]
+        return kind, []
+
+    def unary(self, service: str) -> tuple[str, bytes]:
+        if self.rng.random() < self.oversized:
+            return "oversized", b"\x0a" + b"\xff" * (MAX_MESSAGE + 16)
+        kind = self.rng.choice(["random", "empty", "valid_garbage"])
+        if kind == "random":
+            return kind, self.noise()
+        if kind == "empty":
+            return kind, b""
+        if service == "membership":
+            entries = [
+                pb.MemberEntry(
+                    id=self.noise(0, 40).hex(),
+                    address=self.noise(0, 20).hex(),
+                    generation=self.rng.randrange(1 << 63),
+                    heartbeat=self.rng.randrange(1 << 63),
+                    state=self.rng.randrange(8),  # unknown states included
+                )
+                for _ in range(self.rng.randint(0, 5))
+            ]
+            return kind, pb.Digest(sender_id="fuzz", entries=entries).SerializeToString()
+        if service == "catchup":
+            request = pb.FetchRequest(
+                requester_id=self.noise(0, 16).hex(),
+                fingerprint=self.rng.choice([self.fingerprint, self.noise(0, 16).hex()]),
+                num_params=self.rng.choice([self.num_params, self.rng.randrange(1 << 63)]),
+                min_step=self.rng.randrange(1 << 63),
+            )
+            return kind, request.SerializeToString()
+        return kind, self.noise(0, 64)
+
+
+def model_hash(client: GrpcTransport, address: str, fingerprint: str, size: int) -> str:
+    fetched = client.fetch(address, FetchRequest("fuzz-check", fingerprint, size, 0), 10.0)
+    assert fetched.snapshot is not None, "the node has no steps: cannot read its model"
+    return hashlib.sha256(fetched.snapshot.payload).hexdigest()
+
+
+def run(count: int, seed: int = 0, quiet: bool = False, oversized: float = 0.02) -> dict[str, Any]:
+    """Start one node, fuzz it, stop it; the measurements as a dict."""
+    say: Callable[[str], None] = (lambda _: None) if quiet else print
+    (port,) = free_ports(1)
+    address = f"127.0.0.1:{port}"
+    workdir = Path(tempfile.mkdtemp(prefix="gossip-fuzz-"))
+    log = (workdir / "node.log").open("wb")
+    argv = [sys.executable, "-m", "gossip.cli.node", "--id", "target", "--listen", address]
+    argv += ["--model", "mlp:32", "--max-steps", "20", "--no-bootstrap", "--log-level", "error"]
+    child = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    client = GrpcTransport()
+    result: dict[str, Any] = {"count_per_service": count, "services": {}}
+    try:
+        deadline = time.monotonic() + 60
+        status: dict[str, Any] | None = None
+        while time.monotonic() < deadline:
+            try:
+                status = client.status(address, 2.0)
+                if status["step"] >= 20:
+                    break
+            except GossipError:
+                pass
+            time.sleep(0.2)
+        assert status is not None and status["step"] >= 20, "the node did not start"
+        fingerprint = status["model"]["fingerprint"]
+        size = int(status["model"]["params"])
+        before = model_hash(client, address, fingerprint, size)
+        rss_start = rss_kib(child.pid)
+        rss_max = rss_start
+        fuzzer = Fuzzer(fingerprint, size, seed, oversized)
+        channel = grpc.insecure_channel(
+            address,
+            options=[
+                ("grpc.max_send_message_length", 2 * MAX_MESSAGE),
+                ("grpc.max_receive_message_length", 2 * MAX_MESSAGE),
+            ],
+        )
+        began_all = time.monotonic()
+        for service, method in SERVICES.items():
+            outcomes: Counter[str] = Counter()
+            variants: Counter[str] = Counter()
+            began = time.monotonic()
+            details = ""
+            for i in range(count):
+                if service == "exchange":
+                    kind, frames = fuzzer.exchange_stream()
+                    call = channel.stream_stream(method)
+
+                    def requests(frames: list[bytes] = frames) -> Iterator[bytes]:
+                        yield from frames
+
+                    try:
+                        for _ in call(requests(), timeout=5.0):
+                            pass
+                        code = "OK"
+                    except grpc.RpcError as exc:
+                        code = exc.code().name  # type: ignore[attr-defined]
+                else:
+                    kind, body = fuzzer.unary(service)
+                    try:
+                        if service == "catchup":
+                            for _ in channel.unary_stream(method)(body, timeout=5.0):
+                                pass
+                        else:
+                            channel.unary_unary(method)(body, timeout=5.0)
+                        code = "OK"
+                    except grpc.RpcError as exc:
+                        code = exc.code().name  # type: ignore[attr-defined]
+                        if code == "UNAVAILABLE" and not details:
+                            details = exc.details()  # type: ignore[attr-defined]
+                variants[kind] += 1
+                outcomes[code] += 1
+                if i % 500 == 0:
+                    rss_max = max(rss_max, rss_kib(child.pid))
+                    if child.poll() is not None:
+                        raise AssertionError(f"the node died during {service} fuzzing")
+            seconds = time.monotonic() - began
+            result["services"][service] = {
+                "messages": count,
+                "outcomes": dict(outcomes),
+                "variants": dict(variants),
+                "seconds": round(seconds, 2),
+                "rss_kib_after": rss_kib(child.pid),
+            }
+            say(f"{service:10s} {count} messages in {seconds:5.1f} s: {dict(outcomes)} {details}")
+        channel.close()
+        alive = child.poll() is None
+        after_status = client.status(address, 5.0)
+        after = model_hash(client, address, fingerprint, size)
+        rss_end = rss_kib(child.pid)
+        result.update(
+            {
+                "alive": alive,
+                "answers_status": True,
+                "model_unchanged": before == after,
+                "model_sha256_before": before,
+                "model_sha256_after": after,
+                "exchanges_after": after_status["exchanges"],
+                "protection_after": after_status.get("protection", {}),
+                "rss_kib": {"start": rss_start, "max": rss_max, "end": rss_end},
+                "seconds": round(time.monotonic() - began_all, 1),
+                "machine": machine(),
+            }
+        )
+        return result
+    finally:
+        client.stop(0)
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=10_000, help="messages per service")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    result = run(args.count, args.seed)
+    write_result("fuzz", result)
+    total = sum(s["messages"] for s in result["services"].values())
+    rss = result["rss_kib"]
+    growth = rss["end"] / max(rss["start"], 1)
+    ok = result["alive"] and result["model_unchanged"]
+    print(
+        f"fuzz: {total} messages over {len(result['services'])} services; "
+        f"alive={result['alive']} model_unchanged={result['model_unchanged']} "
+        f"rss {rss['start']}->{rss['max']} KiB max (end/start {growth:.2f}); "
+        f"{'PASS' if ok else 'FAIL'}"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Catch-up of a new or restarted peer: pull a recent model from a live neighbour first.
+
+A peer that starts from random weights, or from a checkpoint minutes old,
+would drag every neighbour it averages with back toward them. Before it
+trains (and before it answers exchanges), it asks alive members, one at a
+time in random order, for their model over the ``Catchup`` stream, and adopts
+the first one that is ahead of its own step and passes every check:
+fingerprint, size, codec, SHA-256 and finite values. A donor that fails (gone,
+refuses, sends garbage) is logged and the next one is tried.
+
+No threads and no clock reads here: the node passes the fetch function, the
+donors and ``now``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gossip.averaging.pairwise import RAW_CODEC, decode
+from gossip.errors import GossipError
+from gossip.transport.fetch import Fetched, FetchRequest
+
+log = logging.getLogger("gossip.bootstrap")
+
+Fetch = Callable[[str, FetchRequest], Fetched]
+"""``fetch(address, request)``: one Catchup stream; raises GossipError on any failure."""
+
+
+@dataclass
+class CatchUp:
+    """How a catch-up went (shown in status under ``recovery``)."""
+
+    state: str = "off"
+    """``off`` (--no-bootstrap), ``running``, ``done``, ``none`` (no donor ahead), ``failed``."""
+    donor: str = ""
+    step: int = 0
+    seconds: float = 0.0
+    tried: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def verify(fetched: Fetched, request: FetchRequest) -> np.ndarray:
+    """The donor's parameters, or GossipError when they are not fit to adopt."""
+    snapshot = fetched.snapshot
+    assert snapshot is not None
+    if snapshot.fingerprint != request.fingerprint:
+        raise GossipError(
+            f"model fingerprint {snapshot.fingerprint} is not the local {request.fingerprint}"
+        )
+    if snapshot.num_params != request.num_params or snapshot.codec != RAW_CODEC:
+        raise GossipError(f"{snapshot.num_params} values in {snapshot.codec}, expected raw")
+    values = decode(snapshot.payload, request.num_params)
+    if not np.isfinite(values).all():
+        raise GossipError("the donor's model contains NaN or Inf")
+    return values.copy()
+
+
+def catch_up(
+    donors: Sequence[tuple[str, str]],
+    fetch: Fetch,
+    request: FetchRequest,
+    now: Callable[[], float],
+    max_tries: int = 3,
+) -> tuple[np.ndarray | None, CatchUp]:
+    """Try ``donors`` (id, address) in order; the first verified model ahead of us, or None."""
+    began = now()
+    result = CatchUp(state="none")
+    for donor_id, address in list(donors)[:max_tries]:
+        result.tried.append(donor_id)
+        try:
+            fetched = fetch(address, request)
+            if fetched.snapshot is None or fetched.step <= request.min_step:
+                log.info(
+                    "catch-up: %s is at step %d, not ahead of our %d",
+                    donor_id,
+                    fetched.step,
+                    request.min_step,
+                )
+                continue
+            values = verify(fetched, request)
+        except GossipError as exc:
+            message = " ".join(str(exc).split())
+            result.errors.append(f"{donor_id}: {message}")
+            result.state = "failed"
+            log.warning("catch-up from %s failed, trying another donor: %s", donor_id, message)
+            continue
+        result.state, result.donor, result.step = "done", donor_id, fetched.step
+        result.seconds = now() - began
+        return values, result
+    result.seconds = now() - began
+    return None, result

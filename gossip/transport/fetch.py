@@ -1,0 +1,121 @@
+"""The catch-up stream on frames, independent of the carrier (see ``service Catchup``).
+
+``serve_fetch`` is the donor's side (a request in, frames out); ``read_fetch``
+the requester's, which checks order, sizes and the SHA-256 of the payload.
+The header and chunks are the exchange's SnapshotHeader and 1 MiB chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from gossip.averaging.pairwise import Snapshot
+from gossip.errors import WireError
+from gossip.transport._pb import gossip_pb2 as pb
+from gossip.transport.wire import CHUNK_BYTES, header_frame, header_snapshot
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    requester_id: str
+    fingerprint: str
+    num_params: int
+    min_step: int
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A donor's answer: its model (None when it is not ahead of ``min_step``) and step."""
+
+    snapshot: Snapshot | None
+    step: int
+
+
+class Donor(Protocol):
+    def on_fetch(self, request: FetchRequest) -> Fetched:
+        """This node's model for a catch-up; raises ExchangeRefused when it cannot serve one."""
+
+
+def request_to_pb(request: FetchRequest) -> pb.FetchRequest:
+    return pb.FetchRequest(
+        requester_id=request.requester_id,
+        fingerprint=request.fingerprint,
+        num_params=request.num_params,
+        min_step=request.min_step,
+    )
+
+
+def request_from_pb(message: pb.FetchRequest) -> FetchRequest:
+    return FetchRequest(
+        message.requester_id, message.fingerprint, message.num_params, message.min_step
+    )
+
+
+def fetch_frames(fetched: Fetched, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pb.FetchFrame]:
+    """Header, chunks and the closing ``done`` (just ``done`` when not ahead)."""
+    snapshot = fetched.snapshot
+    if snapshot is None:
+        yield pb.FetchFrame(done=pb.FetchDone(ahead=False, step=fetched.step))
+        return
+    yield pb.FetchFrame(header=header_frame(snapshot, chunk_bytes).header)
+    payload = memoryview(snapshot.payload)
+    for start in range(0, len(payload), chunk_bytes):
+        yield pb.FetchFrame(chunk=payload[start : start + chunk_bytes].tobytes())
+    digest = hashlib.sha256(snapshot.payload).digest()
+    yield pb.FetchFrame(done=pb.FetchDone(ahead=True, sha256=digest, step=fetched.step))
+
+
+def read_fetch(frames: Iterator[pb.FetchFrame], max_payload_bytes: int) -> Fetched:
+    """Assemble a donor's answer; WireError for bad order, sizes or checksum."""
+    first = next(frames, None)
+    if first is None:
+        raise WireError("the donor closed the stream without answering")
+    kind = first.WhichOneof("kind")
+    if kind == "done":
+        if first.done.ahead:
+            raise WireError("the donor announced a model but sent none")
+        return Fetched(None, first.done.step)
+    if kind != "header":
+        raise WireError(f"expected a header first, got {kind}")
+    header = first.header
+    size = header.payload_bytes
+    if size > max_payload_bytes:
+        raise WireError(f"payload of {size} bytes exceeds the limit of {max_payload_bytes}")
+    chunks: list[bytes] = []
+    filled = 0
+    digest = hashlib.sha256()
+    for frame in frames:
+        kind = frame.WhichOneof("kind")
+        if kind == "chunk":
+            chunk = frame.chunk
+            filled += len(chunk)
+            if not chunk or filled > size:
+                raise WireError("chunk overruns the announced payload size")
+            chunks.append(chunk)
+            digest.update(chunk)
+            continue
+        if kind != "done":
+            raise WireError(f"expected a chunk or done, got {kind}")
+        if filled != size:
+            raise WireError(f"stream ended after {filled} of {size} payload bytes")
+        if frame.done.sha256 != digest.digest():
+            raise WireError("checksum mismatch: the model changed or was corrupted on the way")
+        snapshot = header_snapshot(header)
+        payload = b"".join(chunks)
+        return Fetched(
+            Snapshot(
+                snapshot.sender_id,
+                snapshot.generation,
+                snapshot.address,
+                snapshot.step,
+                snapshot.fingerprint,
+                snapshot.num_params,
+                snapshot.codec,
+                payload,
+            ),
+            frame.done.step,
+        )
+    raise WireError("stream ended before the checksum frame")

@@ -1,0 +1,375 @@
+"""Who may talk to a node, and how much: cluster token, TLS material, per-peer limits.
+
+gRPC glue for :mod:`gossip.transport.grpc_transport` (with it, the only
+modules that import grpc):
+
+* :class:`TokenInterceptor` checks ``authorization: Bearer <token>`` on every
+  RPC with :func:`hmac.compare_digest` and answers ``UNAUTHENTICATED``
+  otherwise; the standard health service is exempt so that orchestrators can
+  probe without the secret (it tells only SERVING / NOT_SERVING);
+* :class:`ClientToken` adds the token to every call a client makes;
+* :func:`load_tls` reads --tls-cert / --tls-key / --tls-ca once, checking that
+  the files are readable and the key matches the certificate, with one clear
+  :class:`~gossip.errors.UsageError` otherwise;
+* :class:`Limiter` bounds concurrent streams per connection and in total, so a
+  single peer cannot take every server thread (``RESOURCE_EXHAUSTED``), and
+  cancels a stream that outlives ``max_stream_s`` (a peer that opens a stream
+  and goes quiet).
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+if TYPE_CHECKING:  # the stubs make these generic; the runtime classes are not subscriptable
+    _ServerInterceptor = grpc.ServerInterceptor[Any, Any]
+    _UnaryUnary = grpc.UnaryUnaryClientInterceptor[Any, Any]
+    _UnaryStream = grpc.UnaryStreamClientInterceptor[Any, Any]
+    _StreamUnary = grpc.StreamUnaryClientInterceptor[Any, Any]
+    _StreamStream = grpc.StreamStreamClientInterceptor[Any, Any]
+else:
+    _ServerInterceptor = grpc.ServerInterceptor
+    _UnaryUnary = grpc.UnaryUnaryClientInterceptor
+    _UnaryStream = grpc.UnaryStreamClientInterceptor
+    _StreamUnary = grpc.StreamUnaryClientInterceptor
+    _StreamStream = grpc.StreamStreamClientInterceptor
+
+from gossip.errors import UsageError
+
+TOKEN_ENV = "GOSSIP_TOKEN"
+TOKEN_HEADER = "authorization"
+EXEMPT_PREFIXES = ("/grpc.health.v1.Health/",)
+"""Methods anyone may call: the health probe reveals nothing but SERVING."""
+
+
+def resolve_token(flag: str | None) -> str | None:
+    """The --token value, else $GOSSIP_TOKEN, else None (no token: an open cluster)."""
+    token = flag if flag else os.environ.get(TOKEN_ENV, "")
+    return token or None
+
+
+@dataclass(frozen=True)
+class TlsMaterial:
+    """PEM bytes read from --tls-cert / --tls-key / --tls-ca (None where not given)."""
+
+    cert: bytes | None = None
+    key: bytes | None = None
+    ca: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Security:
+    """What a transport needs to authenticate peers and be authenticated by them."""
+
+    token: str | None = None
+    tls: TlsMaterial | None = None
+
+    @property
+    def mutual(self) -> bool:
+        """Servers require client certificates signed by the CA (mutual TLS)."""
+        return self.tls is not None and self.tls.ca is not None and self.tls.cert is not None
+
+
+def _read(path: str, flag: str) -> bytes:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: cannot read ({exc.strerror})") from exc
+    if b"-----BEGIN" not in data:
+        raise UsageError(f"{flag} {path}: not a PEM file")
+    return data
+
+
+def load_tls(
+    cert: str | None, key: str | None, ca: str | None, *, server: bool
+) -> TlsMaterial | None:
+    """Read and check the TLS files; None when none is given. UsageError naming the flag."""
+    if not (cert or key or ca):
+        return None
+    if bool(cert) != bool(key):
+        raise UsageError("--tls-cert and --tls-key go together: give both or neither")
+    if server and not cert:
+        raise UsageError(
+            "a node serving TLS needs --tls-cert and --tls-key (--tls-ca alone is "
+            "for clients such as gossip-ctl)"
+        )
+    material = TlsMaterial(
+        cert=_read(cert, "--tls-cert") if cert else None,
+        key=_read(key, "--tls-key") if key else None,
+        ca=_read(ca, "--tls-ca") if ca else None,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cert and key:
+        try:
+            context.load_cert_chain(cert, key)
+        except (ssl.SSLError, OSError) as exc:
+            raise UsageError(
+                f"--tls-cert {cert} and --tls-key {key} do not form a valid pair: {exc}"
+            ) from exc
+    if ca:
+        try:
+            context.load_verify_locations(ca)
+        except (ssl.SSLError, OSError) as exc:
+            raise UsageError(f"--tls-ca {ca}: not a usable CA certificate: {exc}") from exc
+    return material
+
+
+def server_credentials(tls: TlsMaterial) -> grpc.ServerCredentials:
+    assert tls.cert is not None and tls.key is not None
+    return grpc.ssl_server_credentials(
+        [(tls.key, tls.cert)], root_certificates=tls.ca, require_client_auth=tls.ca is not None
+    )
+
+
+def channel_credentials(tls: TlsMaterial) -> grpc.ChannelCredentials:
+    return grpc.ssl_channel_credentials(
+        root_certificates=tls.ca, private_key=tls.key, certificate_chain=tls.cert
+    )
+
+
+# ---------------------------------------------------------------- token
+
+
+def _metadata_token(metadata: Any) -> str:
+    for key, value in metadata or ():
+        if key == TOKEN_HEADER:
+            text = value.decode() if isinstance(value, bytes) else str(value)
+            return text[len("Bearer ") :] if text.startswith("Bearer ") else text
+    return ""
+
+
+def _deny(code: grpc.StatusCode, message: str, like: Any) -> Any:
+    """A handler of the same shape as ``like`` that aborts every call with ``code``."""
+
+    def abort(request: Any, context: grpc.ServicerContext) -> Any:
+        context.abort(code, message)
+
+    if like is None or (not like.request_streaming and not like.response_streaming):
+        return grpc.unary_unary_rpc_method_handler(abort)
+    if like.request_streaming and like.response_streaming:
+        return grpc.stream_stream_rpc_method_handler(abort)
+    if like.request_streaming:
+        return grpc.stream_unary_rpc_method_handler(abort)
+    return grpc.unary_stream_rpc_method_handler(abort)
+
+
+class TokenInterceptor(_ServerInterceptor):
+    """Reject, with UNAUTHENTICATED, every call without the cluster token."""
+
+    def __init__(self, token: str, on_reject: Callable[[], None] | None = None) -> None:
+        self._token = token.encode()
+        self._on_reject = on_reject
+
+    def intercept_service(self, continuation: Any, details: Any) -> Any:
+        method = str(details.method)
+        if method.startswith(EXEMPT_PREFIXES):
+            return continuation(details)
+        given = _metadata_token(details.invocation_metadata).encode()
+        if hmac.compare_digest(given, self._token):
+            return continuation(details)
+        if self._on_reject is not None:
+            self._on_reject()
+        what = "no cluster token" if not given else "a wrong cluster token"
+        return _deny(
+            grpc.StatusCode.UNAUTHENTICATED,
+            f"{what} (--token / {TOKEN_ENV})",
+            continuation(details),
+        )
+
+
+class ClientToken(
+    _UnaryUnary,
+    _UnaryStream,
+    _StreamUnary,
+    _StreamStream,
+):
+    """Adds ``authorization: Bearer <token>`` to every call of a channel."""
+
+    def __init__(self, token: str) -> None:
+        self._pair = (TOKEN_HEADER, f"Bearer {token}")
+
+    def _details(self, details: Any) -> Any:
+        metadata = [*(details.metadata or ()), self._pair]
+        return _CallDetails(
+            details.method, details.timeout, metadata, details.credentials,
+            getattr(details, "wait_for_ready", None), getattr(details, "compression", None),
+        )  # fmt: skip
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
+
+    def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
+
+
+@dataclass(frozen=True)
+class _CallDetails(grpc.ClientCallDetails):
+    method: str
+    timeout: float | None
+    metadata: Any
+    credentials: Any
+    wait_for_ready: Any
+    compression: Any
+
+
+# ---------------------------------------------------------------- limits
+
+
+class Limiter:
+    """Concurrent streams per connection (``per_peer``) and in all (``total``)."""
+
+    def __init__(self, per_peer: int = 2, total: int = 8) -> None:
+        self.per_peer = per_peer
+        self.total = total
+        self._lock = threading.Lock()
+        self._active: dict[str, int] = {}
+        self._count = 0
+        self.rejected = 0
+
+    def acquire(self, peer: str) -> bool:
+        with self._lock:
+            if self._count >= self.total or self._active.get(peer, 0) >= self.per_peer:
+                self.rejected += 1
+                return False
+            self._active[peer] = self._active.get(peer, 0) + 1
+            self._count += 1
+            return True
+
+    def release(self, peer: str) -> None:
+        with self._lock:
+            left = self._active.get(peer, 0) - 1
+            if left > 0:
+                self._active[peer] = left
+            else:
+                self._active.pop(peer, None)
+            self._count = max(self._count - 1, 0)
+
+    def active(self) -> int:
+        with self._lock:
+            return self._count
+
+
+def limit_streams(
+    handler: grpc.RpcMethodHandler[Any, Any], limiter: Limiter, max_stream_s: float
+) -> grpc.RpcMethodHandler[Any, Any]:
+    """A response-streaming handler wrapped by the limiter and a stream deadline."""
+    behavior = handler.stream_stream or handler.unary_stream
+    assert behavior is not None, "only response-streaming methods are limited"
+
+    def limited(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        peer = str(context.peer())
+        if not limiter.acquire(peer):
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many concurrent streams")
+        timer = threading.Timer(max_stream_s, context.cancel)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield from behavior(request, context)
+        finally:
+            timer.cancel()
+            limiter.release(peer)
+
+    make = (
+        grpc.stream_stream_rpc_method_handler
+        if handler.stream_stream is not None
+        else grpc.unary_stream_rpc_method_handler
+    )
+    return make(
+        limited,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+# ---------------------------------------------------------------- malformed requests
+
+
+@dataclass(frozen=True)
+class _Malformed:
+    error: str
+
+
+class SafeDecoding(_ServerInterceptor):
+    """Undecodable requests become INVALID_ARGUMENT from our side, counted, one log line.
+
+    grpc-python keeps (leaks) the call state of every request whose deserializer
+    raises (measured: about 10 KiB of RSS per bad message, grpcio 1.85), so a
+    stream of garbage would grow the process without bound. Every handler's
+    deserializer is wrapped to return a marker instead, and the behaviour
+    aborts the call on that marker.
+    """
+
+    def __init__(self, on_malformed: Callable[[str, str], None]) -> None:
+        self._on_malformed = on_malformed
+
+    def intercept_service(self, continuation: Any, details: Any) -> Any:
+        handler = continuation(details)
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        method = str(details.method)
+        decode = handler.request_deserializer
+        on_malformed = self._on_malformed
+
+        def safe(data: bytes) -> Any:
+            try:
+                return decode(data)
+            except Exception as exc:  # any parse failure of peer bytes
+                return _Malformed(" ".join(str(exc).split()) or type(exc).__name__)
+
+        def reject(bad: _Malformed, context: grpc.ServicerContext) -> None:
+            on_malformed(method, bad.error)
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed request: {bad.error}")
+
+        def checked(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+            for request in requests:
+                if isinstance(request, _Malformed):
+                    reject(request, context)
+                yield request
+
+        serializer = handler.response_serializer
+        if handler.unary_unary is not None:
+            unary_unary = handler.unary_unary
+
+            def uu(request: Any, context: grpc.ServicerContext) -> Any:
+                if isinstance(request, _Malformed):
+                    reject(request, context)
+                return unary_unary(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(uu, safe, serializer)
+        if handler.unary_stream is not None:
+            unary_stream = handler.unary_stream
+
+            def us(request: Any, context: grpc.ServicerContext) -> Any:
+                if isinstance(request, _Malformed):
+                    reject(request, context)
+                return unary_stream(request, context)
+
+            return grpc.unary_stream_rpc_method_handler(us, safe, serializer)
+        if handler.stream_unary is not None:
+            stream_unary = handler.stream_unary
+
+            def su(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+                return stream_unary(checked(requests, context), context)
+
+            return grpc.stream_unary_rpc_method_handler(su, safe, serializer)
+        stream_stream = handler.stream_stream
+
+        def ss(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+            return stream_stream(checked(requests, context), context)
+
+        return grpc.stream_stream_rpc_method_handler(ss, safe, serializer)

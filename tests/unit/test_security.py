@@ -1,0 +1,52 @@
+"""Token, TLS material and stream limits (pure parts; real gRPC in tests/integration)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from gossip.errors import UsageError
+from gossip.transport.security import Limiter, load_tls, resolve_token
+
+from ..tls import make_pki
+
+
+def test_token_from_flag_then_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOSSIP_TOKEN", raising=False)
+    assert resolve_token(None) is None
+    monkeypatch.setenv("GOSSIP_TOKEN", "env-secret")
+    assert resolve_token(None) == "env-secret"
+    assert resolve_token("flag") == "flag"
+
+
+def test_limiter_per_peer_and_total() -> None:
+    limiter = Limiter(per_peer=2, total=3)
+    assert limiter.acquire("a") and limiter.acquire("a")
+    assert not limiter.acquire("a")
+    assert limiter.acquire("b")
+    assert not limiter.acquire("c")  # total reached
+    limiter.release("a")
+    assert limiter.acquire("c")
+    assert limiter.rejected == 2 and limiter.active() == 3
+
+
+def test_tls_files_are_checked(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+    tls = load_tls(str(pki.cert), str(pki.key), str(pki.ca), server=True)
+    assert tls is not None and tls.ca is not None
+    assert load_tls(None, None, None, server=True) is None
+    with pytest.raises(UsageError, match="go together"):
+        load_tls(str(pki.cert), None, None, server=True)
+    with pytest.raises(UsageError, match="--tls-cert"):
+        load_tls(None, None, str(pki.ca), server=True)
+    with pytest.raises(UsageError, match="cannot read"):
+        load_tls(str(tmp_path / "missing.pem"), str(pki.key), None, server=True)
+    with pytest.raises(UsageError, match="not a PEM"):
+        (tmp_path / "junk.pem").write_text("hello")
+        load_tls(str(tmp_path / "junk.pem"), str(pki.key), None, server=True)
+    with pytest.raises(UsageError, match="valid pair"):
+        load_tls(str(pki.cert), str(pki.other_key), None, server=True)
+    assert load_tls(None, None, str(pki.ca), server=False) is not None
+    assert os.stat(pki.key).st_mode & 0o077 == 0
