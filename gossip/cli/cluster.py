@@ -277,7 +277,28 @@ def print_summary(
         )
         if spread is not None:
             console.print(f"gossip mean - centralized: {spread['mean'] - metric['value']:+.4f}")
-    console.print(f"run dir: {summary['run_dir']} (cluster.json, node-*.log, node-*.json)")
+    plot = ", cluster.png" if summary.get("plot") else ""
+    console.print(f"run dir: {summary['run_dir']} (cluster.json{plot}, node-*.log, node-*.json)")
+
+
+def write_plot(plan: Plan, reports: dict[str, dict[str, Any] | None]) -> str | None:
+    """``cluster.png`` next to cluster.json (metric, loss, consensus distance, bytes per codec).
+
+    A run without reports, or a failure to plot, is one line on stderr: the run
+    itself succeeded, and its JSON is still written.
+    """
+    if not any(reports.values()):
+        return None
+    try:
+        from gossip.plots import plot_run
+
+        path = plot_run(
+            reports, plan.run_dir / "cluster.png", f"gossip-cluster: {plan.nodes} peers"
+        )
+    except Exception as exc:  # matplotlib missing or broken: the numbers are in the JSON
+        print(f"{PROG}: no plot: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None
+    return str(path)
 
 
 def run_centralized(plan: Plan, samples: int, console: Console) -> dict[str, Any] | None:
@@ -318,6 +339,7 @@ def _run(argv: list[str] | None) -> int:
         samples = sum(samples_seen(r) for r in reports.values())
         centralized = run_centralized(plan, samples, console)
     summary = summarize(plan, launcher, reports, early, centralized)
+    summary["plot"] = write_plot(plan, reports)
     (plan.run_dir / "cluster.json").write_text(json.dumps(summary, indent=2, default=str))
     print_summary(summary, reports, console)
     if interrupt.signum:

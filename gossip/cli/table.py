@@ -243,3 +243,74 @@ def render(renderable: RenderableType, width: int = 120) -> str:
     buffer = io.StringIO()
     Console(file=buffer, width=width, color_system=None, force_terminal=False).print(renderable)
     return buffer.getvalue()
+
+
+# ------------------------------------------------------------ gossip-ctl cluster / watch
+
+
+@dataclass(frozen=True)
+class ClusterPeer:
+    """One member of a discovered cluster: as the target's view lists it, and its own answer."""
+
+    id: str
+    address: str
+    state: str
+    """Its state in the view it was discovered from (``self`` for the target itself)."""
+    generation: int
+    status: StatusDict | None
+    error: str = ""
+    """Why there is no status (``unreachable: ...``)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "address": self.address,
+            "state": self.state,
+            "generation": self.generation,
+            "reachable": self.status is not None,
+            "error": self.error or None,
+            "status": None if self.status is None else dict(self.status),
+        }
+
+
+def cluster_table(peers: Sequence[ClusterPeer], title: str = "cluster") -> Table:
+    """One row per member: its state, progress, held-out metric, exchanges, bytes, generation."""
+    name = _metric_name(p.status for p in peers)
+    answering = sum(1 for p in peers if p.status is not None)
+    table = Table(
+        title=f"{title}: {answering}/{len(peers)} members answering", title_justify="left"
+    )
+    table.add_column("id")
+    table.add_column("address")
+    table.add_column("state")
+    table.add_column("step", justify="right")
+    table.add_column("loss", justify="right")
+    table.add_column(name, justify="right")
+    table.add_column("ok/fail/ref", justify="right")
+    table.add_column("sent / recv", justify="right")
+    table.add_column("generation", justify="right")
+    for peer in peers:
+        status = peer.status
+        if status is None:
+            note = "unreachable"  # its state column says whether that is news
+            table.add_row(
+                peer.id,
+                peer.address,
+                _state(peer.state),
+                f"[dim]{note}[/dim]",
+                *[MISSING] * 4,
+                str(peer.generation),
+            )
+            continue
+        table.add_row(
+            peer.id,
+            peer.address,
+            _state(peer.state),
+            str(status.get("step", 0)),
+            fmt_loss(status.get("loss")),
+            fmt_metric(metric_of(status)[1]),
+            fmt_exchanges(status),
+            fmt_traffic(status),
+            str(status.get("generation", peer.generation)),
+        )
+    return table

@@ -45,7 +45,7 @@ def test_status_json_has_the_section_5_keys(two_nodes: Launcher) -> None:
     assert status["id"] == "node-0"
     assert status["address"] == target
     assert set(status["exchanges"]) == {"ok", "failed", "refused"}
-    assert set(status["bytes"]) == {"sent", "received"}
+    assert set(status["bytes"]) >= {"sent", "received"}
     assert set(status["model"]) == {"params", "fingerprint"}
     for member in status["members"]:
         assert set(member) >= {"id", "address", "state", "generation", "last_heard_s"}
