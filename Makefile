@@ -5,7 +5,8 @@ BIN     := $(VENV)/bin
 PROTO_SRC := protos/gossip/v1/gossip.proto
 PB_DIR  := gossip/transport/_pb
 
-.PHONY: setup proto proto-check lint test test-fast demo bench clean
+.PHONY: setup proto proto-check lint test test-compose test-fast demo bench clean
+.PHONY: image cluster-up cluster-status cluster-down
 
 $(BIN)/gossip-node: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -32,6 +33,9 @@ lint: setup  ## ruff + mypy (strict on the package)
 test: setup proto-check lint  ## every tier: unit, sim, integration (slow included), compose when Docker answers
 	$(BIN)/pytest -q -ra
 
+test-compose: setup  ## the Docker tier: builds the image offline, 5 peers, kill/pause/disconnect
+	$(BIN)/pytest -q -ra -m compose tests/compose
+
 test-fast: setup  ## unit + sim only
 	$(BIN)/pytest -q -m "not slow and not compose"
 
@@ -42,6 +46,20 @@ bench: setup  ## every benchmark; JSON and PNG under bench/results/
 	$(BIN)/python bench/convergence.py
 	$(BIN)/python bench/consensus.py
 	$(BIN)/python bench/transfer.py
+	$(BIN)/python bench/observability.py
+	$(BIN)/python bench/membership.py  # about 30 minutes (M2 alone is 10)
+
+image:  ## the peer image (gossip-train:latest) with no network in the build: local base image + host wheels
+	sh scripts/build-image.sh
+
+cluster-up:  ## Docker Compose cluster of $(PEERS) peers (default 4) that find each other by DNS; waits, prints the table
+	@sh scripts/cluster.sh up $(PEERS)
+
+cluster-status:  ## one table of all peers of the compose cluster
+	@sh scripts/cluster.sh status
+
+cluster-down:  ## remove the compose cluster: containers, network, volumes
+	@sh scripts/cluster.sh down
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

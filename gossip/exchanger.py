@@ -1,9 +1,10 @@
 """Both roles of the two-way exchange for one peer, with its counters and log lines.
 
-The averaging rule itself is pure (:mod:`gossip.averaging.pairwise`); this is
-where it meets the transport: the initiator's call with its deadline, the
-responder's accept-reply-commit, and the bookkeeping of ok / failed / refused
-exchanges that status and logs show.
+The averaging rule itself is pure (:mod:`gossip.averaging.pairwise` for the
+plain rule, :mod:`gossip.averaging.compressed` for codecs and references);
+this is where it meets the transport: the initiator's call with its deadline,
+the responder's accept-reply-commit, and the bookkeeping of ok / failed /
+refused exchanges and of bytes per codec that status and logs show.
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
-import numpy as np
-
-from gossip.averaging.pairwise import RAW_CODEC, Replica, Snapshot, check_header
+from gossip.averaging.compressed import FULL, Mixer, Mixing, Outgoing, ResponderPending
+from gossip.averaging.pairwise import Identity, Replica, Snapshot, check_header
 from gossip.clock import Clock
 from gossip.errors import ExchangeRefused, TransportError, WireError
+from gossip.robust import Guard
 from gossip.transport.base import Transport
+from gossip.transport.wire import snapshot_wire_bytes, verdict_wire_bytes
+
+__all__ = ["ExchangeCounts", "Exchanger", "Identity"]
 
 log = logging.getLogger("gossip.exchange")
 
@@ -26,13 +31,8 @@ LOG_REPEAT_S = 10.0
 """The same warning about the same peer is logged at most once per this many seconds."""
 
 
-@dataclass(frozen=True)
-class Identity:
-    """Who we are in a snapshot header."""
-
-    id: str
-    generation: int
-    address: str
+ROUTINE_REFUSALS = ("reference_mismatch", "busy")
+"""Refusals logged at INFO: they end in a full exchange or a retry, not a bad peer."""
 
 
 @dataclass
@@ -42,26 +42,30 @@ class ExchangeCounts:
     refused: int = 0
 
 
+def codec_key(snapshot: Snapshot) -> str:
+    """The key bytes are counted under: the codec, or ``full`` for a full (reset) exchange."""
+    starting = snapshot.ref_version == 0 and snapshot.ref_base == 0 and snapshot.codec != "none"
+    return FULL if starting else snapshot.codec
+
+
 class _Pending:
     """An accepted incoming exchange waiting for the initiator's verdict."""
 
-    def __init__(
-        self, exchanger: Exchanger, peer_id: str, reply: Snapshot, own: np.ndarray, peer: np.ndarray
-    ) -> None:
+    def __init__(self, exchanger: Exchanger, pending: ResponderPending) -> None:
         self._exchanger = exchanger
-        self._peer_id = peer_id
-        self._own = own
-        self._peer = peer
-        self.reply = reply
+        self._pending = pending
+        self.reply = pending.reply
 
     def commit(self, applied: bool, reason: str = "", detail: str = "") -> None:
+        exchanger, peer_id = self._exchanger, self._pending.offer.sender_id
+        self._pending.commit(applied)
+        exchanger.count_bytes(codec_key(self.reply), sent=snapshot_wire_bytes(self.reply))
         if applied:
-            self._exchanger.replica.apply(self._own, self._peer)
-            self._exchanger.count("ok")
+            exchanger.count("ok")
         elif reason == "lost":
-            self._exchanger.count("failed")
+            exchanger.count("failed")
         else:
-            self._exchanger.refused(self._peer_id, reason, f"our reply was refused: {detail}")
+            exchanger.refused(peer_id, reason, f"our reply was refused: {detail}")
 
 
 class Exchanger:
@@ -75,69 +79,82 @@ class Exchanger:
         identity: Callable[[], Identity],
         step: Callable[[], int],
         timeout: float,
+        mixing: Mixing | None = None,
     ) -> None:
         self.replica = replica
         self.transport = transport
         self.clock = clock
         self.timeout = timeout
+        self.mixer = Mixer(replica, mixing or Mixing(), identity, step)
         self._identity = identity
-        self._step = step
         self._lock = threading.Lock()
         self._counts = ExchangeCounts()
         self._refusals: dict[str, int] = {}
+        self._bytes: dict[str, dict[str, int]] = {}
         self._last_warned: dict[tuple[str, str], float] = {}
+        self.on_failed: Callable[[str], None] | None = None
+        """Told the peer id of each exchange we started that failed (membership evidence)."""
+        self.guard: Guard | None = None
+        """Robust averaging: quarantine of peers that keep sending bad models."""
 
     # ------------------------------------------------------------ initiator
 
     def exchange_with(self, peer_id: str, address: str) -> bool:
         """One two-way exchange as the initiator; True when both sides applied it."""
-        payload, own = self.replica.snapshot()
-
-        def complete(reply: Snapshot) -> None:
-            self.replica.apply(own, self.replica.check(reply))
-
+        if self.guard is not None and self.guard.quarantined(peer_id, self.clock.now()):
+            return False
         try:
-            self.transport.exchange(address, self.snapshot(payload), complete, self.timeout)
+            out = self.mixer.offer(peer_id)
+        except ExchangeRefused as busy:  # our own exchange with that peer is still running
+            log.debug("%s: skipped exchange with %s: %s", self._identity().id, peer_id, busy)
+            return False
+        key = codec_key(out.offer)
+        reason = ""
+        try:
+            self._run(out, address)
         except ExchangeRefused as refused:
+            reason = refused.reason
             self.refused(peer_id, refused.reason, refused.detail)
             return False
         except (TransportError, WireError) as exc:
+            reason = "failed"
             self.count("failed")
+            if self.on_failed is not None:
+                self.on_failed(peer_id)
             self._warn(peer_id, "failed", f"exchange with {peer_id} failed: {exc}", logging.INFO)
             return False
+        finally:
+            self.mixer.done(out, reason)
+            self.count_bytes(key, sent=snapshot_wire_bytes(out.offer) + verdict_wire_bytes())
         self.count("ok")
         return True
 
-    def snapshot(self, payload: bytes) -> Snapshot:
-        me = self._identity()
-        return Snapshot(
-            sender_id=me.id,
-            generation=me.generation,
-            address=me.address,
-            step=self._step(),
-            fingerprint=self.replica.fingerprint,
-            num_params=self.replica.num_params,
-            codec=RAW_CODEC,
-            payload=payload,
-        )
+    def _run(self, out: Outgoing, address: str) -> None:
+        def complete(reply: Snapshot) -> None:
+            self.count_bytes(codec_key(reply), received=snapshot_wire_bytes(reply))
+            self.mixer.finish(out, reply)
+
+        self.transport.exchange(address, out.offer, complete, self.timeout)
 
     # ------------------------------------------------------------ responder
 
     def check_header(self, offer: Snapshot) -> None:
         try:
+            if self.guard is not None:
+                self.guard.admit(offer.sender_id, self.clock.now())
             check_header(offer, self.replica.fingerprint, self.replica.num_params)
         except ExchangeRefused as refused:
             self.refused(offer.sender_id, refused.reason, refused.detail)
             raise
 
     def on_exchange(self, offer: Snapshot) -> _Pending:
+        self.count_bytes(codec_key(offer), received=snapshot_wire_bytes(offer))
         try:
-            peer = self.replica.check(offer)
+            pending = self.mixer.accept(offer)
         except ExchangeRefused as refused:
             self.refused(offer.sender_id, refused.reason, refused.detail)
             raise
-        payload, own = self.replica.snapshot()
-        return _Pending(self, offer.sender_id, self.snapshot(payload), own, peer)
+        return _Pending(self, pending)
 
     # ------------------------------------------------------------ bookkeeping
 
@@ -149,15 +166,35 @@ class Exchanger:
         with self._lock:
             return dict(self._refusals)
 
+    def bytes_by_codec(self) -> dict[str, dict[str, int]]:
+        """Exchange bytes on the wire (frames + gRPC framing) per codec, ``full`` for resets."""
+        with self._lock:
+            return {k: dict(v) for k, v in self._bytes.items()}
+
+    def compression_status(self) -> dict[str, Any]:
+        """References kept for neighbours (count, bytes, limit, evictions, resets) and gamma."""
+        return {**self.mixer.store.status(), "consensus_step": self.mixer.gamma}
+
     def count(self, result: str) -> None:
         with self._lock:
             setattr(self._counts, result, getattr(self._counts, result) + 1)
+
+    def count_bytes(self, key: str, sent: int = 0, received: int = 0) -> None:
+        with self._lock:
+            entry = self._bytes.setdefault(key, {"sent": 0, "received": 0})
+            entry["sent"] += sent
+            entry["received"] += received
 
     def refused(self, peer_id: str, reason: str, detail: str) -> None:
         with self._lock:
             self._counts.refused += 1
             self._refusals[reason] = self._refusals.get(reason, 0) + 1
-        self._warn(peer_id, reason, f"exchange with {peer_id} refused ({reason}): {detail}")
+        if self.guard is not None and self.guard.strike(peer_id, reason, self.clock.now()):
+            me = self._identity().id
+            log.warning("%s: quarantined %s after repeated %s", me, peer_id, reason)
+        # a reference reset or a crossing exchange is routine; the others point at a bad peer
+        level = logging.INFO if reason in ROUTINE_REFUSALS else logging.WARNING
+        self._warn(peer_id, reason, f"exchange with {peer_id} refused ({reason}): {detail}", level)
 
     def _warn(self, peer_id: str, key: str, message: str, level: int = logging.WARNING) -> None:
         now = self.clock.now()

@@ -5,7 +5,7 @@ clock and performs the I/O that the core asks for. Three loops run at once:
 
 * training: minibatch steps on the local shard (writes under the replica lock);
 * gossip: every ``gossip_interval`` a two-way exchange with a random alive member;
-* membership: every ``heartbeat_interval`` a digest push-pull (and seed retries).
+* membership: heartbeats, failure detection and digest push-pulls (gossip.membership).
 
 The gRPC server answers exchanges, digests and status from its own threads.
 ``stop()`` (SIGTERM, Ctrl-C, ``--duration``) ends the loops after their current
@@ -18,6 +18,7 @@ import json
 import logging
 import random
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -27,17 +28,27 @@ from typing import Any
 
 import numpy as np
 
-from gossip.averaging.pairwise import Replica, Snapshot
+from gossip import checkpoint
+from gossip.averaging.compressed import Mixing
+from gossip.averaging.pairwise import RAW_CODEC, Replica, Snapshot, encode
+from gossip.bootstrap import CatchUp, catch_up
 from gossip.clock import Clock, SystemClock
+from gossip.compression import parse_spec
 from gossip.config import NodeConfig
 from gossip.data import Dataset
+from gossip.errors import ExchangeRefused, UsageError
 from gossip.exchanger import Exchanger, Identity
+from gossip.membership.faults import wrap_from_env
 from gossip.membership.table import Digest, MemberEntry, MembershipConfig
 from gossip.membership_driver import MembershipDriver
 from gossip.model import Sequential
+from gossip.observability import Observability
 from gossip.recipe import build_model, load_data
+from gossip.robust import Guard, RobustConfig
 from gossip.training import Evaluation, Trainer
 from gossip.transport.base import ResponderSession, StatusDict, Transport
+from gossip.transport.fetch import Fetched, FetchRequest
+from gossip.transport.metered import MeteredTransport
 
 log = logging.getLogger("gossip.node")
 
@@ -70,21 +81,63 @@ class Node:
         self.trainer = Trainer(self.model, self.replica, train, test, config.batch_size, batch_rng)
         if transport is None:
             from gossip.transport.grpc_transport import GrpcTransport
+            from gossip.transport.security import Security, load_tls
 
-            transport = GrpcTransport(max_payload_bytes=4 * self.replica.num_params + 4096)
-        self.transport = transport
+            tls = load_tls(config.tls_cert, config.tls_key, config.tls_ca, server=True)
+            transport = GrpcTransport(
+                max_payload_bytes=4 * self.replica.num_params + 4096,
+                security=Security(config.token, tls),
+                max_stream_s=2 * config.exchange_timeout + 10.0,
+            )
+        self._raw_transport: Any = transport  # catch-up and security counters (gRPC only)
+        transport = wrap_from_env(transport)  # TEST-ONLY partitions (GOSSIP_TEST_FAULTS)
+        # times the exchanges we start and estimates the consensus distance (metrics, plots)
+        self.metered = MeteredTransport(transport, self.clock)
+        self.transport: Transport = self.metered
         self.address = ""
         self.exchanger = Exchanger(
             self.replica,
-            transport,
+            self.transport,
             self.clock,
             identity=lambda: Identity(self.id, self.generation, self.address),
             step=lambda: self.trainer.steps,
             timeout=config.exchange_timeout,
+            mixing=Mixing(
+                parse_spec(config.compression),
+                config.consensus_step,
+                int(config.reference_memory * (1 << 20)),
+                seed=self.rng.randrange(1 << 62),
+            ),
         )
+        self.guard = Guard(
+            RobustConfig(
+                max_step_norm=config.max_step_norm,
+                max_scale=config.max_scale,
+                drop_outliers=config.drop_outliers,
+                quarantine_s=config.quarantine,
+            )
+        )
+        self.exchanger.guard = self.guard
+        self.exchanger.mixer.check_delta = self._check_delta
+        self.catchup = CatchUp(state="on" if config.bootstrap else "off")
+        self.recovery: dict[str, Any] = {
+            "resumed": False,
+            "resumed_step": 0,
+            "checkpoints_saved": 0,
+            "checkpoints_skipped": 0,
+            "last_checkpoint_step": 0,
+            "fetches_served": 0,
+        }
+        self._ready = threading.Event()  # cleared while catching up: no exchanges, no serving
+        self._ready.set()  # simulations drive serve() by hand, without a catch-up
+        self._checkpoints: Path | None = None
+        if config.checkpoint_dir:
+            self._checkpoints = checkpoint.checkpoint_dir(config.checkpoint_dir)
+            self._resume()
         self.membership: MembershipDriver | None = None
         self.evaluation: Evaluation | None = None
         self.history: list[dict[str, Any]] = []
+        self.observability = Observability(self)  # --metrics-port, --tensorboard-dir
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._started_at = 0.0
@@ -98,18 +151,25 @@ class Node:
         self.address = self.config.advertised(bound)
         self.membership = MembershipDriver(
             MemberEntry(self.id, self.address, self.generation, 0),
-            MembershipConfig(heartbeat_interval=self.config.heartbeat_interval),
+            MembershipConfig.profile(self.config.membership, self.config.heartbeat_interval),
             self.transport,
             self.clock,
             self.config.peers,
             self.rng,
         )
+        self.exchanger.on_failed = self.membership.report_failure  # evidence, not conviction
         self._started_at = self.clock.now()
         self._state = "training"
         return self.address
 
     def start(self) -> str:
         """Serve, then start the training, gossip and membership loops; return the address."""
+        self.observability.start()  # a port in use or unwritable dir: UsageError, nothing started
+        # the training thread holds the GIL in numpy-light Python code; hand it over every
+        # 1 ms (not 5) so heartbeats and digests keep their timing (bench/membership.py, M2)
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
+        if self.config.bootstrap and self.config.peers:
+            self._ready.clear()  # until _catch_up() is over (first thing of the train loop)
         self.serve()
         log.info(
             "node %s listening on %s (model %s, %d params, shard %d/%d of %s, %d samples)",
@@ -122,11 +182,14 @@ class Node:
             self.config.dataset,
             len(self.dataset),
         )
-        for name, loop in (
+        loops = [
             ("train", self._train_loop),
             ("gossip", self._gossip_loop),
             ("membership", self._membership_loop),
-        ):
+        ]
+        if self._checkpoints is not None:
+            loops.append(("checkpoint", self._checkpoint_loop))
+        for name, loop in loops:
             thread = threading.Thread(
                 target=self._guarded(loop), name=f"{self.id}-{name}", daemon=True
             )
@@ -152,16 +215,19 @@ class Node:
         """Finish the current step, announce the leave, stop serving, write the report."""
         self._stop.set()
         self._state = "stopping"
+        if self.membership is not None:
+            # first, while our heartbeats still count: a slow exchange must not get us declared dead
+            self.membership.leave()
         for thread in self._threads:
             thread.join(timeout=self.config.exchange_timeout + grace)
-        if self.membership is not None:
-            self.membership.leave()
         self.transport.stop(grace)
+        self.save_checkpoint()
         self.evaluation = self.trainer.evaluate()
         self._record()
         status = self.status()
         if self.config.report:
             self._write_report(status)
+        self.observability.close()
         self._state = "stopped"
         counts = status["exchanges"]
         log.info(
@@ -194,8 +260,10 @@ class Node:
     # ------------------------------------------------------------ loops
 
     def _train_loop(self) -> None:
+        self._catch_up()
         max_steps = self.config.max_steps
-        period = 1.0 / self.config.step_rate if self.config.step_rate > 0 else 0.0
+        slowdown = self.config.slowdown
+        period = slowdown / self.config.step_rate if self.config.step_rate > 0 else 0.0
         next_step = self.clock.now()
         last_eval = -float("inf")
         while not self._stop.is_set():
@@ -209,7 +277,10 @@ class Node:
                     delay = next_step - self.clock.now()
                     if delay > 0 and self._stop.wait(delay):
                         break
+                began = self.clock.now()
                 self.trainer.step()
+                if slowdown > 1.0 and not period:  # TEST KNOB --slowdown: a straggler
+                    self._stop.wait((slowdown - 1.0) * (self.clock.now() - began))
             now = self.clock.now()
             if now - last_eval >= self.config.eval_interval:
                 last_eval = now
@@ -219,6 +290,9 @@ class Node:
     def _gossip_loop(self) -> None:
         assert self.membership is not None
         interval = self.config.gossip_interval
+        while not self._ready.is_set():  # no exchanges with stale weights before the catch-up
+            if self._stop.wait(0.05):
+                return
         while not self._stop.wait(interval * self.rng.uniform(0.5, 1.5)):
             peer = self.membership.pick()
             if peer is not None:
@@ -226,10 +300,7 @@ class Node:
 
     def _membership_loop(self) -> None:
         assert self.membership is not None
-        while True:
-            self.membership.round()
-            if self._stop.wait(self.config.heartbeat_interval):
-                return
+        self.membership.run(self._stop)
 
     def exchange_with(self, peer_id: str, address: str) -> bool:
         """One two-way exchange as the initiator; True when both sides applied it."""
@@ -238,7 +309,31 @@ class Node:
     # ------------------------------------------------------------ Handler (the server side)
 
     def check_header(self, offer: Snapshot) -> None:
+        if not self._ready.is_set():
+            raise ExchangeRefused("busy", "catching up from a neighbour first")
         self.exchanger.check_header(offer)
+
+    def on_fetch(self, request: FetchRequest) -> Fetched:
+        """Serve a catch-up: our current model, unless we are not ahead of the requester."""
+        if not self._ready.is_set():
+            raise ExchangeRefused("busy", "still catching up itself")
+        self.guard.admit(request.requester_id, self.clock.now())
+        fingerprint, size = self.replica.fingerprint, self.replica.num_params
+        if request.fingerprint != fingerprint or request.num_params != size:
+            raise ExchangeRefused(
+                "fingerprint_mismatch",
+                f"model {request.fingerprint} ({request.num_params} values) is not {fingerprint}",
+            )
+        with self.replica.lock:
+            payload = encode(self.replica.params)
+            step = self.trainer.steps
+        if step <= request.min_step:
+            return Fetched(None, step)
+        self.recovery["fetches_served"] += 1
+        snapshot = Snapshot(
+            self.id, self.generation, self.address, step, fingerprint, size, RAW_CODEC, payload
+        )
+        return Fetched(snapshot, step)
 
     def on_exchange(self, offer: Snapshot) -> ResponderSession:
         return self.exchanger.on_exchange(offer)
@@ -287,11 +382,157 @@ class Node:
             },
             "dataset": self.config.dataset,
             "exchanges": self.counts,
-            "bytes": {"sent": traffic.sent, "received": traffic.received},
+            "bytes": {
+                "sent": traffic.sent,
+                "received": traffic.received,
+                "by_codec": self.exchanger.bytes_by_codec(),
+            },
+            "references": self.exchanger.compression_status(),
             "model": {"params": self.replica.num_params, "fingerprint": self.replica.fingerprint},
             "compression": self.config.compression,
             "members": self.membership.status() if self.membership else [],
+            "protection": {
+                **self.guard.status(now),
+                "unauthenticated": int(getattr(self._raw_transport, "unauthenticated", 0)),
+                "limited": int(getattr(getattr(self._raw_transport, "limiter", 0), "rejected", 0)),
+                "malformed": int(getattr(self._raw_transport, "malformed", 0)),
+                "refusals": self.refusals,
+            },
+            "recovery": {
+                **self.recovery,
+                "catchup_state": self.catchup.state,
+                "catchup_donor": self.catchup.donor,
+                "catchup_step": self.catchup.step,
+                "catchup_s": round(self.catchup.seconds, 3),
+            },
         }
+
+    # ------------------------------------------------------------ robustness and recovery
+
+    def _check_delta(self, delta: np.ndarray) -> np.ndarray:
+        own_norm = float(np.linalg.norm(self.replica.params))  # a bound: a torn read is fine
+        return self.guard.check(delta, own_norm)
+
+    def _resume(self) -> None:
+        """Load the newest valid checkpoint of this model, if any (corrupt ones are skipped)."""
+        assert self._checkpoints is not None
+        scan = checkpoint.load_latest(self._checkpoints, self.replica.fingerprint)
+        self.recovery["checkpoints_skipped"] = len(scan.skipped)
+        found = scan.checkpoint
+        if found is None:
+            return
+        params = found.arrays.get("params")
+        if params is None or params.shape != self.replica.params.shape:
+            log.warning("checkpoint %s holds no parameters of this model; ignored", found.path)
+            return
+        if not np.isfinite(params).all():
+            log.warning("checkpoint %s holds NaN or Inf; ignored", found.path)
+            return
+        state: dict[str, Any] = {
+            k[len("opt/") :]: v for k, v in found.arrays.items() if k.startswith("opt/")
+        }
+        state.update(found.meta.get("optimizer_scalars", {}))
+        with self.replica.lock:
+            self.replica.params[...] = params
+            if found.meta.get("optimizer") == self.config.optimizer:
+                try:
+                    self.model.optimizer.load_state(state)
+                except (UsageError, ValueError) as exc:
+                    log.warning("checkpoint optimizer state not loaded (%s): starting it anew", exc)
+        self.trainer.steps = found.step
+        self.trainer.samples_seen = int(found.meta.get("samples_seen", 0))
+        self.recovery.update(resumed=True, resumed_step=found.step, last_checkpoint_step=found.step)
+        log.info("node %s resumed from %s at step %d", self.id, found.path.name, found.step)
+
+    def save_checkpoint(self) -> Path | None:
+        """Write a checkpoint now (atomic); None without --checkpoint-dir or on a disk error."""
+        if self._checkpoints is None:
+            return None
+        with self.replica.lock:
+            params = self.replica.params.copy()
+            state = self.model.optimizer.state()
+            step, samples = self.trainer.steps, self.trainer.samples_seen
+        arrays = {"params": params}
+        scalars: dict[str, int] = {}
+        for key, value in state.items():
+            if isinstance(value, np.ndarray):
+                arrays[f"opt/{key}"] = value
+            else:
+                scalars[key] = int(value)
+        meta = {
+            "step": step,
+            "samples_seen": samples,
+            "fingerprint": self.replica.fingerprint,
+            "id": self.id,
+            "generation": self.generation,
+            "optimizer": self.config.optimizer,
+            "optimizer_scalars": scalars,
+            "compression": self.config.compression,
+            # codec residuals are not saved: the per-neighbour references carry them and
+            # a restart starts every pair with a full exchange (gossip/averaging/compressed.py)
+            "residuals": "none",
+            "saved_at": time.time(),
+        }
+        try:
+            path = checkpoint.save(self._checkpoints, arrays, meta)
+        except OSError as exc:
+            log.error("node %s: cannot write a checkpoint: %s", self.id, exc)
+            return None
+        self.recovery["checkpoints_saved"] += 1
+        self.recovery["last_checkpoint_step"] = step
+        return path
+
+    def _checkpoint_loop(self) -> None:
+        while not self._stop.wait(self.config.checkpoint_interval):
+            self.save_checkpoint()
+
+    def _catch_up(self) -> None:
+        """Before training: adopt a model from an alive neighbour ahead of us (see bootstrap)."""
+        fetch = getattr(self._raw_transport, "fetch", None)
+        try:
+            if not self.config.bootstrap or fetch is None or not self.config.peers:
+                self.catchup.state = "off" if not self.config.bootstrap else "none"
+                return
+            self.catchup.state = "running"
+            began = self.clock.now()
+            deadline = began + self.config.bootstrap_timeout
+            donors: list[tuple[str, str]] = []
+            while not donors and self.clock.now() < deadline:
+                members = self.membership.status() if self.membership else []
+                donors = [
+                    (m["id"], m["address"])
+                    for m in members
+                    if m["state"] == "alive" and m["id"] != self.id
+                ]
+                if not donors and self._stop.wait(0.1):
+                    return
+            self.rng.shuffle(donors)
+            request = FetchRequest(
+                self.id, self.replica.fingerprint, self.replica.num_params, self.trainer.steps
+            )
+            timeout = self.config.exchange_timeout
+            values, result = catch_up(
+                donors, lambda address, req: fetch(address, req, timeout), request, self.clock.now
+            )
+            result.seconds = self.clock.now() - began
+            self.catchup = result
+            if values is None:
+                log.info("node %s: no catch-up (%s); training from step %d", self.id,
+                         "no donor ahead" if result.state == "none" else "; ".join(result.errors),
+                         self.trainer.steps)  # fmt: skip
+                return
+            with self.replica.lock:
+                self.replica.params[...] = values
+            log.info(
+                "node %s caught up from %s (its step %d, ours %d) in %.2f s",
+                self.id,
+                result.donor,
+                result.step,
+                self.trainer.steps,
+                result.seconds,
+            )
+        finally:
+            self._ready.set()
 
     def _record(self) -> None:
         evaluation = self.evaluation
@@ -306,8 +547,12 @@ class Node:
                 "loss": evaluation.loss,
                 evaluation.metric_name: evaluation.metric,
                 "exchanges_ok": self.counts["ok"],
+                "consensus_distance": self.metered.stats.consensus_distance,
+                "bytes_sent": self.transport.traffic.sent,
+                "bytes_received": self.transport.traffic.received,
             }
         )
+        self.observability.record(self.history[-1])
 
     def _write_report(self, status: StatusDict) -> None:
         report = {

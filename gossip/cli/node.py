@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import signal
-import socket
 import sys
 import time
 from types import FrameType
 
 from gossip.cli.common import Parser, guarded, setup_logging
-from gossip.config import NodeConfig, parse_address, parse_peers
+from gossip.cli.config_file import parse_with_config, to_toml
+from gossip.config import NodeConfig, parse_peers
 from gossip.data import parse_shard
-from gossip.errors import UsageError
 from gossip.node import Node
+from gossip.transport.security import resolve_token
 
 log = logging.getLogger("gossip.cli")
 
@@ -48,9 +49,16 @@ def build_parser() -> Parser:
     net.add_argument(
         "--heartbeat-interval",
         type=float,
-        default=d.heartbeat_interval,
+        default=None,
         metavar="SECONDS",
-        help="seconds between membership push-pulls (default: %(default)s)",
+        help="seconds between membership rounds (default: the profile's, 0.2 lan, 1.0 wan)",
+    )
+    net.add_argument(
+        "--membership",
+        default=d.membership,
+        choices=["lan", "wan"],
+        help="failure-detection profile: lan detects a crash in ~2 s, wan in ~10 s "
+        "(default: %(default)s)",
     )
     net.add_argument(
         "--exchange-timeout",
@@ -65,7 +73,29 @@ def build_parser() -> Parser:
         default=d.alpha,
         help="fraction of the difference each side moves (default: %(default)s = pairwise mean)",
     )
-    net.add_argument("--compression", default=d.compression, help="payload codec: none (default)")
+    net.add_argument(
+        "--compression",
+        default=d.compression,
+        metavar="SPEC",
+        help="payload codec: none | fp16 | int8 | sign | topk:FRACTION | randk:FRACTION | "
+        "qsgd:LEVELS, optionally prefixed by blocks:K+ to send one of K blocks per exchange "
+        "(default: %(default)s)",
+    )
+    net.add_argument(
+        "--consensus-step",
+        type=float,
+        default=None,
+        metavar="GAMMA",
+        help="step toward the peer in compressed exchanges, (0, 1] "
+        "(default: per codec, 0.2 for topk/randk/sign, 0.5 for fp16/int8/qsgd, --alpha for none)",
+    )
+    net.add_argument(
+        "--reference-memory",
+        type=float,
+        default=d.reference_memory,
+        metavar="MIB",
+        help="memory for per-neighbour references of compressed exchanges (default: %(default)s)",
+    )
 
     data = p.add_argument_group("data")
     data.add_argument(
@@ -178,19 +208,117 @@ def build_parser() -> Parser:
         choices=["debug", "info", "warning", "error"],
         help="(default: %(default)s)",
     )
+    observe = p.add_argument_group("observability")
+    observe.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve Prometheus metrics on http://LISTEN-HOST:PORT/metrics (0: any free port)",
+    )
+    observe.add_argument(
+        "--tensorboard-dir",
+        default=None,
+        metavar="DIR",
+        help="write TensorBoard scalars under DIR/<id>/ (tensorboard --logdir DIR)",
+    )
+    recover = p.add_argument_group("checkpoints and catch-up")
+    recover.add_argument(
+        "--checkpoint-dir",
+        default=None,
+        metavar="DIR",
+        help="write checkpoints to DIR (one per node) and resume from the newest valid one",
+    )
+    recover.add_argument(
+        "--checkpoint-interval",
+        type=float,
+        default=d.checkpoint_interval,
+        metavar="SECONDS",
+        help="seconds between checkpoints; one is also written at shutdown (default: %(default)s)",
+    )
+    recover.add_argument(
+        "--no-bootstrap",
+        action="store_true",
+        help="do not pull a recent model from a neighbour before training",
+    )
+    recover.add_argument(
+        "--bootstrap-timeout",
+        type=float,
+        default=d.bootstrap_timeout,
+        metavar="SECONDS",
+        help="wait this long for an alive neighbour to catch up from (default: %(default)s)",
+    )
+    guard = p.add_argument_group("security and robust averaging")
+    guard.add_argument(
+        "--token",
+        default=None,
+        help="cluster token checked on every RPC (default: $GOSSIP_TOKEN; none: open cluster)",
+    )
+    guard.add_argument("--tls-cert", default=None, metavar="PEM", help="this node's certificate")
+    guard.add_argument("--tls-key", default=None, metavar="PEM", help="its private key")
+    guard.add_argument(
+        "--tls-ca",
+        default=None,
+        metavar="PEM",
+        help="CA that peers' certificates must chain to (with --tls-cert: mutual TLS)",
+    )
+    guard.add_argument(
+        "--max-step-norm",
+        type=float,
+        default=None,
+        metavar="NORM",
+        help="clip the move of one exchange to this L2 norm (same value on every peer)",
+    )
+    guard.add_argument(
+        "--max-scale",
+        type=float,
+        default=d.max_scale,
+        metavar="X",
+        help="refuse a move longer than X times the model's norm (default: %(default)s)",
+    )
+    guard.add_argument(
+        "--drop-outliers",
+        action="store_true",
+        help="refuse moves over 5x the median of recent ones",
+    )
+    guard.add_argument(
+        "--quarantine",
+        type=float,
+        default=d.quarantine,
+        metavar="SECONDS",
+        help="refuse a peer this long after 3 bad exchanges in a minute (default: %(default)s)",
+    )
+    guard.add_argument(
+        "--slowdown",
+        type=float,
+        default=d.slowdown,
+        metavar="FACTOR",
+        help="test knob: make training steps FACTOR times slower (default: %(default)s)",
+    )
+    observe.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="TOML file with these flags as keys (gossip-interval = 0.2); flags given here win",
+    )
+    observe.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the effective configuration as TOML and exit",
+    )
     return p
 
 
 def config_from_args(argv: list[str] | None = None) -> NodeConfig:
-    """Parse flags into a validated config; UsageError (or exit 2) on anything wrong."""
-    args = build_parser().parse_args(argv)
+    """Parse flags (and --config FILE) into a validated config; UsageError or exit 2 if wrong."""
+    return config_from_namespace(parse_with_config(build_parser(), argv))
+
+
+def config_from_namespace(args: argparse.Namespace) -> NodeConfig:
+    """The config of parsed flags (see :func:`config_from_args`)."""
+    # a seed name that does not resolve (yet) is not an error: the membership loop
+    # logs it once and keeps retrying (a Compose service may start after us)
     peers = parse_peers(args.peers)
-    for peer in peers:
-        host, port = parse_address(peer, "each --peers entry")
-        try:
-            socket.getaddrinfo(host, port)
-        except OSError as exc:
-            raise UsageError(f"seed {peer!r} does not resolve: {exc.strerror}") from exc
     return NodeConfig(
         id=args.id,
         listen=args.listen,
@@ -214,19 +342,42 @@ def config_from_args(argv: list[str] | None = None) -> NodeConfig:
         gossip_interval=args.gossip_interval,
         alpha=args.alpha,
         compression=args.compression,
+        consensus_step=args.consensus_step,
+        reference_memory=args.reference_memory,
         exchange_timeout=args.exchange_timeout,
         heartbeat_interval=args.heartbeat_interval,
+        membership=args.membership,
         eval_interval=args.eval_interval,
         duration=args.duration,
         seed=args.seed,
         report=args.report,
         log_format=args.log_format,
+        metrics_port=args.metrics_port,
+        tensorboard_dir=args.tensorboard_dir,
+        checkpoint_dir=args.checkpoint_dir,
+        checkpoint_interval=args.checkpoint_interval,
+        bootstrap=not args.no_bootstrap,
+        bootstrap_timeout=args.bootstrap_timeout,
+        token=resolve_token(args.token),
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_ca=args.tls_ca,
+        max_step_norm=args.max_step_norm,
+        max_scale=args.max_scale,
+        drop_outliers=args.drop_outliers,
+        quarantine=args.quarantine,
+        slowdown=args.slowdown,
         extra={"log_level": args.log_level},
     )
 
 
 def _run(argv: list[str] | None) -> int:
-    config = config_from_args(argv)
+    parser = build_parser()
+    args = parse_with_config(parser, argv)
+    config = config_from_namespace(args)
+    if args.print_config:
+        print(to_toml(parser, args), end="")
+        return 0
     setup_logging(config.log_format, config.extra.get("log_level", "info"))
     node = Node(config)
     signalled: list[int] = []

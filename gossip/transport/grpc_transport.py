@@ -6,20 +6,48 @@ and encode. gRPC status codes become :mod:`gossip.errors` here.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Any
 
 import grpc
 
 from gossip.averaging.pairwise import Snapshot
-from gossip.errors import DeadlineExceeded, GossipError, PeerUnavailable, TransportError, UsageError
+from gossip.errors import (
+    DeadlineExceeded,
+    ExchangeRefused,
+    GossipError,
+    PeerUnavailable,
+    TransportError,
+    UsageError,
+)
 from gossip.membership.table import Digest
 from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport._pb import gossip_pb2_grpc as pb_grpc
 from gossip.transport.base import Completion, Handler, StatusDict, Traffic
+from gossip.transport.fetch import (
+    Donor,
+    Fetched,
+    FetchRequest,
+    fetch_frames,
+    read_fetch,
+    request_from_pb,
+    request_to_pb,
+)
+from gossip.transport.security import (
+    ClientToken,
+    Limiter,
+    SafeDecoding,
+    Security,
+    TokenInterceptor,
+    channel_credentials,
+    limit_streams,
+    server_credentials,
+)
 from gossip.transport.session import initiate, respond
 from gossip.transport.wire import (
     CHUNK_BYTES,
@@ -45,6 +73,30 @@ _CHANNEL_OPTIONS = [
     ("grpc.max_reconnect_backoff_ms", 2000),
 ]
 
+_SERVER_OPTIONS = [
+    *_CHANNEL_OPTIONS,
+    ("grpc.max_metadata_size", 16 << 10),  # a token and a few headers, not megabytes
+]
+
+MAX_QUEUED_RPCS = 64
+"""Calls a server holds at once (running or queued); more get RESOURCE_EXHAUSTED."""
+
+
+class _MalformedOneLine(logging.Filter):
+    """grpc logs a traceback for every undecodable request: make it one WARNING line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            error = " ".join(str(record.exc_info[1]).split())
+            record.msg, record.args = f"malformed message from a peer: {error}", ()
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+logging.getLogger("grpc._common").addFilter(_MalformedOneLine())
+log = logging.getLogger("gossip.transport")
+
 
 def translate(exc: grpc.RpcError, address: str) -> TransportError:
     """Turn a gRPC failure into our error hierarchy, naming the peer."""
@@ -54,6 +106,8 @@ def translate(exc: grpc.RpcError, address: str) -> TransportError:
         return DeadlineExceeded(f"{address}: no answer before the deadline")
     if code == grpc.StatusCode.UNAVAILABLE:
         return PeerUnavailable(f"{address}: unavailable ({detail})")
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return TransportError(f"{address}: rejected: {detail}")
     name = code.name if code is not None else "ERROR"
     return TransportError(f"{address}: {name} ({detail})")
 
@@ -95,7 +149,9 @@ class _ExchangeServicer:
         except grpc.RpcError:
             return  # the initiator went away; respond() has dropped the increment
 
-    def method_handlers(self) -> grpc.GenericRpcHandler[pb.Frame, pb.Frame]:
+    def method_handlers(
+        self, wrap: Callable[[Any], Any] | None = None
+    ) -> grpc.GenericRpcHandler[pb.Frame, pb.Frame]:
         """The Exchange service, registered by hand to use :class:`_FrameCodec`."""
         codec = _FrameCodec(self._transport.traffic)
         handler = grpc.stream_stream_rpc_method_handler(
@@ -103,6 +159,8 @@ class _ExchangeServicer:
             request_deserializer=codec.deserialize,
             response_serializer=codec.serialize,
         )
+        if wrap is not None:  # the transport's stream limits
+            handler = wrap(handler)
         return grpc.method_handlers_generic_handler(_EXCHANGE_SERVICE, {"Exchange": handler})
 
 
@@ -126,13 +184,46 @@ class _ControlServicer:
         return status_to_pb(self._handler.on_status())
 
 
-class GrpcTransport:
-    """Serves a node and calls other nodes over gRPC; one cached channel per peer."""
+class _CatchupServicer:
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
 
-    def __init__(self, max_payload_bytes: int = 1 << 31, max_workers: int = 16) -> None:
+    def Fetch(self, request: pb.FetchRequest, context: Any) -> Iterator[pb.FetchFrame]:
+        if not hasattr(self._handler, "on_fetch"):
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "this node serves no catch-up")
+        donor: Donor = self._handler  # type: ignore[assignment]  # checked just above
+        try:
+            fetched = donor.on_fetch(request_from_pb(request))
+        except ExchangeRefused as refused:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(refused))
+        yield from fetch_frames(fetched)
+
+
+class GrpcTransport:
+    """Serves a node and calls other nodes over gRPC; one cached channel per peer.
+
+    ``security`` adds the cluster token (checked on every call but health, sent
+    on every call we make) and TLS / mutual TLS; streams are bounded per
+    connection and in total by :class:`~gossip.transport.security.Limiter`.
+    """
+
+    def __init__(
+        self,
+        max_payload_bytes: int = 1 << 31,
+        max_workers: int = 16,
+        security: Security | None = None,
+        max_stream_s: float = 60.0,
+    ) -> None:
         self.traffic = Traffic()
         self.max_payload_bytes = max_payload_bytes
         self._max_workers = max_workers
+        self.security = security or Security()
+        self.max_stream_s = max_stream_s
+        self.limiter = Limiter(per_peer=2, total=max(max_workers // 2, 1))
+        self.unauthenticated = 0
+        self.malformed = 0
+        self._malformed_logged = -float("inf")
+        self._health: Any = None
         self._server: grpc.Server | None = None
         self._channels: dict[str, grpc.Channel] = {}
         self._lock = threading.Lock()
@@ -140,16 +231,57 @@ class GrpcTransport:
     # ------------------------------------------------------------ serving
 
     def serve(self, listen: str, handler: Handler) -> str:
+        from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+        from grpc_reflection.v1alpha import reflection
+
         host, _, _ = listen.rpartition(":")
+        interceptors: list[grpc.ServerInterceptor[Any, Any]] = []
+        if self.security.token:
+            interceptors.append(TokenInterceptor(self.security.token, self._count_unauthenticated))
+        interceptors.append(SafeDecoding(self._count_malformed))
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="grpc"),
-            options=_CHANNEL_OPTIONS,
+            options=_SERVER_OPTIONS,
+            interceptors=interceptors,
+            maximum_concurrent_rpcs=MAX_QUEUED_RPCS,
         )
-        server.add_generic_rpc_handlers((_ExchangeServicer(self, handler).method_handlers(),))
+        server.add_generic_rpc_handlers(
+            (
+                _ExchangeServicer(self, handler).method_handlers(
+                    lambda h: limit_streams(h, self.limiter, self.max_stream_s)
+                ),
+            )
+        )
         pb_grpc.add_MembershipServicer_to_server(_MembershipServicer(self, handler), server)
         pb_grpc.add_ControlServicer_to_server(_ControlServicer(handler), server)
+        catchup = _CatchupServicer(handler)
+        fetch = grpc.unary_stream_rpc_method_handler(
+            catchup.Fetch,
+            request_deserializer=pb.FetchRequest.FromString,
+            response_serializer=pb.FetchFrame.SerializeToString,
+        )
+        server.add_generic_rpc_handlers(
+            (
+                grpc.method_handlers_generic_handler(
+                    "gossip.v1.Catchup",
+                    {"Fetch": limit_streams(fetch, self.limiter, self.max_stream_s)},
+                ),
+            )
+        )
+        self._health = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        names = [s.full_name for s in pb.DESCRIPTOR.services_by_name.values()]
+        for name in ("", *names):
+            self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        reflection.enable_server_reflection(
+            (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        tls = self.security.tls
         try:
-            port = server.add_insecure_port(listen)
+            if tls is not None:
+                port = server.add_secure_port(listen, server_credentials(tls))
+            else:
+                port = server.add_insecure_port(listen)
         except RuntimeError as exc:
             raise UsageError(f"cannot listen on {listen}: {exc}") from exc
         if port == 0:
@@ -158,7 +290,19 @@ class GrpcTransport:
         self._server = server
         return f"{host}:{port}"
 
+    def _count_unauthenticated(self) -> None:
+        self.unauthenticated += 1  # a rough counter (GIL-atomic enough for status)
+
+    def _count_malformed(self, method: str, error: str) -> None:
+        self.malformed += 1
+        now = time.monotonic()
+        if now - self._malformed_logged >= 10.0:  # one line per 10 s, not one per message
+            self._malformed_logged = now
+            log.warning("malformed request to %s (%d so far): %s", method, self.malformed, error)
+
     def stop(self, grace: float) -> None:
+        if self._health is not None:
+            self._health.enter_graceful_shutdown()
         if self._server is not None:
             self._server.stop(grace).wait()
             self._server = None
@@ -173,7 +317,15 @@ class GrpcTransport:
         with self._lock:
             channel = self._channels.get(address)
             if channel is None:
-                channel = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+                tls = self.security.tls
+                if tls is not None:
+                    channel = grpc.secure_channel(
+                        address, channel_credentials(tls), options=_CHANNEL_OPTIONS
+                    )
+                else:
+                    channel = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+                if self.security.token:
+                    channel = grpc.intercept_channel(channel, ClientToken(self.security.token))
                 self._channels[address] = channel
             return channel
 
@@ -201,6 +353,8 @@ class GrpcTransport:
             for _ in call:  # wait until the responder has read our verdict
                 pass
         except grpc.RpcError as exc:
+            if isinstance(exc, grpc.Call) and exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise ExchangeRefused("busy", f"{address}: {exc.details()}") from exc
             raise translate(exc, address) from exc
         except GossipError:
             call.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
@@ -217,6 +371,21 @@ class GrpcTransport:
             raise translate(exc, address) from exc
         self.traffic.add(sent=wire_size(request), received=wire_size(reply))
         return digest_from_pb(reply)
+
+    def fetch(self, address: str, request: FetchRequest, timeout: float) -> Fetched:
+        """One catch-up stream from a donor (see gossip/bootstrap.py); GossipError on failure."""
+        method = self._channel(address).unary_stream(
+            "/gossip.v1.Catchup/Fetch",
+            request_serializer=pb.FetchRequest.SerializeToString,
+            response_deserializer=pb.FetchFrame.FromString,
+        )
+        call = method(request_to_pb(request), timeout=timeout)
+        try:
+            return read_fetch(iter(call), self.max_payload_bytes)
+        except grpc.RpcError as exc:
+            raise translate(exc, address) from exc
+        finally:
+            call.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
 
     def status(self, address: str, timeout: float) -> StatusDict:
         stub = pb_grpc.ControlStub(self._channel(address))

@@ -49,22 +49,33 @@ def decode_frame(data: bytes) -> pb.Frame:
     return pb.Frame.FromString(data)
 
 
-def snapshot_frames(snapshot: Snapshot, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pb.Frame]:
-    """A header frame, then the payload in chunks of at most ``chunk_bytes``."""
-    payload = memoryview(snapshot.payload)
-    yield pb.Frame(
+def header_frame(snapshot: Snapshot, chunk_bytes: int = CHUNK_BYTES) -> pb.Frame:
+    """The frame announcing a snapshot (everything but the payload)."""
+    return pb.Frame(
         header=pb.SnapshotHeader(
             sender_id=snapshot.sender_id,
             generation=snapshot.generation,
             fingerprint=snapshot.fingerprint,
             num_params=snapshot.num_params,
             codec=snapshot.codec,
-            payload_bytes=len(payload),
+            payload_bytes=len(snapshot.payload),
             chunk_bytes=chunk_bytes,
             step=snapshot.step,
             sender_address=snapshot.address,
+            codec_seed=snapshot.seed,
+            ref_version=snapshot.ref_version,
+            ref_base=snapshot.ref_base,
+            blocks=snapshot.blocks if snapshot.blocks > 1 else 0,
+            block_ids=snapshot.block_ids,
+            consensus_step=snapshot.consensus_step,
         )
     )
+
+
+def snapshot_frames(snapshot: Snapshot, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pb.Frame]:
+    """A header frame, then the payload in chunks of at most ``chunk_bytes``."""
+    payload = memoryview(snapshot.payload)
+    yield header_frame(snapshot, chunk_bytes)
     for start in range(0, len(payload), chunk_bytes):
         yield pb.Frame(chunk=payload[start : start + chunk_bytes].tobytes())
 
@@ -80,7 +91,33 @@ def header_snapshot(header: pb.SnapshotHeader) -> Snapshot:
         num_params=header.num_params,
         codec=header.codec,
         payload=b"",
+        seed=header.codec_seed,
+        ref_version=header.ref_version,
+        ref_base=header.ref_base,
+        blocks=max(header.blocks, 1),
+        block_ids=tuple(header.block_ids),
+        consensus_step=header.consensus_step,
     )
+
+
+def _varint_bytes(value: int) -> int:
+    return max(1, (value.bit_length() + 6) // 7)
+
+
+def snapshot_wire_bytes(snapshot: Snapshot, chunk_bytes: int = CHUNK_BYTES) -> int:
+    """Bytes :func:`snapshot_frames` puts on the wire (protobuf + gRPC framing), computed."""
+    total = wire_size(header_frame(snapshot, chunk_bytes))
+    size = len(snapshot.payload)
+    full, last = divmod(size, chunk_bytes)
+    chunk = 1 + _varint_bytes(chunk_bytes) + chunk_bytes + GRPC_FRAME_OVERHEAD  # tag, length
+    total += full * chunk
+    if last:
+        total += 1 + _varint_bytes(last) + last + GRPC_FRAME_OVERHEAD
+    return total
+
+
+def verdict_wire_bytes(applied: bool = True, reason: str = "", detail: str = "") -> int:
+    return wire_size(verdict_frame(applied, reason, detail))
 
 
 class SnapshotAssembler:
@@ -186,7 +223,15 @@ def status_to_pb(status: dict[str, Any]) -> pb.StatusReply:
         has_accuracy=accuracy is not None,
         accuracy=accuracy or 0.0,
         exchanges=pb.ExchangeCounts(**status["exchanges"]),
-        bytes=pb.ByteCounts(**status["bytes"]),
+        bytes=pb.ByteCounts(
+            sent=status["bytes"]["sent"],
+            received=status["bytes"]["received"],
+            by_codec=[
+                pb.CodecBytes(codec=codec, sent=c["sent"], received=c["received"])
+                for codec, c in status["bytes"].get("by_codec", {}).items()
+            ],
+        ),
+        references=pb.ReferenceInfo(**status.get("references", {})),
         model=pb.ModelInfo(**status["model"]),
         compression=status["compression"],
         members=[
@@ -204,7 +249,53 @@ def status_to_pb(status: dict[str, Any]) -> pb.StatusReply:
         dataset=status["dataset"],
         samples_seen=status["samples_seen"],
         state=status["state"],
+        protection=_protection_to_pb(status.get("protection", {})),
+        recovery=pb.Recovery(**status.get("recovery", {})),
     )
+
+
+def _protection_to_pb(protection: dict[str, Any]) -> pb.Protection:
+    return pb.Protection(
+        quarantined=[pb.QuarantinedPeer(**q) for q in protection.get("quarantined", [])],
+        quarantines=protection.get("quarantines", 0),
+        clipped=protection.get("clipped", 0),
+        unauthenticated=protection.get("unauthenticated", 0),
+        limited=protection.get("limited", 0),
+        malformed=protection.get("malformed", 0),
+        refusals=[
+            pb.RefusalCount(reason=r, count=n) for r, n in protection.get("refusals", {}).items()
+        ],
+    )
+
+
+def _protection_from_pb(p: pb.Protection) -> dict[str, Any]:
+    return {
+        "quarantined": [
+            {"id": q.id, "remaining_s": q.remaining_s, "reason": q.reason, "strikes": q.strikes}
+            for q in p.quarantined
+        ],
+        "quarantines": p.quarantines,
+        "clipped": p.clipped,
+        "unauthenticated": p.unauthenticated,
+        "limited": p.limited,
+        "malformed": p.malformed,
+        "refusals": {r.reason: r.count for r in p.refusals},
+    }
+
+
+def _recovery_from_pb(r: pb.Recovery) -> dict[str, Any]:
+    return {
+        "resumed": r.resumed,
+        "resumed_step": r.resumed_step,
+        "checkpoints_saved": r.checkpoints_saved,
+        "checkpoints_skipped": r.checkpoints_skipped,
+        "last_checkpoint_step": r.last_checkpoint_step,
+        "catchup_state": r.catchup_state,
+        "catchup_donor": r.catchup_donor,
+        "catchup_step": r.catchup_step,
+        "catchup_s": r.catchup_s,
+        "fetches_served": r.fetches_served,
+    }
 
 
 def status_from_pb(reply: pb.StatusReply) -> dict[str, Any]:
@@ -226,7 +317,21 @@ def status_from_pb(reply: pb.StatusReply) -> dict[str, Any]:
             "failed": reply.exchanges.failed,
             "refused": reply.exchanges.refused,
         },
-        "bytes": {"sent": reply.bytes.sent, "received": reply.bytes.received},
+        "bytes": {
+            "sent": reply.bytes.sent,
+            "received": reply.bytes.received,
+            "by_codec": {
+                c.codec: {"sent": c.sent, "received": c.received} for c in reply.bytes.by_codec
+            },
+        },
+        "references": {
+            "count": reply.references.count,
+            "bytes": reply.references.bytes,
+            "limit": reply.references.limit,
+            "evictions": reply.references.evictions,
+            "resets": reply.references.resets,
+            "consensus_step": reply.references.consensus_step,
+        },
         "model": {"params": reply.model.params, "fingerprint": reply.model.fingerprint},
         "compression": reply.compression,
         "members": [
@@ -239,4 +344,6 @@ def status_from_pb(reply: pb.StatusReply) -> dict[str, Any]:
             }
             for m in reply.members
         ],
+        "protection": _protection_from_pb(reply.protection),
+        "recovery": _recovery_from_pb(reply.recovery),
     }

@@ -15,7 +15,12 @@ def make_peers(n: int, network: InMemoryNetwork, **overrides: object) -> list[No
     """``n`` serving nodes on ``network``, shard i of n each (loops not started)."""
     peers = []
     for i in range(n):
-        fields: dict[str, object] = {"id": f"p{i}", "listen": f"sim{i}:1", "shard": (i, n)}
+        fields: dict[str, object] = {
+            "id": f"p{i}",
+            "listen": f"sim{i}:1",
+            "shard": (i, n),
+            "compression": "none",  # these tests measure the plain rule; codecs: test_compression
+        }
         config = NodeConfig(**{**fields, **overrides})  # type: ignore[arg-type]
         data = load_shard(
             config.dataset, partition=config.partition, shard=config.shard, seed=config.seed

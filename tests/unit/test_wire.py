@@ -167,9 +167,24 @@ def make_status(accuracy: float | None) -> dict[str, object]:
         "metric": {"name": "accuracy" if accuracy is not None else "r2", "value": 0.5},
         "dataset": "digits",
         "exchanges": {"ok": 10, "failed": 2, "refused": 1},
-        "bytes": {"sent": 123456789, "received": 987654321},
+        "bytes": {
+            "sent": 123456789,
+            "received": 987654321,
+            "by_codec": {
+                "topk:0.01": {"sent": 1000, "received": 900},
+                "full": {"sent": 5, "received": 6},
+            },
+        },
+        "references": {
+            "count": 2,
+            "bytes": 4096,
+            "limit": 8,
+            "evictions": 1,
+            "resets": 3,
+            "consensus_step": 0.2,
+        },
         "model": {"params": 2410, "fingerprint": "mlp:abc"},
-        "compression": "none",
+        "compression": "topk:0.01",
         "members": [
             {
                 "id": "n2",
@@ -179,6 +194,27 @@ def make_status(accuracy: float | None) -> dict[str, object]:
                 "last_heard_s": 1.5,
             }
         ],
+        "protection": {
+            "quarantined": [{"id": "bad", "remaining_s": 12.5, "reason": "scale", "strikes": 3}],
+            "quarantines": 1,
+            "clipped": 4,
+            "unauthenticated": 5,
+            "limited": 6,
+            "malformed": 7,
+            "refusals": {"scale": 3, "busy": 1},
+        },
+        "recovery": {
+            "resumed": True,
+            "resumed_step": 120,
+            "checkpoints_saved": 3,
+            "checkpoints_skipped": 1,
+            "last_checkpoint_step": 300,
+            "catchup_state": "done",
+            "catchup_donor": "n2",
+            "catchup_step": 280,
+            "catchup_s": 0.25,
+            "fetches_served": 2,
+        },
     }
 
 

@@ -24,41 +24,61 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0cgossip.proto\x12\tgossip.v1\"\xc1\x01\n\x0eSnapshotHeader\x12\x11\n\tsender_id\x18\x01 \x01(\t\x12\x12\n\ngeneration\x18\x02 \x01(\x04\x12\x13\n\x0b\x66ingerprint\x18\x03 \x01(\t\x12\x12\n\nnum_params\x18\x04 \x01(\x04\x12\r\n\x05\x63odec\x18\x05 \x01(\t\x12\x15\n\rpayload_bytes\x18\x06 \x01(\x04\x12\x13\n\x0b\x63hunk_bytes\x18\x07 \x01(\r\x12\x0c\n\x04step\x18\x08 \x01(\x04\x12\x16\n\x0esender_address\x18\t \x01(\t\":\n\x07Verdict\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"t\n\x05\x46rame\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x19.gossip.v1.SnapshotHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x12%\n\x07verdict\x18\x03 \x01(\x0b\x32\x12.gossip.v1.VerdictH\x00\x42\x06\n\x04kind\"x\n\x0bMemberEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x12\n\ngeneration\x18\x03 \x01(\x04\x12\x11\n\theartbeat\x18\x04 \x01(\x04\x12%\n\x05state\x18\x05 \x01(\x0e\x32\x16.gossip.v1.MemberState\"D\n\x06\x44igest\x12\x11\n\tsender_id\x18\x01 \x01(\t\x12\'\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x16.gossip.v1.MemberEntry\"\x0f\n\rStatusRequest\"=\n\x0e\x45xchangeCounts\x12\n\n\x02ok\x18\x01 \x01(\x04\x12\x0e\n\x06\x66\x61iled\x18\x02 \x01(\x04\x12\x0f\n\x07refused\x18\x03 \x01(\x04\",\n\nByteCounts\x12\x0c\n\x04sent\x18\x01 \x01(\x04\x12\x10\n\x08received\x18\x02 \x01(\x04\"0\n\tModelInfo\x12\x0e\n\x06params\x18\x01 \x01(\x04\x12\x13\n\x0b\x66ingerprint\x18\x02 \x01(\t\"|\n\x0cMemberStatus\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.gossip.v1.MemberState\x12\x12\n\ngeneration\x18\x04 \x01(\x04\x12\x14\n\x0clast_heard_s\x18\x05 \x01(\x01\"\xa7\x03\n\x0bStatusReply\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x12\n\ngeneration\x18\x03 \x01(\x04\x12\x10\n\x08uptime_s\x18\x04 \x01(\x01\x12\x0c\n\x04step\x18\x05 \x01(\x04\x12\x0c\n\x04loss\x18\x06 \x01(\x01\x12\x14\n\x0chas_accuracy\x18\x07 \x01(\x08\x12\x10\n\x08\x61\x63\x63uracy\x18\x08 \x01(\x01\x12,\n\texchanges\x18\t \x01(\x0b\x32\x19.gossip.v1.ExchangeCounts\x12$\n\x05\x62ytes\x18\n \x01(\x0b\x32\x15.gossip.v1.ByteCounts\x12#\n\x05model\x18\x0b \x01(\x0b\x32\x14.gossip.v1.ModelInfo\x12\x13\n\x0b\x63ompression\x18\x0c \x01(\t\x12(\n\x07members\x18\r \x03(\x0b\x32\x17.gossip.v1.MemberStatus\x12\x13\n\x0bmetric_name\x18\x0e \x01(\t\x12\x0e\n\x06metric\x18\x0f \x01(\x01\x12\x0f\n\x07\x64\x61taset\x18\x10 \x01(\t\x12\x14\n\x0csamples_seen\x18\x11 \x01(\x04\x12\r\n\x05state\x18\x12 \x01(\t*\x8b\x01\n\x0bMemberState\x12\x1c\n\x18MEMBER_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12MEMBER_STATE_ALIVE\x10\x01\x12\x18\n\x14MEMBER_STATE_SUSPECT\x10\x02\x12\x15\n\x11MEMBER_STATE_DEAD\x10\x03\x12\x15\n\x11MEMBER_STATE_LEFT\x10\x04\x32>\n\x08\x45xchange\x12\x32\n\x08\x45xchange\x12\x10.gossip.v1.Frame\x1a\x10.gossip.v1.Frame(\x01\x30\x01\x32>\n\nMembership\x12\x30\n\x08PushPull\x12\x11.gossip.v1.Digest\x1a\x11.gossip.v1.Digest2E\n\x07\x43ontrol\x12:\n\x06Status\x12\x18.gossip.v1.StatusRequest\x1a\x16.gossip.v1.StatusReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0cgossip.proto\x12\tgossip.v1\"\xb7\x02\n\x0eSnapshotHeader\x12\x11\n\tsender_id\x18\x01 \x01(\t\x12\x12\n\ngeneration\x18\x02 \x01(\x04\x12\x13\n\x0b\x66ingerprint\x18\x03 \x01(\t\x12\x12\n\nnum_params\x18\x04 \x01(\x04\x12\r\n\x05\x63odec\x18\x05 \x01(\t\x12\x15\n\rpayload_bytes\x18\x06 \x01(\x04\x12\x13\n\x0b\x63hunk_bytes\x18\x07 \x01(\r\x12\x0c\n\x04step\x18\x08 \x01(\x04\x12\x16\n\x0esender_address\x18\t \x01(\t\x12\x12\n\ncodec_seed\x18\n \x01(\x04\x12\x13\n\x0bref_version\x18\x0b \x01(\x04\x12\x10\n\x08ref_base\x18\x0c \x01(\x04\x12\x0e\n\x06\x62locks\x18\r \x01(\r\x12\x11\n\tblock_ids\x18\x0e \x03(\r\x12\x16\n\x0e\x63onsensus_step\x18\x0f \x01(\x02\":\n\x07Verdict\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"t\n\x05\x46rame\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x19.gossip.v1.SnapshotHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x12%\n\x07verdict\x18\x03 \x01(\x0b\x32\x12.gossip.v1.VerdictH\x00\x42\x06\n\x04kind\"x\n\x0bMemberEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x12\n\ngeneration\x18\x03 \x01(\x04\x12\x11\n\theartbeat\x18\x04 \x01(\x04\x12%\n\x05state\x18\x05 \x01(\x0e\x32\x16.gossip.v1.MemberState\"D\n\x06\x44igest\x12\x11\n\tsender_id\x18\x01 \x01(\t\x12\'\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x16.gossip.v1.MemberEntry\"\x0f\n\rStatusRequest\"=\n\x0e\x45xchangeCounts\x12\n\n\x02ok\x18\x01 \x01(\x04\x12\x0e\n\x06\x66\x61iled\x18\x02 \x01(\x04\x12\x0f\n\x07refused\x18\x03 \x01(\x04\"U\n\nByteCounts\x12\x0c\n\x04sent\x18\x01 \x01(\x04\x12\x10\n\x08received\x18\x02 \x01(\x04\x12\'\n\x08\x62y_codec\x18\x03 \x03(\x0b\x32\x15.gossip.v1.CodecBytes\";\n\nCodecBytes\x12\r\n\x05\x63odec\x18\x01 \x01(\t\x12\x0c\n\x04sent\x18\x02 \x01(\x04\x12\x10\n\x08received\x18\x03 \x01(\x04\"w\n\rReferenceInfo\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\x12\r\n\x05\x62ytes\x18\x02 \x01(\x04\x12\r\n\x05limit\x18\x03 \x01(\x04\x12\x11\n\tevictions\x18\x04 \x01(\x04\x12\x0e\n\x06resets\x18\x05 \x01(\x04\x12\x16\n\x0e\x63onsensus_step\x18\x06 \x01(\x01\"0\n\tModelInfo\x12\x0e\n\x06params\x18\x01 \x01(\x04\x12\x13\n\x0b\x66ingerprint\x18\x02 \x01(\t\"|\n\x0cMemberStatus\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.gossip.v1.MemberState\x12\x12\n\ngeneration\x18\x04 \x01(\x04\x12\x14\n\x0clast_heard_s\x18\x05 \x01(\x01\"\xa7\x04\n\x0bStatusReply\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x12\n\ngeneration\x18\x03 \x01(\x04\x12\x10\n\x08uptime_s\x18\x04 \x01(\x01\x12\x0c\n\x04step\x18\x05 \x01(\x04\x12\x0c\n\x04loss\x18\x06 \x01(\x01\x12\x14\n\x0chas_accuracy\x18\x07 \x01(\x08\x12\x10\n\x08\x61\x63\x63uracy\x18\x08 \x01(\x01\x12,\n\texchanges\x18\t \x01(\x0b\x32\x19.gossip.v1.ExchangeCounts\x12$\n\x05\x62ytes\x18\n \x01(\x0b\x32\x15.gossip.v1.ByteCounts\x12#\n\x05model\x18\x0b \x01(\x0b\x32\x14.gossip.v1.ModelInfo\x12\x13\n\x0b\x63ompression\x18\x0c \x01(\t\x12(\n\x07members\x18\r \x03(\x0b\x32\x17.gossip.v1.MemberStatus\x12\x13\n\x0bmetric_name\x18\x0e \x01(\t\x12\x0e\n\x06metric\x18\x0f \x01(\x01\x12\x0f\n\x07\x64\x61taset\x18\x10 \x01(\t\x12\x14\n\x0csamples_seen\x18\x11 \x01(\x04\x12\r\n\x05state\x18\x12 \x01(\t\x12,\n\nreferences\x18\x13 \x01(\x0b\x32\x18.gossip.v1.ReferenceInfo\x12)\n\nprotection\x18\x14 \x01(\x0b\x32\x15.gossip.v1.Protection\x12%\n\x08recovery\x18\x15 \x01(\x0b\x32\x13.gossip.v1.Recovery\"S\n\x0fQuarantinedPeer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bremaining_s\x18\x02 \x01(\x01\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07strikes\x18\x04 \x01(\x04\"-\n\x0cRefusalCount\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\"\xcb\x01\n\nProtection\x12/\n\x0bquarantined\x18\x01 \x03(\x0b\x32\x1a.gossip.v1.QuarantinedPeer\x12\x13\n\x0bquarantines\x18\x02 \x01(\x04\x12\x0f\n\x07\x63lipped\x18\x03 \x01(\x04\x12\x17\n\x0funauthenticated\x18\x04 \x01(\x04\x12\x0f\n\x07limited\x18\x05 \x01(\x04\x12)\n\x08refusals\x18\x06 \x03(\x0b\x32\x17.gossip.v1.RefusalCount\x12\x11\n\tmalformed\x18\x07 \x01(\x04\"\xf6\x01\n\x08Recovery\x12\x0f\n\x07resumed\x18\x01 \x01(\x08\x12\x14\n\x0cresumed_step\x18\x02 \x01(\x04\x12\x19\n\x11\x63heckpoints_saved\x18\x03 \x01(\x04\x12\x1b\n\x13\x63heckpoints_skipped\x18\x04 \x01(\x04\x12\x1c\n\x14last_checkpoint_step\x18\x05 \x01(\x04\x12\x15\n\rcatchup_state\x18\x06 \x01(\t\x12\x15\n\rcatchup_donor\x18\x07 \x01(\t\x12\x14\n\x0c\x63\x61tchup_step\x18\x08 \x01(\x04\x12\x11\n\tcatchup_s\x18\t \x01(\x01\x12\x16\n\x0e\x66\x65tches_served\x18\n \x01(\x04\"_\n\x0c\x46\x65tchRequest\x12\x14\n\x0crequester_id\x18\x01 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x02 \x01(\t\x12\x12\n\nnum_params\x18\x03 \x01(\x04\x12\x10\n\x08min_step\x18\x04 \x01(\x04\"8\n\tFetchDone\x12\r\n\x05\x61head\x18\x01 \x01(\x08\x12\x0e\n\x06sha256\x18\x02 \x01(\x0c\x12\x0c\n\x04step\x18\x03 \x01(\x04\"x\n\nFetchFrame\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x19.gossip.v1.SnapshotHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x12$\n\x04\x64one\x18\x03 \x01(\x0b\x32\x14.gossip.v1.FetchDoneH\x00\x42\x06\n\x04kind*\x8b\x01\n\x0bMemberState\x12\x1c\n\x18MEMBER_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12MEMBER_STATE_ALIVE\x10\x01\x12\x18\n\x14MEMBER_STATE_SUSPECT\x10\x02\x12\x15\n\x11MEMBER_STATE_DEAD\x10\x03\x12\x15\n\x11MEMBER_STATE_LEFT\x10\x04\x32>\n\x08\x45xchange\x12\x32\n\x08\x45xchange\x12\x10.gossip.v1.Frame\x1a\x10.gossip.v1.Frame(\x01\x30\x01\x32>\n\nMembership\x12\x30\n\x08PushPull\x12\x11.gossip.v1.Digest\x1a\x11.gossip.v1.Digest2E\n\x07\x43ontrol\x12:\n\x06Status\x12\x18.gossip.v1.StatusRequest\x1a\x16.gossip.v1.StatusReply2D\n\x07\x43\x61tchup\x12\x39\n\x05\x46\x65tch\x12\x17.gossip.v1.FetchRequest\x1a\x15.gossip.v1.FetchFrame0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'gossip_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MEMBERSTATE']._serialized_start=1322
-  _globals['_MEMBERSTATE']._serialized_end=1461
+  _globals['_MEMBERSTATE']._serialized_start=2655
+  _globals['_MEMBERSTATE']._serialized_end=2794
   _globals['_SNAPSHOTHEADER']._serialized_start=28
-  _globals['_SNAPSHOTHEADER']._serialized_end=221
-  _globals['_VERDICT']._serialized_start=223
-  _globals['_VERDICT']._serialized_end=281
-  _globals['_FRAME']._serialized_start=283
-  _globals['_FRAME']._serialized_end=399
-  _globals['_MEMBERENTRY']._serialized_start=401
-  _globals['_MEMBERENTRY']._serialized_end=521
-  _globals['_DIGEST']._serialized_start=523
-  _globals['_DIGEST']._serialized_end=591
-  _globals['_STATUSREQUEST']._serialized_start=593
-  _globals['_STATUSREQUEST']._serialized_end=608
-  _globals['_EXCHANGECOUNTS']._serialized_start=610
-  _globals['_EXCHANGECOUNTS']._serialized_end=671
-  _globals['_BYTECOUNTS']._serialized_start=673
-  _globals['_BYTECOUNTS']._serialized_end=717
-  _globals['_MODELINFO']._serialized_start=719
-  _globals['_MODELINFO']._serialized_end=767
-  _globals['_MEMBERSTATUS']._serialized_start=769
-  _globals['_MEMBERSTATUS']._serialized_end=893
-  _globals['_STATUSREPLY']._serialized_start=896
-  _globals['_STATUSREPLY']._serialized_end=1319
-  _globals['_EXCHANGE']._serialized_start=1463
-  _globals['_EXCHANGE']._serialized_end=1525
-  _globals['_MEMBERSHIP']._serialized_start=1527
-  _globals['_MEMBERSHIP']._serialized_end=1589
-  _globals['_CONTROL']._serialized_start=1591
-  _globals['_CONTROL']._serialized_end=1660
+  _globals['_SNAPSHOTHEADER']._serialized_end=339
+  _globals['_VERDICT']._serialized_start=341
+  _globals['_VERDICT']._serialized_end=399
+  _globals['_FRAME']._serialized_start=401
+  _globals['_FRAME']._serialized_end=517
+  _globals['_MEMBERENTRY']._serialized_start=519
+  _globals['_MEMBERENTRY']._serialized_end=639
+  _globals['_DIGEST']._serialized_start=641
+  _globals['_DIGEST']._serialized_end=709
+  _globals['_STATUSREQUEST']._serialized_start=711
+  _globals['_STATUSREQUEST']._serialized_end=726
+  _globals['_EXCHANGECOUNTS']._serialized_start=728
+  _globals['_EXCHANGECOUNTS']._serialized_end=789
+  _globals['_BYTECOUNTS']._serialized_start=791
+  _globals['_BYTECOUNTS']._serialized_end=876
+  _globals['_CODECBYTES']._serialized_start=878
+  _globals['_CODECBYTES']._serialized_end=937
+  _globals['_REFERENCEINFO']._serialized_start=939
+  _globals['_REFERENCEINFO']._serialized_end=1058
+  _globals['_MODELINFO']._serialized_start=1060
+  _globals['_MODELINFO']._serialized_end=1108
+  _globals['_MEMBERSTATUS']._serialized_start=1110
+  _globals['_MEMBERSTATUS']._serialized_end=1234
+  _globals['_STATUSREPLY']._serialized_start=1237
+  _globals['_STATUSREPLY']._serialized_end=1788
+  _globals['_QUARANTINEDPEER']._serialized_start=1790
+  _globals['_QUARANTINEDPEER']._serialized_end=1873
+  _globals['_REFUSALCOUNT']._serialized_start=1875
+  _globals['_REFUSALCOUNT']._serialized_end=1920
+  _globals['_PROTECTION']._serialized_start=1923
+  _globals['_PROTECTION']._serialized_end=2126
+  _globals['_RECOVERY']._serialized_start=2129
+  _globals['_RECOVERY']._serialized_end=2375
+  _globals['_FETCHREQUEST']._serialized_start=2377
+  _globals['_FETCHREQUEST']._serialized_end=2472
+  _globals['_FETCHDONE']._serialized_start=2474
+  _globals['_FETCHDONE']._serialized_end=2530
+  _globals['_FETCHFRAME']._serialized_start=2532
+  _globals['_FETCHFRAME']._serialized_end=2652
+  _globals['_EXCHANGE']._serialized_start=2796
+  _globals['_EXCHANGE']._serialized_end=2858
+  _globals['_MEMBERSHIP']._serialized_start=2860
+  _globals['_MEMBERSHIP']._serialized_end=2922
+  _globals['_CONTROL']._serialized_start=2924
+  _globals['_CONTROL']._serialized_end=2993
+  _globals['_CATCHUP']._serialized_start=2995
+  _globals['_CATCHUP']._serialized_end=3063
 # @@protoc_insertion_point(module_scope)

@@ -21,7 +21,7 @@ MEMBER_STATE_DEAD: MemberState
 MEMBER_STATE_LEFT: MemberState
 
 class SnapshotHeader(_message.Message):
-    __slots__ = ("sender_id", "generation", "fingerprint", "num_params", "codec", "payload_bytes", "chunk_bytes", "step", "sender_address")
+    __slots__ = ("sender_id", "generation", "fingerprint", "num_params", "codec", "payload_bytes", "chunk_bytes", "step", "sender_address", "codec_seed", "ref_version", "ref_base", "blocks", "block_ids", "consensus_step")
     SENDER_ID_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +31,12 @@ class SnapshotHeader(_message.Message):
     CHUNK_BYTES_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
     SENDER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    CODEC_SEED_FIELD_NUMBER: _ClassVar[int]
+    REF_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REF_BASE_FIELD_NUMBER: _ClassVar[int]
+    BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_IDS_FIELD_NUMBER: _ClassVar[int]
+    CONSENSUS_STEP_FIELD_NUMBER: _ClassVar[int]
     sender_id: str
     generation: int
     fingerprint: str
@@ -40,7 +46,13 @@ class SnapshotHeader(_message.Message):
     chunk_bytes: int
     step: int
     sender_address: str
-    def __init__(self, sender_id: _Optional[str] = ..., generation: _Optional[int] = ..., fingerprint: _Optional[str] = ..., num_params: _Optional[int] = ..., codec: _Optional[str] = ..., payload_bytes: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., step: _Optional[int] = ..., sender_address: _Optional[str] = ...) -> None: ...
+    codec_seed: int
+    ref_version: int
+    ref_base: int
+    blocks: int
+    block_ids: _containers.RepeatedScalarFieldContainer[int]
+    consensus_step: float
+    def __init__(self, sender_id: _Optional[str] = ..., generation: _Optional[int] = ..., fingerprint: _Optional[str] = ..., num_params: _Optional[int] = ..., codec: _Optional[str] = ..., payload_bytes: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., step: _Optional[int] = ..., sender_address: _Optional[str] = ..., codec_seed: _Optional[int] = ..., ref_version: _Optional[int] = ..., ref_base: _Optional[int] = ..., blocks: _Optional[int] = ..., block_ids: _Optional[_Iterable[int]] = ..., consensus_step: _Optional[float] = ...) -> None: ...
 
 class Verdict(_message.Message):
     __slots__ = ("applied", "reason", "detail")
@@ -99,12 +111,40 @@ class ExchangeCounts(_message.Message):
     def __init__(self, ok: _Optional[int] = ..., failed: _Optional[int] = ..., refused: _Optional[int] = ...) -> None: ...
 
 class ByteCounts(_message.Message):
-    __slots__ = ("sent", "received")
+    __slots__ = ("sent", "received", "by_codec")
     SENT_FIELD_NUMBER: _ClassVar[int]
     RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    BY_CODEC_FIELD_NUMBER: _ClassVar[int]
     sent: int
     received: int
-    def __init__(self, sent: _Optional[int] = ..., received: _Optional[int] = ...) -> None: ...
+    by_codec: _containers.RepeatedCompositeFieldContainer[CodecBytes]
+    def __init__(self, sent: _Optional[int] = ..., received: _Optional[int] = ..., by_codec: _Optional[_Iterable[_Union[CodecBytes, _Mapping]]] = ...) -> None: ...
+
+class CodecBytes(_message.Message):
+    __slots__ = ("codec", "sent", "received")
+    CODEC_FIELD_NUMBER: _ClassVar[int]
+    SENT_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    codec: str
+    sent: int
+    received: int
+    def __init__(self, codec: _Optional[str] = ..., sent: _Optional[int] = ..., received: _Optional[int] = ...) -> None: ...
+
+class ReferenceInfo(_message.Message):
+    __slots__ = ("count", "bytes", "limit", "evictions", "resets", "consensus_step")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    EVICTIONS_FIELD_NUMBER: _ClassVar[int]
+    RESETS_FIELD_NUMBER: _ClassVar[int]
+    CONSENSUS_STEP_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    bytes: int
+    limit: int
+    evictions: int
+    resets: int
+    consensus_step: float
+    def __init__(self, count: _Optional[int] = ..., bytes: _Optional[int] = ..., limit: _Optional[int] = ..., evictions: _Optional[int] = ..., resets: _Optional[int] = ..., consensus_step: _Optional[float] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
     __slots__ = ("params", "fingerprint")
@@ -129,7 +169,7 @@ class MemberStatus(_message.Message):
     def __init__(self, id: _Optional[str] = ..., address: _Optional[str] = ..., state: _Optional[_Union[MemberState, str]] = ..., generation: _Optional[int] = ..., last_heard_s: _Optional[float] = ...) -> None: ...
 
 class StatusReply(_message.Message):
-    __slots__ = ("id", "address", "generation", "uptime_s", "step", "loss", "has_accuracy", "accuracy", "exchanges", "bytes", "model", "compression", "members", "metric_name", "metric", "dataset", "samples_seen", "state")
+    __slots__ = ("id", "address", "generation", "uptime_s", "step", "loss", "has_accuracy", "accuracy", "exchanges", "bytes", "model", "compression", "members", "metric_name", "metric", "dataset", "samples_seen", "state", "references", "protection", "recovery")
     ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
@@ -148,6 +188,9 @@ class StatusReply(_message.Message):
     DATASET_FIELD_NUMBER: _ClassVar[int]
     SAMPLES_SEEN_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    PROTECTION_FIELD_NUMBER: _ClassVar[int]
+    RECOVERY_FIELD_NUMBER: _ClassVar[int]
     id: str
     address: str
     generation: int
@@ -166,4 +209,101 @@ class StatusReply(_message.Message):
     dataset: str
     samples_seen: int
     state: str
-    def __init__(self, id: _Optional[str] = ..., address: _Optional[str] = ..., generation: _Optional[int] = ..., uptime_s: _Optional[float] = ..., step: _Optional[int] = ..., loss: _Optional[float] = ..., has_accuracy: _Optional[bool] = ..., accuracy: _Optional[float] = ..., exchanges: _Optional[_Union[ExchangeCounts, _Mapping]] = ..., bytes: _Optional[_Union[ByteCounts, _Mapping]] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ..., compression: _Optional[str] = ..., members: _Optional[_Iterable[_Union[MemberStatus, _Mapping]]] = ..., metric_name: _Optional[str] = ..., metric: _Optional[float] = ..., dataset: _Optional[str] = ..., samples_seen: _Optional[int] = ..., state: _Optional[str] = ...) -> None: ...
+    references: ReferenceInfo
+    protection: Protection
+    recovery: Recovery
+    def __init__(self, id: _Optional[str] = ..., address: _Optional[str] = ..., generation: _Optional[int] = ..., uptime_s: _Optional[float] = ..., step: _Optional[int] = ..., loss: _Optional[float] = ..., has_accuracy: _Optional[bool] = ..., accuracy: _Optional[float] = ..., exchanges: _Optional[_Union[ExchangeCounts, _Mapping]] = ..., bytes: _Optional[_Union[ByteCounts, _Mapping]] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ..., compression: _Optional[str] = ..., members: _Optional[_Iterable[_Union[MemberStatus, _Mapping]]] = ..., metric_name: _Optional[str] = ..., metric: _Optional[float] = ..., dataset: _Optional[str] = ..., samples_seen: _Optional[int] = ..., state: _Optional[str] = ..., references: _Optional[_Union[ReferenceInfo, _Mapping]] = ..., protection: _Optional[_Union[Protection, _Mapping]] = ..., recovery: _Optional[_Union[Recovery, _Mapping]] = ...) -> None: ...
+
+class QuarantinedPeer(_message.Message):
+    __slots__ = ("id", "remaining_s", "reason", "strikes")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_S_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    STRIKES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    remaining_s: float
+    reason: str
+    strikes: int
+    def __init__(self, id: _Optional[str] = ..., remaining_s: _Optional[float] = ..., reason: _Optional[str] = ..., strikes: _Optional[int] = ...) -> None: ...
+
+class RefusalCount(_message.Message):
+    __slots__ = ("reason", "count")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    count: int
+    def __init__(self, reason: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+
+class Protection(_message.Message):
+    __slots__ = ("quarantined", "quarantines", "clipped", "unauthenticated", "limited", "refusals", "malformed")
+    QUARANTINED_FIELD_NUMBER: _ClassVar[int]
+    QUARANTINES_FIELD_NUMBER: _ClassVar[int]
+    CLIPPED_FIELD_NUMBER: _ClassVar[int]
+    UNAUTHENTICATED_FIELD_NUMBER: _ClassVar[int]
+    LIMITED_FIELD_NUMBER: _ClassVar[int]
+    REFUSALS_FIELD_NUMBER: _ClassVar[int]
+    MALFORMED_FIELD_NUMBER: _ClassVar[int]
+    quarantined: _containers.RepeatedCompositeFieldContainer[QuarantinedPeer]
+    quarantines: int
+    clipped: int
+    unauthenticated: int
+    limited: int
+    refusals: _containers.RepeatedCompositeFieldContainer[RefusalCount]
+    malformed: int
+    def __init__(self, quarantined: _Optional[_Iterable[_Union[QuarantinedPeer, _Mapping]]] = ..., quarantines: _Optional[int] = ..., clipped: _Optional[int] = ..., unauthenticated: _Optional[int] = ..., limited: _Optional[int] = ..., refusals: _Optional[_Iterable[_Union[RefusalCount, _Mapping]]] = ..., malformed: _Optional[int] = ...) -> None: ...
+
+class Recovery(_message.Message):
+    __slots__ = ("resumed", "resumed_step", "checkpoints_saved", "checkpoints_skipped", "last_checkpoint_step", "catchup_state", "catchup_donor", "catchup_step", "catchup_s", "fetches_served")
+    RESUMED_FIELD_NUMBER: _ClassVar[int]
+    RESUMED_STEP_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINTS_SAVED_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINTS_SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    LAST_CHECKPOINT_STEP_FIELD_NUMBER: _ClassVar[int]
+    CATCHUP_STATE_FIELD_NUMBER: _ClassVar[int]
+    CATCHUP_DONOR_FIELD_NUMBER: _ClassVar[int]
+    CATCHUP_STEP_FIELD_NUMBER: _ClassVar[int]
+    CATCHUP_S_FIELD_NUMBER: _ClassVar[int]
+    FETCHES_SERVED_FIELD_NUMBER: _ClassVar[int]
+    resumed: bool
+    resumed_step: int
+    checkpoints_saved: int
+    checkpoints_skipped: int
+    last_checkpoint_step: int
+    catchup_state: str
+    catchup_donor: str
+    catchup_step: int
+    catchup_s: float
+    fetches_served: int
+    def __init__(self, resumed: _Optional[bool] = ..., resumed_step: _Optional[int] = ..., checkpoints_saved: _Optional[int] = ..., checkpoints_skipped: _Optional[int] = ..., last_checkpoint_step: _Optional[int] = ..., catchup_state: _Optional[str] = ..., catchup_donor: _Optional[str] = ..., catchup_step: _Optional[int] = ..., catchup_s: _Optional[float] = ..., fetches_served: _Optional[int] = ...) -> None: ...
+
+class FetchRequest(_message.Message):
+    __slots__ = ("requester_id", "fingerprint", "num_params", "min_step")
+    REQUESTER_ID_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    NUM_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    MIN_STEP_FIELD_NUMBER: _ClassVar[int]
+    requester_id: str
+    fingerprint: str
+    num_params: int
+    min_step: int
+    def __init__(self, requester_id: _Optional[str] = ..., fingerprint: _Optional[str] = ..., num_params: _Optional[int] = ..., min_step: _Optional[int] = ...) -> None: ...
+
+class FetchDone(_message.Message):
+    __slots__ = ("ahead", "sha256", "step")
+    AHEAD_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    ahead: bool
+    sha256: bytes
+    step: int
+    def __init__(self, ahead: _Optional[bool] = ..., sha256: _Optional[bytes] = ..., step: _Optional[int] = ...) -> None: ...
+
+class FetchFrame(_message.Message):
+    __slots__ = ("header", "chunk", "done")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    header: SnapshotHeader
+    chunk: bytes
+    done: FetchDone
+    def __init__(self, header: _Optional[_Union[SnapshotHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ..., done: _Optional[_Union[FetchDone, _Mapping]] = ...) -> None: ...

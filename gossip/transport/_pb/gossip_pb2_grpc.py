@@ -239,3 +239,75 @@ class Control:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class CatchupStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Fetch = channel.unary_stream(
+                '/gossip.v1.Catchup/Fetch',
+                request_serializer=gossip__pb2.FetchRequest.SerializeToString,
+                response_deserializer=gossip__pb2.FetchFrame.FromString,
+                _registered_method=True)
+
+
+class CatchupServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def Fetch(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_CatchupServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Fetch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Fetch,
+                    request_deserializer=gossip__pb2.FetchRequest.FromString,
+                    response_serializer=gossip__pb2.FetchFrame.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'gossip.v1.Catchup', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('gossip.v1.Catchup', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Catchup:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def Fetch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/gossip.v1.Catchup/Fetch',
+            gossip__pb2.FetchRequest.SerializeToString,
+            gossip__pb2.FetchFrame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
