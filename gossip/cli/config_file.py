@@ -121,6 +121,10 @@ def parse_with_config(
     return parser.parse_args(argv)
 
 
+SECRETS = frozenset({"token"})
+"""Options whose values --print-config never shows (the output ends up in logs and tickets)."""
+
+
 def to_toml(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
     """The effective configuration as a TOML file ``--config`` reads back (None: commented)."""
     lines = ["# effective gossip-node configuration (gossip-node --config FILE reads it back)"]
@@ -133,6 +137,8 @@ def to_toml(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
         name = key.replace("_", "-")
         if value is None:
             lines.append(f"# {name} =  (not set: {_help(action)})")
+        elif action.dest in SECRETS:
+            lines.append(f"# {name} = (set; not printed: a secret)")
         else:
             lines.append(f"{name} = {_toml_value(value)}")
     return "\n".join(lines) + "\n"

@@ -142,6 +142,7 @@ class Launcher:
                 "--shard", f"{index}/{count}",
                 "--report", str(report),
             ]  # fmt: skip
+            own += per_child_args(self.node_args, index, node_id)
             # our flags come last: argparse keeps the last value, so they win
             argv = [self.python, "-m", "gossip.cli.node", *self.node_args, *own]
             self.children.append(
@@ -266,6 +267,33 @@ class Launcher:
             if self._transport is None:
                 self._transport = GrpcTransport()
             return self._transport
+
+
+def _flag_value(args: Sequence[str], flag: str) -> str | None:
+    """The last value given to ``flag`` (as ``--flag V`` or ``--flag=V``), or None."""
+    value = None
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith(flag + "="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def per_child_args(node_args: Sequence[str], index: int, node_id: str) -> list[str]:
+    """Flags that must differ per child on one host: a metrics port, a checkpoint directory.
+
+    ``--metrics-port P`` becomes P + index (0 stays 0: each child picks a free
+    port); ``--checkpoint-dir D`` becomes ``D/<node id>``, so restarts find their own.
+    """
+    extra: list[str] = []
+    port = _flag_value(node_args, "--metrics-port")
+    if port is not None and port.isdigit() and int(port) > 0:
+        extra += ["--metrics-port", str(int(port) + index)]
+    directory = _flag_value(node_args, "--checkpoint-dir")
+    if directory:
+        extra += ["--checkpoint-dir", str(Path(directory) / node_id)]
+    return extra
 
 
 def _terminate_with_parent() -> None:

@@ -101,3 +101,10 @@ def test_print_config_and_an_unknown_key_from_the_command(tmp_path: Path) -> Non
     assert refused.returncode == 2
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "unknown key 'sead'" in lines[0], refused.stderr
+
+
+def test_print_config_never_shows_the_token() -> None:
+    parser = build_parser()
+    args = parse_with_config(parser, ["--token", "s3cret-value"])
+    text = to_toml(parser, args)
+    assert "s3cret-value" not in text and "# token = (set; not printed" in text
