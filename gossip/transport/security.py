@@ -341,35 +341,29 @@ class SafeDecoding(_ServerInterceptor):
                     reject(request, context)
                 yield request
 
+        def unary(behaviour: Any) -> Any:
+            def run(request: Any, context: grpc.ServicerContext) -> Any:
+                if isinstance(request, _Malformed):
+                    reject(request, context)
+                return behaviour(request, context)
+
+            return run
+
+        def streaming(behaviour: Any) -> Any:
+            def run(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+                return behaviour(checked(requests, context), context)
+
+            return run
+
         serializer = handler.response_serializer
         if handler.unary_unary is not None:
-            unary_unary = handler.unary_unary
-
-            def uu(request: Any, context: grpc.ServicerContext) -> Any:
-                if isinstance(request, _Malformed):
-                    reject(request, context)
-                return unary_unary(request, context)
-
-            return grpc.unary_unary_rpc_method_handler(uu, safe, serializer)
+            wrapped = unary(handler.unary_unary)
+            return grpc.unary_unary_rpc_method_handler(wrapped, safe, serializer)
         if handler.unary_stream is not None:
-            unary_stream = handler.unary_stream
-
-            def us(request: Any, context: grpc.ServicerContext) -> Any:
-                if isinstance(request, _Malformed):
-                    reject(request, context)
-                return unary_stream(request, context)
-
-            return grpc.unary_stream_rpc_method_handler(us, safe, serializer)
+            wrapped = unary(handler.unary_stream)
+            return grpc.unary_stream_rpc_method_handler(wrapped, safe, serializer)
         if handler.stream_unary is not None:
-            stream_unary = handler.stream_unary
-
-            def su(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-                return stream_unary(checked(requests, context), context)
-
-            return grpc.stream_unary_rpc_method_handler(su, safe, serializer)
-        stream_stream = handler.stream_stream
-
-        def ss(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-            return stream_stream(checked(requests, context), context)
-
-        return grpc.stream_stream_rpc_method_handler(ss, safe, serializer)
+            wrapped = streaming(handler.stream_unary)
+            return grpc.stream_unary_rpc_method_handler(wrapped, safe, serializer)
+        wrapped = streaming(handler.stream_stream)
+        return grpc.stream_stream_rpc_method_handler(wrapped, safe, serializer)
