@@ -31,7 +31,7 @@ import numpy as np
 from _common import machine, median, write_result
 
 from gossip.averaging.pairwise import RAW_CODEC, Replica, Snapshot
-from gossip.membership.table import Digest
+from gossip.membership.types import Digest
 from gossip.transport.base import StatusDict
 from gossip.transport.grpc_transport import GrpcTransport
 from gossip.transport.wire import CHUNK_BYTES

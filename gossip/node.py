@@ -38,8 +38,8 @@ from gossip.config import NodeConfig
 from gossip.data import Dataset
 from gossip.errors import ExchangeRefused, UsageError
 from gossip.exchanger import Exchanger, Identity
+from gossip.membership import Digest, MemberEntry, MembershipConfig
 from gossip.membership.faults import wrap_from_env
-from gossip.membership.table import Digest, MemberEntry, MembershipConfig
 from gossip.membership_driver import MembershipDriver
 from gossip.model import Sequential
 from gossip.observability import Observability

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from gossip.averaging.pairwise import Snapshot
-from gossip.membership.table import Digest
+from gossip.membership.types import Digest
 
 StatusDict = dict[str, Any]
 """The status JSON of DESIGN.md §5."""

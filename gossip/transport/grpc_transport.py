@@ -25,7 +25,7 @@ from gossip.errors import (
     TransportError,
     UsageError,
 )
-from gossip.membership.table import Digest
+from gossip.membership.types import Digest
 from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport._pb import gossip_pb2_grpc as pb_grpc
 from gossip.transport.base import Completion, Handler, StatusDict, Traffic

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from gossip.averaging.pairwise import Snapshot
 from gossip.errors import PeerUnavailable
-from gossip.membership.table import Digest
+from gossip.membership.types import Digest
 from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport.base import Completion, Handler, StatusDict, Traffic
 from gossip.transport.session import counted, initiate, respond

@@ -44,7 +44,7 @@ import numpy as np
 from gossip.averaging.pairwise import RAW_CODEC, Snapshot
 from gossip.clock import Clock
 from gossip.errors import ExchangeRefused
-from gossip.membership.table import Digest
+from gossip.membership.types import Digest
 from gossip.transport.base import Completion, Handler, StatusDict, Traffic, Transport
 
 LATENCY_BUCKETS: tuple[float, ...] = (

@@ -13,7 +13,7 @@ from typing import Any
 
 from gossip.averaging.pairwise import Snapshot
 from gossip.errors import WireError
-from gossip.membership.table import Digest, MemberEntry, State
+from gossip.membership.types import Digest, MemberEntry, State
 from gossip.transport._pb import gossip_pb2 as pb
 
 CHUNK_BYTES = 1 << 20

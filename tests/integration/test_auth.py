@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from gossip.errors import GossipError
-from gossip.membership.table import Digest
+from gossip.membership.types import Digest
 from gossip.transport.fetch import FetchRequest
 from gossip.transport.grpc_transport import GrpcTransport
 from gossip.transport.security import Security, load_tls

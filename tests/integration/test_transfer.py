@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from gossip.averaging.pairwise import RAW_CODEC, Replica, Snapshot
-from gossip.membership.table import Digest
+from gossip.membership.types import Digest
 from gossip.transport.base import StatusDict
 from gossip.transport.grpc_transport import GrpcTransport
 

@@ -9,7 +9,7 @@ import pytest
 
 from gossip.clock import ManualClock
 from gossip.membership import MemberEntry, MembershipConfig
-from gossip.membership.table import Digest
+from gossip.membership.types import Digest
 from gossip.membership_driver import MembershipDriver
 from gossip.transport.base import StatusDict
 from gossip.transport.memory import InMemoryNetwork

@@ -14,7 +14,7 @@ import pytest
 
 from gossip.averaging.pairwise import RAW_CODEC, Snapshot
 from gossip.errors import ExchangeRefused, WireError
-from gossip.membership.table import Digest
+from gossip.membership.types import Digest
 from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport.base import StatusDict
 from gossip.transport.session import initiate, respond

@@ -6,7 +6,7 @@ import pytest
 
 from gossip.averaging.pairwise import RAW_CODEC, Snapshot
 from gossip.errors import WireError
-from gossip.membership.table import Digest, MemberEntry, State
+from gossip.membership.types import Digest, MemberEntry, State
 from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport.wire import (
     CHUNK_BYTES,
