@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from gossip.exchanger import ROUTINE_REFUSALS
+
 from .conftest import Processes, free_port, wait_for
 
 pytestmark = pytest.mark.slow
@@ -39,7 +41,11 @@ def test_three_processes_train_gossip_and_leave_cleanly(procs: Processes, tmp_pa
 
     wait_for(trained, 60, "every peer to exchange and reach 90% held-out accuracy")
     view = procs.status(addresses[0])
-    assert view is not None and view["exchanges"]["refused"] == 0
+    assert view is not None
+    # crossing exchanges ("busy") and reference resets are routine; nothing else may be refused
+    refusals = view["protection"]["refusals"]
+    assert set(refusals) <= set(ROUTINE_REFUSALS), refusals
+    assert view["exchanges"]["refused"] <= view["exchanges"]["ok"] // 4
     assert view["bytes"]["sent"] > 4 * view["model"]["params"]
 
     procs.children[2].send_signal(signal.SIGTERM)
