@@ -7,8 +7,8 @@ The Keras-like model API lives here too::
     model.fit(x_train, y_train, epochs=10)
 
 and a peer runs inside a Python program with ``gossip.Node(gossip.NodeConfig(...)).run()``.
-Names are imported on first use, so ``gossip-ctl`` does not pay for numpy and
-scikit-learn at start-up.
+Names are imported on first use, so ``gossip-ctl`` does not pay for numpy at
+start-up.
 """
 
 from __future__ import annotations

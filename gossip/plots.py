@@ -6,7 +6,9 @@ against time per peer, the consensus distance estimate against time per peer
 per codec summed over the peers. Reports only need ``history`` entries with
 ``t`` and the keys :meth:`gossip.node.Node._record` writes; what is missing
 leaves its panel saying so. matplotlib is imported here only, with the Agg
-backend (no display needed).
+backend (no display needed); it is an optional dependency
+(``pip install 'gossip-train[plots]'``), and without it :func:`plot_run`
+raises a UsageError of one line that says so.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gossip.errors import UsageError
 from gossip.metrics import bytes_by_codec
 
 Report = Mapping[str, Any]
+
+INSTALL_HINT = "pip install 'gossip-train[plots]'"
+"""What a user runs to get matplotlib (the package's ``plots`` extra)."""
 
 
 def _series(report: Report, key: str) -> tuple[list[float], list[float]]:
@@ -59,8 +65,14 @@ def traffic_by_codec(reports: Mapping[str, Report | None]) -> dict[str, tuple[in
 
 
 def plot_run(reports: Mapping[str, Report | None], path: Path | str, title: str = "") -> Path:
-    """Write the four-panel PNG of a run to ``path``; return it."""
-    import matplotlib
+    """Write the four-panel PNG of a run to ``path``; return it.
+
+    UsageError (one line, naming the extra) when matplotlib is not installed.
+    """
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise UsageError(f"plots need matplotlib, not installed: {INSTALL_HINT}") from exc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

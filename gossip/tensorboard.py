@@ -10,10 +10,14 @@ shows wall time): ``loss/train``, ``loss/heldout``, ``heldout/<metric>``
 (accuracy or r2), ``consensus/distance``, ``bytes/sent``, ``bytes/received``,
 ``exchanges/ok``. tensorboardX queues events and writes them from its own
 thread; a write that fails is logged once and writing stops, training never does.
+
+tensorboardX is an optional dependency (``pip install 'gossip-train[tensorboard]'``):
+without it, asking for scalars is a UsageError of one line at start-up.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import os
@@ -42,6 +46,20 @@ SCALARS = {
 """History keys (see ``Node._record``) and the TensorBoard tags they are written under."""
 
 
+INSTALL_HINT = "pip install 'gossip-train[tensorboard]'"
+"""What a user runs to get tensorboardX (the package's ``tensorboard`` extra)."""
+
+
+def require_tensorboardx() -> None:
+    """Raise UsageError (one line, naming the extra) when tensorboardX is not installed.
+
+    Cheap: it looks the package up without importing it, so the command line
+    can be checked before anything starts.
+    """
+    if importlib.util.find_spec("tensorboardX") is None:
+        raise UsageError(f"--tensorboard-dir needs tensorboardX, not installed: {INSTALL_HINT}")
+
+
 def check_writable(directory: Path) -> None:
     """Create ``directory`` and a file in it, or raise UsageError with one line naming it."""
     try:
@@ -58,8 +76,14 @@ class ScalarWriter:
 
     def __init__(self, directory: str | os.PathLike[str], peer_id: str) -> None:
         self.path = Path(directory) / peer_id
+        require_tensorboardx()
         check_writable(self.path)
-        from tensorboardX import SummaryWriter  # heavy import: only when asked for
+        try:
+            from tensorboardX import SummaryWriter  # heavy import: only when asked for
+        except ImportError as exc:  # present but broken (a missing dependency of its own)
+            raise UsageError(
+                f"--tensorboard-dir: cannot import tensorboardX ({exc}): {INSTALL_HINT}"
+            ) from exc
 
         try:
             self._writer: Any = SummaryWriter(logdir=str(self.path), flush_secs=FLUSH_SECS)

@@ -39,7 +39,7 @@ from gossip.cli.table import (
     summary_table,
 )
 from gossip.config import NodeConfig
-from gossip.errors import UsageError
+from gossip.errors import GossipError, UsageError
 
 PROG = "gossip-cluster"
 REFRESH_S = 0.5
@@ -295,7 +295,10 @@ def write_plot(plan: Plan, reports: dict[str, dict[str, Any] | None]) -> str | N
         path = plot_run(
             reports, plan.run_dir / "cluster.png", f"gossip-cluster: {plan.nodes} peers"
         )
-    except Exception as exc:  # matplotlib missing or broken: the numbers are in the JSON
+    except GossipError as exc:  # matplotlib not installed (an optional extra)
+        print(f"{PROG}: no plot: {exc}", file=sys.stderr)
+        return None
+    except Exception as exc:  # matplotlib broken: the numbers are in the JSON
         print(f"{PROG}: no plot: {type(exc).__name__}: {exc}", file=sys.stderr)
         return None
     return str(path)

@@ -1,19 +1,20 @@
 """The :class:`Dataset` every peer trains on, and where data sets come from.
 
-``load_dataset`` turns a ``--dataset`` spec into a Dataset: the bundled
-scikit-learn sets (no network), a seeded synthetic task, or a user's .npz/.csv
-file. Whether a file is classification or regression is decided here, once,
-from its labels (:func:`from_arrays`).
+``load_dataset`` turns a ``--dataset`` spec into a Dataset: the built-in sets
+shipped inside the package (``gossip/data/builtin/``: no network, no
+scikit-learn), a seeded synthetic task, or a user's .npz/.csv file. Whether a
+file is classification or regression is decided here, once, from its labels
+(:func:`from_arrays`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from sklearn.datasets import load_diabetes, load_digits
 
 from gossip.data.loaders import RawData, read_csv, read_npz
 from gossip.errors import DataError, UsageError
@@ -24,6 +25,10 @@ MAX_CLASSES = 100
 """Integer labels with more distinct values than this are read as a regression target."""
 
 BUILTIN = ("digits", "diabetes", "synthetic")
+
+PACKAGED = ("digits", "diabetes")
+"""Built-ins stored as ``gossip/data/builtin/<name>.npz`` (scikit-learn's arrays, lossless;
+made by scripts/make-builtin-data.py, sources and licenses in that directory's README)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,16 +154,8 @@ def load_dataset(
     suffix = Path(spec).suffix.lower()
     if label_column is not None and suffix != ".csv":
         raise UsageError(f"a label column only applies to .csv data files, not {spec!r}")
-    if spec == "digits":
-        bunch = load_digits()
-        return from_arrays(
-            bunch.data, bunch.target, name=spec, feature_names=tuple(bunch.feature_names)
-        )
-    if spec == "diabetes":
-        bunch = load_diabetes()
-        return from_arrays(
-            bunch.data, bunch.target, name=spec, feature_names=tuple(bunch.feature_names)
-        )
+    if spec in PACKAGED:
+        return load_packaged(spec)
     if spec == "synthetic":
         return synthetic(samples=samples, features=features, classes=classes, seed=seed)
     if suffix in (".npz", ".csv"):
@@ -177,6 +174,16 @@ def load_dataset(
     raise DataError(
         f"unknown dataset {spec!r}; choose {', '.join(BUILTIN)}, or a .npz/.csv file path"
     )
+
+
+def load_packaged(name: str) -> Dataset:
+    """``digits`` or ``diabetes`` from the package data, the same arrays as scikit-learn's."""
+    if name not in PACKAGED:
+        raise ValueError(f"no packaged data set {name!r}; have {', '.join(PACKAGED)}")
+    source = resources.files("gossip.data") / "builtin" / f"{name}.npz"
+    with source.open("rb") as f, np.load(f, allow_pickle=False) as npz:
+        x, y, names = npz["x"], npz["y"], npz["feature_names"]
+    return from_arrays(x, y, name=name, feature_names=tuple(str(n) for n in names))
 
 
 SYNTHETIC_SEPARATION = 3.0

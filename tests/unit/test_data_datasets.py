@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,24 @@ def test_diabetes_is_regression() -> None:
     assert ds.task == "regression" and ds.num_classes == 0
     assert ds.y.dtype == np.float32 and ds.y.shape == (442,)
     assert "bmi" in ds.feature_names
+
+
+@pytest.mark.parametrize("name", ["digits", "diabetes"])
+def test_packaged_data_equals_scikit_learns(name: str) -> None:
+    """The files under gossip/data/builtin/ hold exactly scikit-learn's arrays."""
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    bunch = getattr(sklearn_datasets, f"load_{name}")()
+    ours = load_dataset(name)
+    theirs = from_arrays(
+        bunch.data, bunch.target, name=name, feature_names=tuple(bunch.feature_names)
+    )
+    assert np.array_equal(ours.x, theirs.x) and np.array_equal(ours.y, theirs.y)
+    assert (ours.task, ours.num_classes) == (theirs.task, theirs.num_classes)
+    assert ours.feature_names == theirs.feature_names
+    source = resources.files("gossip.data") / "builtin" / f"{name}.npz"
+    with source.open("rb") as f, np.load(f, allow_pickle=False) as raw:
+        # lossless before any conversion: float64 features compare bit for bit
+        assert np.array_equal(raw["x"], bunch.data) and np.array_equal(raw["y"], bunch.target)
 
 
 def test_synthetic_honours_its_shape_arguments() -> None:

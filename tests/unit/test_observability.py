@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,21 @@ def test_a_failing_write_is_logged_once_and_never_raises(
     writer.write({"step": 2, "loss": 0.4})
     writer.close()
     assert sum("cannot write" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_without_tensorboardx_the_flag_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gossip.cli.node import main
+
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)  # as if not installed
+    code = main(["--dataset", "synthetic", "--tensorboard-dir", str(tmp_path / "tb")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "gossip-node: error: --tensorboard-dir needs tensorboardX, not installed: "
+        "pip install 'gossip-train[tensorboard]'"
+    ]
+    assert not (tmp_path / "tb").exists()  # refused before anything started
+    with pytest.raises(UsageError, match=r"gossip-train\[tensorboard\]"):
+        ScalarWriter(tmp_path / "tb", "node-0")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from gossip.errors import UsageError
 from gossip.plots import metric_name, plot_run, traffic_by_codec
 
 
@@ -30,3 +34,13 @@ def test_plot_run_copes_with_empty_histories_and_regression(tmp_path: Path) -> N
     assert metric_name(reports) == "r2"
     assert plot_run(reports, tmp_path / "x.png").exists()
     assert plot_run({}, tmp_path / "empty.png").exists()
+
+
+def test_without_matplotlib_plotting_is_one_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    with pytest.raises(UsageError, match=r"^plots need matplotlib, not installed: "
+                       r"pip install 'gossip-train\[plots\]'$"):  # fmt: skip
+        plot_run({"node-0": report(0)}, tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
