@@ -49,7 +49,7 @@ up() {
     die "could not start: ${reason:-docker compose up failed}; nothing left running"
   fi
   rm -f "$err"
-  say "$n peers starting; waiting until each answers its status call (healthcheck)"
+  say "$n peers starting; waiting until each answers its gRPC health check"
   deadline=$(($(date +%s) + ${UP_TIMEOUT:-300}))
   while :; do
     total=0 healthy=0

@@ -47,7 +47,7 @@ def test_peers_discover_each_other_through_the_service_name(cluster: Cluster) ->
             cluster.inspect(c, "{{.State.Health.Status}}") == "healthy" for c in cluster.containers
         ),
         CONVERGE,
-        "every container healthy (healthcheck: gossip-ctl status)",
+        "every container healthy (healthcheck: the gRPC health service)",
     )
 
 
