@@ -85,8 +85,8 @@ class NodeConfig:
     in bench/compression.py the cheapest codec that kept float32 accuracy within 0.5 point
     on both IID and dirichlet:0.5 digits (3.9 times fewer bytes)."""
     consensus_step: float | None = None
-    """Gamma of compressed exchanges, in (0, 1]; None: ``alpha`` for ``none``, else the codec's
-    measured default (topk, randk, sign 0.2; fp16, int8, qsgd 0.5)."""
+    """Gamma of compressed exchanges, in (0, 1]; None: ``alpha``, which every codec keeps
+    stable because the pair's references follow its own move (bench/compression.py)."""
     reference_memory: float = 256.0
     """MiB of per-neighbour references for compressed exchanges (LRU; at least one neighbour)."""
     exchange_timeout: float = 10.0

@@ -6,11 +6,18 @@ knows them) and ``h_j`` (:mod:`gossip.averaging.references`). One exchange:
 1. i sends ``q_i = C(x_i - h_i)``; j checks it and sends ``q_j = C(x_j - h_j)``;
 2. both compute ``h_i' = h_i + dec(q_i)`` and ``h_j' = h_j + dec(q_j)`` from the
    same bytes (each decodes its own message too), so the copies stay identical;
-3. i moves ``x_i += gamma * (h_j' - h_i')`` and says so; only then j moves
-   ``x_j += gamma * (h_i' - h_j')`` and both keep ``h'`` and a chained version.
+3. i moves ``x_i += d`` with ``d = gamma * (h_j' - h_i')`` and says so; only
+   then j moves ``x_j -= d``; both keep ``h_i' + d``, ``h_j' - d`` and a
+   chained version.
 
 The two increments are exact negatives (IEEE subtraction is antisymmetric),
 so the pair's sum, hence the mean, is kept under every codec (DESIGN.md §3).
+Both sides know the move exactly, so the references follow it for free and
+the next difference holds only what changed elsewhere (training, other
+neighbours). CHOCO-SGD leaves the move in the difference, to be sent through
+the codec; with top-1% that made every step above ~0.05 unstable here, while
+with the move in the references gamma = 0.5 (plain averaging) works for every
+codec (bench/compression.py).
 A codec that drops or rounds part of ``x - h`` leaves it in ``x - h``, to be
 sent in a later exchange: the reference *is* the error feedback of the biased
 codecs (``q = C(x - h_old - dec(q_old))`` is exactly EF-compression of the
@@ -71,7 +78,7 @@ class Mixing:
 
     spec: CompressionSpec = field(default_factory=lambda: parse_spec("none"))
     consensus_step: float | None = None
-    """Gamma; None: ``alpha`` for ``none``, else the codec's measured default."""
+    """Gamma; None: the replica's ``alpha`` (0.5 works for every codec, bench/compression.py)."""
     reference_bytes: int = 256 << 20
     """Memory for per-neighbour references; at least one neighbour is always kept."""
     seed: int = 0
@@ -100,6 +107,11 @@ def scatter(values: np.ndarray, slices: list[slice], parts: np.ndarray, *, add: 
         else:
             values[s] = parts[start:end]
         start = end
+
+
+def moved(own: np.ndarray, peer: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pair's references after a move of ``delta`` here and ``-delta`` there (step 3)."""
+    return own + delta, peer - delta
 
 
 def _finite(values: np.ndarray, what: str) -> np.ndarray:
@@ -175,12 +187,8 @@ class Mixer:
     ) -> None:
         self.replica = replica
         self.spec = mixing.spec
-        codec = self.spec.codec
-        self.raw = codec.name == "none"
-        if mixing.consensus_step is not None:
-            self.gamma = mixing.consensus_step
-        else:
-            self.gamma = replica.alpha if self.raw else codec.default_step
+        self.raw = self.spec.codec.name == "none"
+        self.gamma = mixing.consensus_step or replica.alpha
         self.base = (base if base is not None else replica.params).copy()
         self.base_hash = vector_hash(self.base)
         self.store = ReferenceStore(mixing.reference_bytes, 2 * self.base.nbytes)
@@ -251,9 +259,8 @@ class Mixer:
         delta = self._checked(increment(out.new_own, new_peer, self.gamma))
         self.replica.add(delta, out.slices)
         version = next_version(version, offer.payload, reply.payload)
-        self.keep(
-            out.peer_id, reply.generation, out.ref, out.slices, out.new_own, new_peer, version
-        )
+        own, peer_ref = moved(out.new_own, new_peer, delta)
+        self.keep(out.peer_id, reply.generation, out.ref, out.slices, own, peer_ref, version)
 
     def done(self, out: Outgoing, reason: str = "") -> None:
         """The offer is over (applied or not): free the pair; a mismatch drops its references."""
@@ -303,7 +310,8 @@ class Mixer:
                 gamma,
             )
             version = next_version(version, offer.payload, reply.payload)
-            refs = (ref if mode == CONTINUE else None, new_own, new_peer, version)
+            own, peer_ref = moved(new_own, new_peer, delta)
+            refs = (ref if mode == CONTINUE else None, own, peer_ref, version)
             return ResponderPending(self, offer, reply, mode, slices, delta, refs)
         except BaseException:
             self.store.release(sender)

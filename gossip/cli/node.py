@@ -87,8 +87,7 @@ def build_parser() -> Parser:
         type=float,
         default=None,
         metavar="GAMMA",
-        help="step toward the peer in compressed exchanges, (0, 1] "
-        "(default: per codec, 0.2 for topk/randk/sign, 0.5 for fp16/int8/qsgd, --alpha for none)",
+        help="step toward the peer in compressed exchanges, (0, 1] (default: --alpha)",
     )
     net.add_argument(
         "--reference-memory",

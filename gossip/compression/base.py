@@ -33,10 +33,6 @@ class Codec(Protocol):
     def biased(self) -> bool:
         """True when ``E[decode(encode(v))] != v`` (top-k, rand-k without rescaling, sign, ...)."""
 
-    @property
-    def default_step(self) -> float:
-        """Consensus step (gamma) measured to work with this codec (bench/compression.py)."""
-
     def encode(self, values: np.ndarray, seed: int) -> bytes:
         """Compress a float32 vector; ``seed`` drives any randomness (shared with the decoder)."""
 

@@ -23,7 +23,6 @@ class Fp16Codec:
         return "fp16"
 
     biased: bool = True
-    default_step: float = 0.5
 
     def encode(self, values: np.ndarray, seed: int) -> bytes:
         return bytes(np.clip(as_f32(values), -_MAX, _MAX).astype(_F16).tobytes())

@@ -22,7 +22,6 @@ class Int8Codec:
         return "int8"
 
     biased: bool = True
-    default_step: float = 0.5
 
     def encode(self, values: np.ndarray, seed: int) -> bytes:
         v = padded(as_f32(values), BUCKET)

@@ -16,7 +16,6 @@ class NoCodec:
         return "none"
 
     biased: bool = False
-    default_step: float = 0.5
 
     def encode(self, values: np.ndarray, seed: int) -> bytes:
         return as_f32(values).tobytes()

@@ -27,7 +27,6 @@ class QsgdCodec:
         return f"qsgd:{self.levels}"
 
     biased: bool = False
-    default_step: float = 0.2
 
     @property
     def _nibbles(self) -> bool:

@@ -30,7 +30,6 @@ class RandkCodec:
         return f"randk:{self.fraction:g}"
 
     biased: bool = True
-    default_step: float = 0.2
 
     def encode(self, values: np.ndarray, seed: int) -> bytes:
         v = as_f32(values)

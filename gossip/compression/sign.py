@@ -23,7 +23,6 @@ class SignCodec:
         return "sign"
 
     biased: bool = True
-    default_step: float = 0.2
 
     def encode(self, values: np.ndarray, seed: int) -> bytes:
         v = as_f32(values)

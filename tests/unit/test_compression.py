@@ -37,9 +37,10 @@ def test_topk_keeps_the_largest_and_codes_indices_compactly() -> None:
     kept = np.flatnonzero(decoded)
     assert kept.size == 1000
     assert np.abs(v[kept]).min() >= np.abs(np.delete(v, kept)).max()
-    assert np.array_equal(decoded[kept], v[kept])
-    assert len(payload) < 1000 * 5.35 + 5  # values + one or two bytes per index, not four
-    assert 4 * v.size / len(payload) > 75
+    scale = np.abs(v[kept]).max() / 127  # kept values rounded by the int8 codec
+    assert np.abs(decoded[kept] - v[kept]).max() <= scale / 2 * 1.0001
+    assert len(payload) < 1000 * 2.4 + 4 * 4 + 5  # a byte per value + one or two per index
+    assert 4 * v.size / len(payload) > 160
 
 
 def test_qsgd_is_unbiased() -> None:
@@ -104,7 +105,7 @@ def test_truncated_payloads_are_refused(spec: str) -> None:
 
 def test_indices_out_of_range_and_size_mismatches_are_refused() -> None:
     size = 1000
-    values = np.ones(3, np.float32).tobytes()
+    values = parse_spec("int8").codec.encode(np.ones(3, np.float32), 0)
     head = np.array([3], "<u4").tobytes()
     beyond = idx.encode(np.array([5, 10, 999]), 2000)  # varint gaps that land past 1000
     _bad(head + values + bytes([0]) + idx.varint_encode(np.array([5, 4, 2000])), "topk:0.01", size,
