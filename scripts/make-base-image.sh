@@ -40,7 +40,7 @@ proxy=$(apt-config dump 2>/dev/null | sed -n 's/^Acquire::http::Proxy "\(.*\)";$
 [ -n "$proxy" ] && export http_proxy="$proxy"
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/gossip-base.XXXXXX")
-trap 'rm -rf "$root"' EXIT INT TERM
+trap 'rm -rf "$root" "$root.log"' EXIT INT TERM
 say "debootstrap $suite from $mirror (a few minutes, once per machine)"
 debootstrap --variant=minbase --include=python3,python3-venv \
   "$suite" "$root" "$mirror" >"$root.log" 2>&1 || {
