@@ -33,7 +33,10 @@ if [ -z "$suite" ] || [ -z "$mirror" ]; then
 fi
 if ! command -v debootstrap >/dev/null; then
   say "installing debootstrap with apt-get"
-  apt-get install -y -qq debootstrap >/dev/null || die "cannot install debootstrap (apt-get install debootstrap)"
+  # a fresh machine may have no package lists yet: update them once, then retry
+  apt-get install -y -qq debootstrap >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null && apt-get install -y -qq debootstrap >/dev/null; } ||
+    die "cannot install debootstrap (apt-get update; apt-get install debootstrap)"
 fi
 # Pass apt's proxy on, if apt has one.
 proxy=$(apt-config dump 2>/dev/null | sed -n 's/^Acquire::http::Proxy "\(.*\)";$/\1/p' | head -n1)
