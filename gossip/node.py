@@ -92,7 +92,11 @@ class Node:
         self._raw_transport: Any = transport  # catch-up and security counters (gRPC only)
         transport = wrap_from_env(transport)  # TEST-ONLY partitions (GOSSIP_TEST_FAULTS)
         # times the exchanges we start and estimates the consensus distance (metrics, plots)
-        self.metered = MeteredTransport(transport, self.clock)
+        self.metered = MeteredTransport(
+            transport,
+            self.clock,
+            distance=lambda _offer, reply: self.exchanger.mixer.take_distance(reply.sender_id),
+        )
         self.transport: Transport = self.metered
         self.address = ""
         self.exchanger = Exchanger(

@@ -54,7 +54,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gossip.averaging.pairwise import Identity, Replica, Snapshot, check_header, increment
+from gossip.averaging.pairwise import (
+    Identity,
+    Replica,
+    Snapshot,
+    check_header,
+    half_squared_distance,
+    increment,
+)
 from gossip.averaging.references import (
     PairReference,
     ReferenceStore,
@@ -197,6 +204,7 @@ class Mixer:
         self._step = step
         self.check_delta: Callable[[np.ndarray], np.ndarray] | None = None
         """Robust averaging (gossip/robust.py): may clip an increment or refuse it."""
+        self._distances: dict[str, float] = {}
 
     # ------------------------------------------------------------ initiator
 
@@ -244,6 +252,7 @@ class Mixer:
         size = out.new_own.size
         peer = _finite(out.codec.decode(reply.payload, size, reply.seed), "the peer's reply")
         if out.mode == RAW:
+            self._sample(out, peer)
             delta = self._checked(increment(out.new_own, peer, self.gamma))
             self.replica.add(delta, out.slices)
             return
@@ -256,11 +265,24 @@ class Mixer:
         else:
             new_peer = self.base + peer if out.mode == BASE else peer
             version = start_version(offer.ref_base, offer.generation, reply.generation)
+        self._sample(out, new_peer)
         delta = self._checked(increment(out.new_own, new_peer, self.gamma))
         self.replica.add(delta, out.slices)
         version = next_version(version, offer.payload, reply.payload)
         own, peer_ref = moved(out.new_own, new_peer, delta)
         self.keep(out.peer_id, reply.generation, out.ref, out.slices, own, peer_ref, version)
+
+    def _sample(self, out: Outgoing, peer: np.ndarray) -> None:
+        """The consensus distance sample of this exchange, from the two decoded estimates.
+
+        A partial exchange (``blocks:K``) sees a random part of the vector: scaled up.
+        """
+        scale = self.replica.num_params / max(out.new_own.size, 1)
+        self._distances[out.peer_id] = scale * half_squared_distance(out.new_own, peer)
+
+    def take_distance(self, peer_id: str) -> float | None:
+        """The sample of the last exchange we started with ``peer_id`` (once; None: none)."""
+        return self._distances.pop(peer_id, None)
 
     def done(self, out: Outgoing, reason: str = "") -> None:
         """The offer is over (applied or not): free the pair; a mismatch drops its references."""

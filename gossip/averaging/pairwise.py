@@ -114,6 +114,12 @@ def check_offer(snapshot: Snapshot, fingerprint: str, num_params: int) -> np.nda
     return values
 
 
+def half_squared_distance(own: np.ndarray, peer: np.ndarray) -> float:
+    """``0.5 * ||peer - own||^2`` in float64: one exchange's sample of the consensus distance."""
+    diff = peer.astype(np.float64) - own.astype(np.float64)
+    return 0.5 * float(np.dot(diff, diff))
+
+
 def increment(own: np.ndarray, peer: np.ndarray, alpha: float) -> np.ndarray:
     """The move toward the peer: ``alpha * (peer - own)`` (exact negative of the peer's)."""
     delta: np.ndarray = np.float32(alpha) * (peer - own)

@@ -24,11 +24,12 @@ snapshots of an exchange is an unbiased estimate of ``Xi^2 * n/(n-1)`` (it
 overstates Xi^2 by n/(n-1): 14% for 8 peers, nothing for large n). Each
 exchange gives one sample; :attr:`ExchangeStats.consensus_distance` is their
 exponential moving average (weight :data:`EMA_WEIGHT` on the newest). It needs
-both snapshots decoded: the default decoder reads full raw float32 snapshots
-and returns None (no sample) for anything else. Compressed snapshots are
+both snapshots decoded: the default ``distance`` reads full raw float32
+snapshots and gives no sample for anything else. Compressed snapshots are
 differences against per-neighbour references that only the averaging code
-holds (gossip.averaging.compressed), so covering them needs a hook there that
-reports the two decoded estimates; ``decoder=`` covers stateless codecs.
+holds, so a node passes the mixer's own sample instead
+(:meth:`gossip.averaging.compressed.Mixer.take_distance`: the two decoded
+estimates, which every codec has).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from gossip.averaging.pairwise import RAW_CODEC, Snapshot
+from gossip.averaging.pairwise import RAW_CODEC, Snapshot, half_squared_distance
 from gossip.clock import Clock
 from gossip.errors import ExchangeRefused
 from gossip.membership.types import Digest
@@ -57,20 +58,22 @@ EMA_WEIGHT = 0.2
 
 RESULTS = ("ok", "failed", "refused")
 
-Decoder = Callable[[Snapshot], "np.ndarray | None"]
+Distance = Callable[[Snapshot, Snapshot], "float | None"]
+"""One exchange's sample of the consensus distance from (our offer, the reply); None: none."""
 
 
-def raw_decoder(snapshot: Snapshot) -> np.ndarray | None:
-    """The parameters of a raw float32 snapshot (a view, no copy); None for other codecs."""
+def raw_distance(offer: Snapshot, reply: Snapshot) -> float | None:
+    """The sample from two full raw float32 snapshots; None for other codecs."""
+    own, peer = _raw(offer), _raw(reply)
+    if own is None or peer is None or own.shape != peer.shape:
+        return None
+    return half_squared_distance(own, peer)
+
+
+def _raw(snapshot: Snapshot) -> np.ndarray | None:
     if snapshot.codec != RAW_CODEC or len(snapshot.payload) != 4 * snapshot.num_params:
         return None
     return np.frombuffer(snapshot.payload, dtype="<f4")
-
-
-def half_squared_distance(own: np.ndarray, peer: np.ndarray) -> float:
-    """``0.5 * ||peer - own||^2`` accumulated in float64: one sample of the consensus distance."""
-    diff = peer.astype(np.float64) - own.astype(np.float64)
-    return 0.5 * float(np.dot(diff, diff))
 
 
 class Histogram:
@@ -174,10 +177,12 @@ class MeteredTransport:
     exceptions); attributes it does not define are read from the wrapped one.
     """
 
-    def __init__(self, inner: Transport, clock: Clock, *, decoder: Decoder = raw_decoder) -> None:
+    def __init__(
+        self, inner: Transport, clock: Clock, *, distance: Distance = raw_distance
+    ) -> None:
         self.inner = inner
         self.clock = clock
-        self.decoder = decoder
+        self.distance = distance
         self.stats = ExchangeStats()
         self.traffic: Traffic = inner.traffic
 
@@ -213,12 +218,9 @@ class MeteredTransport:
 
     def _measure(self, offer: Snapshot, reply: Snapshot, now: float) -> None:
         """After the exchange: never let a measurement problem reach the caller."""
-        distance: float | None = None
         try:
-            own, peer = self.decoder(offer), self.decoder(reply)
-            if own is not None and peer is not None and own.shape == peer.shape:
-                distance = half_squared_distance(own, peer)
-        except Exception:  # a decoder for a codec we do not know: no sample, no harm
+            distance = self.distance(offer, reply)
+        except Exception:  # a measurement that cannot be made: no sample, no harm
             distance = None
         self.stats.record_ok(reply.sender_id, now, reply.step - offer.step, distance)
 

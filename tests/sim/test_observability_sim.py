@@ -10,15 +10,17 @@ from gossip.transport.memory import InMemoryNetwork
 from .conftest import make_peers
 
 
+@pytest.mark.parametrize(("codec", "tolerance"), [("none", 1e-5), ("int8", 0.02), ("fp16", 1e-3)])
 def test_distance_estimate_is_half_the_squared_gap_before_the_exchange(
-    network: InMemoryNetwork,
+    network: InMemoryNetwork, codec: str, tolerance: float
 ) -> None:
-    a, b = make_peers(2, network)
+    a, b = make_peers(2, network, compression=codec)  # compressed: the mixer's decoded estimates
     for _ in range(5):
         a.trainer.step()
     gap = a.replica.params.astype(np.float64) - b.replica.params.astype(np.float64)
     assert a.exchange_with(b.id, b.address)
-    assert a.metered.stats.consensus_distance == pytest.approx(0.5 * float(gap @ gap), rel=1e-5)
+    expected = 0.5 * float(gap @ gap)
+    assert a.metered.stats.consensus_distance == pytest.approx(expected, rel=tolerance)
     (neighbour,) = a.metered.stats.neighbours()
     assert (neighbour.peer_id, neighbour.step_lag) == (b.id, -5)
     assert a.metered.stats.latency()["ok"].count == 1
