@@ -45,7 +45,6 @@ def test_three_processes_train_gossip_and_leave_cleanly(procs: Processes, tmp_pa
     # crossing exchanges ("busy") and reference resets are routine; nothing else may be refused
     refusals = view["protection"]["refusals"]
     assert set(refusals) <= set(ROUTINE_REFUSALS), refusals
-    assert view["exchanges"]["refused"] <= view["exchanges"]["ok"] // 4
     assert view["bytes"]["sent"] > 4 * view["model"]["params"]
 
     procs.children[2].send_signal(signal.SIGTERM)
