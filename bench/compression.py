@@ -4,16 +4,19 @@ All codecs run side by side in one run, on the same data, seeds and gossip
 schedule: 8 peers on the in-memory network (every message goes through the
 same protobuf encoding as gRPC; bytes are counted as protobuf frames plus
 gRPC's 5-byte framing, as on a real wire), driven in a seeded order. Each
-round every peer takes ``--every`` training steps, then ``n/2`` random pairs
-exchange. Reported per codec and task: final accuracy, and the total bytes
-all peers sent until the peers' mean accuracy first reached the float32 run's
-final accuracy minus 0.5 point (bytes-to-accuracy), and its ratio to float32.
+round every peer takes 2 training steps, then ``n/2`` random pairs exchange
+(each peer exchanges about once per 2 steps). Reported per codec and task:
+accuracy (the peers' mean held-out accuracy, averaged over the last quarter of
+the run: single evaluations are noisy), and the total bytes all peers sent
+until that mean, averaged over 3 consecutive evaluations, first reached the
+float32 run's accuracy minus the loss the goal allows (0.5 point IID, 1.5
+points dirichlet:0.5), and its ratio to float32 (bytes-to-accuracy).
 
 Also: encode + decode throughput on 10M parameters, one exchange of a 10M
 parameter model over gRPC on loopback with and without compression, and the
 mean of all models with training frozen (must stay put under every codec).
 
-    python bench/compression.py [--steps 1000] [--quick]
+    python bench/compression.py [--steps 3000] [--large-steps 600] [--quick]
 """
 
 from __future__ import annotations
@@ -40,9 +43,9 @@ from gossip.node import Node
 from gossip.transport.base import ResponderSession, StatusDict
 from gossip.transport.memory import InMemoryNetwork
 
-CODECS = ["none", "fp16", "int8", "qsgd:7", "sign", "topk:0.1", "topk:0.01", "randk:0.1",
-          "blocks:4+sign"]  # fmt: skip
-LARGE_CODECS = ["none", "int8", "sign", "topk:0.1", "topk:0.01"]
+CODECS = ["none", "fp16", "int8", "qsgd:7", "sign", "randk:0.1", "blocks:4+int8", "topk:0.1",
+          "topk:0.03", "topk:0.01"]  # fmt: skip
+LARGE_CODECS = ["none", "int8", "sign", "topk:0.01", "topk:0.001"]
 PEERS = 8
 
 
@@ -102,30 +105,44 @@ def train(codec: str, task: dict[str, Any], args: argparse.Namespace) -> dict[st
     }
 
 
-def bytes_to(curve: list[tuple[int, float]], target: float) -> int | None:
-    return next((b for b, a in curve if a >= target), None)
+def plateau(curve: list[tuple[int, float]]) -> float:
+    """A run's accuracy: the mean over its last quarter of evaluations (one eval is noisy)."""
+    tail = [a for _, a in curve[-max(1, len(curve) // 4) :]]
+    return float(np.mean(tail))
+
+
+def bytes_to(curve: list[tuple[int, float]], target: float, window: int = 3) -> int | None:
+    """Bytes sent when the mean of the last ``window`` evaluations first reaches ``target``."""
+    for i in range(window - 1, len(curve)):
+        if np.mean([a for _, a in curve[i - window + 1 : i + 1]]) >= target:
+            return curve[i][0]
+    return None
 
 
 def run_task(
     name: str, task: dict[str, Any], codecs: list[str], args: argparse.Namespace
 ) -> dict[str, Any]:
     runs = [train(codec, task, args) for codec in codecs]
-    target = runs[0]["accuracy"] - 0.005
+    reference = plateau(runs[0]["curve"])
+    target = reference - task["margin"]
     base = bytes_to(runs[0]["curve"], target)
     for run in runs:
+        run["plateau_accuracy"] = plateau(run["curve"])
         run["bytes_to_target"] = bytes_to(run["curve"], target)
         run["ratio_vs_float32"] = (
             base / run["bytes_to_target"] if base and run["bytes_to_target"] else None
         )
-        run["loss_points"] = 100 * (runs[0]["accuracy"] - run["accuracy"])
+        run["loss_points"] = 100 * (reference - run["plateau_accuracy"])
+        run["bytes_ratio_whole_run"] = runs[0]["bytes_sent"] / run["bytes_sent"]
         ratio = f"{run['ratio_vs_float32']:7.1f}x" if run["ratio_vs_float32"] else "  never "
         print(
-            f"{name:22s} {run['codec']:14s} acc {run['accuracy']:.4f} "
-            f"({run['loss_points']:+.2f} pt)  bytes {run['bytes_sent'] / 1e6:8.2f} MB  "
-            f"to target {ratio}  {run['seconds']:.0f}s",
+            f"{name:22s} {run['codec']:14s} acc {run['plateau_accuracy']:.4f} "
+            f"({-run['loss_points']:+.2f} pt)  bytes {run['bytes_sent'] / 1e6:8.2f} MB "
+            f"({run['bytes_ratio_whole_run']:5.1f}x less)  to target {ratio}  "
+            f"{run['seconds']:.0f}s",
             flush=True,
         )
-    return {"task": name, **task, "target": target, "runs": runs}
+    return {"task": name, **task, "reference": reference, "target": target, "runs": runs}
 
 
 def mass(codecs: list[str], exchanges: int) -> dict[str, float]:
@@ -220,17 +237,20 @@ def plot(tasks: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.8))
+    names = list(dict.fromkeys(r["codec"] for task in tasks for r in task["runs"]))
+    colors = {name: plt.get_cmap("tab20")(i % 20) for i, name in enumerate(names)}
     for ax, task in zip(np.atleast_1d(axes), tasks, strict=True):
         for run in task["runs"]:
             xs = [b / 1e6 for b, _ in run["curve"]]
-            ax.plot(xs, [a for _, a in run["curve"]], linewidth=1, label=run["codec"])
+            ys = [a for _, a in run["curve"]]
+            ax.plot(xs, ys, linewidth=1, label=run["codec"], color=colors[run["codec"]])
         ax.axhline(task["target"], color="black", linestyle="--", linewidth=0.8)
         ax.set_xscale("log")
         ax.set_title(task["task"])
         ax.set_xlabel("MB sent by all peers")
-        ax.set_ylim(0.5, 1.0)
+        ax.set_ylim(task["target"] - 0.1, task["reference"] + 0.02)
+        ax.legend(fontsize=7, loc="lower right")
     np.atleast_1d(axes)[0].set_ylabel("mean held-out accuracy")
-    np.atleast_1d(axes)[0].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"wrote {path}")
@@ -238,26 +258,31 @@ def plot(tasks: list[dict[str, Any]], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1000, help="training steps per peer (digits)")
-    parser.add_argument("--large-steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=3000, help="training steps per peer (digits)")
+    parser.add_argument("--large-steps", type=int, default=600)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="digits IID only, no large model")
     args = parser.parse_args()
-    digits = {"dataset": "digits", "model": "mlp:64,32", "steps": args.steps, "every": 10,
-              "eval_every": 5}  # fmt: skip
-    tasks = [run_task("digits iid", {**digits, "partition": "iid"}, CODECS, args)]
+    digits = {"dataset": "digits", "model": "mlp:64,32", "steps": args.steps, "every": 2,
+              "eval_every": 25}  # fmt: skip
+    tasks = [run_task("digits iid", {**digits, "partition": "iid", "margin": 0.005}, CODECS, args)]
     if not args.quick:
         tasks.append(
-            run_task("digits dirichlet:0.5", {**digits, "partition": "dirichlet:0.5"}, CODECS, args)
+            run_task(
+                "digits dirichlet:0.5",
+                {**digits, "partition": "dirichlet:0.5", "margin": 0.015},
+                CODECS,
+                args,
+            )
         )
         large = {"dataset": "synthetic", "partition": "iid", "model": "mlp:1024,1024",
-                 "samples": 4000, "features": 20, "steps": args.large_steps, "every": 10,
-                 "eval_every": 2}  # fmt: skip
-        tasks.append(run_task("synthetic 1.07M params", large, LARGE_CODECS, args))
+                 "samples": 20000, "features": 128, "steps": args.large_steps, "every": 2,
+                 "eval_every": 10, "margin": 0.005}  # fmt: skip
+        tasks.append(run_task("synthetic 1.19M params", large, LARGE_CODECS, args))
     drift = mass(CODECS, 300)
     for codec, value in drift.items():
         print(f"mass {codec:14s} relative drift of the mean after 300 exchanges {value:.1e}")
-    speeds = speed(CODECS[:-1], 10_000_000, 3)
+    speeds = speed(CODECS, 10_000_000, 3)
     try:
         exchange: Any = loopback(["none", "int8", "sign", "topk:0.01"], 10_000_000, 3)
     except Exception as exc:  # the gRPC carrier is shared work in progress; keep the rest
@@ -268,13 +293,14 @@ def main() -> None:
               "machine": machine()}  # fmt: skip
     write_result("compression", result)
     plot(tasks, RESULTS_DIR / "compression.png")
-    for task in tasks:
-        good = [r for r in task["runs"] if r["ratio_vs_float32"]]
-        best = max(good, key=lambda r: r["ratio_vs_float32"])
-        print(
-            f"{task['task']}: fewest bytes to float32 accuracy - 0.5 pt: {best['codec']} "
-            f"{best['ratio_vs_float32']:.1f}x fewer than float32"
-        )
+    for task in tasks:  # the goal: top-k >= 50x fewer bytes, within 0.5 pt (1.5 non-IID)
+        for topk in (r for r in task["runs"] if r["codec"].startswith("topk")):
+            ratio = f"{topk['ratio_vs_float32']:.1f}x" if topk["ratio_vs_float32"] else "never"
+            print(
+                f"{task['task']}: {topk['codec']} reached float32 accuracy - "
+                f"{100 * task['margin']:.1f} pt with {ratio} fewer bytes, "
+                f"{topk['loss_points']:.2f} pt below float32 at the end"
+            )
 
 
 if __name__ == "__main__":
