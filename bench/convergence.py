@@ -7,6 +7,7 @@ on the whole train split with the same total number of samples. Prints the
 gap in accuracy points last (goal: within 1 point IID, 3 points dirichlet).
 
     python bench/convergence.py [--steps 1500] [--step-rate 200] [--duration 14]
+                                [--compression SPEC]
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def run_cluster(n: int, partition: str, args: argparse.Namespace, run_dir: Path)
         "--gossip-interval", str(args.gossip_interval), "--duration", str(args.duration),
         "--eval-interval", "0.5", "--log-level", "warning",
     ]  # fmt: skip
+    if args.compression:
+        node_args += ["--compression", args.compression]
     with Launcher(n, run_dir, node_args) as launcher:
         if not launcher.wait(timeout=args.duration + 60):
             raise SystemExit(f"{n} peers on {partition}: nodes did not finish in time")
@@ -99,6 +102,7 @@ def main() -> None:
     parser.add_argument("--gossip-interval", type=float, default=0.1)
     parser.add_argument("--duration", type=float, default=14.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compression", help="codec of every peer (default: gossip-node's)")
     args = parser.parse_args()
     runs = []
     with tempfile.TemporaryDirectory(prefix="gossip-bench-") as tmp:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from gossip.compression import parse_spec
 from gossip.exchanger import ROUTINE_REFUSALS
 
 from .conftest import Processes, free_port, wait_for
@@ -45,7 +46,10 @@ def test_three_processes_train_gossip_and_leave_cleanly(procs: Processes, tmp_pa
     # crossing exchanges ("busy") and reference resets are routine; nothing else may be refused
     refusals = view["protection"]["refusals"]
     assert set(refusals) <= set(ROUTINE_REFUSALS), refusals
-    assert view["bytes"]["sent"] > 4 * view["model"]["params"]
+    # every exchange put at least one compressed model's worth of bytes on the wire
+    params = view["model"]["params"]
+    message = parse_spec(view["compression"]).codec.ratio(params) * 4 * params
+    assert view["bytes"]["sent"] > view["exchanges"]["ok"] * message
 
     procs.children[2].send_signal(signal.SIGTERM)
     assert procs.children[2].wait(timeout=20) == 0
