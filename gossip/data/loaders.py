@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,10 +34,37 @@ class RawData:
     feature_names: tuple[str, ...]
 
 
+@contextmanager
+def reading(where: str, unreadable: str, *formats: type[Exception]) -> Iterator[None]:
+    """Turn what can go wrong reading a user's file into one DataError line.
+
+    The file-system errors come first (they are OSErrors too); ``formats``
+    are the parser's own errors, reported as ``unreadable (detail)``.
+    """
+    try:
+        yield
+    except DataError:
+        raise
+    except FileNotFoundError:
+        raise DataError(f"{where}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{where}: is a directory, not a file") from None
+    except PermissionError:
+        raise DataError(f"{where}: permission denied") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{where}: not UTF-8 text") from None
+    except formats as exc:
+        raise DataError(f"{where}: {unreadable} ({exc})") from None
+
+
 def read_npz(path: str) -> RawData:
     """Read arrays ``x`` (n, ...) and ``y`` (n,) from a NumPy archive; pickles are refused."""
     where = f"data file {path}"
-    try:
+    with (
+        reading(where, "not a readable .npz archive", zipfile.BadZipFile, EOFError, OSError),
+        # object arrays need pickle, which we never allow
+        reading(where, "cannot read arrays without pickle", ValueError),
+    ):
         with Path(path).open("rb") as handle:
             magic = handle.read(4)
         if magic != b"PK\x03\x04":  # np.load would try a pickle or return a bare .npy array
@@ -50,18 +79,6 @@ def read_npz(path: str) -> RawData:
                     "save features as 'x' and labels as 'y'"
                 )
             x, y = archive["x"], archive["y"]
-    except DataError:
-        raise
-    except FileNotFoundError:
-        raise DataError(f"{where}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{where}: is a directory, not a file") from None
-    except PermissionError:
-        raise DataError(f"{where}: permission denied") from None
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise DataError(f"{where}: not a readable .npz archive ({exc})") from None
-    except ValueError as exc:  # object arrays need pickle, which we never allow
-        raise DataError(f"{where}: cannot read arrays without pickle ({exc})") from None
     return RawData(x=_npz_features(x, where), y=_npz_labels(y, x.shape, where), feature_names=())
 
 
@@ -123,37 +140,27 @@ def read_csv(path: str, label_column: str | None = None) -> RawData:
 
 def _read_rows(path: str, where: str) -> tuple[list[str], list[list[str]], list[int]]:
     """Header, rectangular data rows and each row's line number."""
-    try:
-        with Path(path).open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            header: list[str] | None = None
-            rows: list[list[str]] = []
-            lines: list[int] = []
-            for row in reader:
-                if not row or all(not cell.strip() for cell in row):
-                    continue
-                if header is None:
-                    header = [cell.strip() for cell in row]
-                    continue
-                if len(row) != len(header):
-                    raise DataError(
-                        f"{where}: line {reader.line_num} has {len(row)} cells "
-                        f"but the header has {len(header)}"
-                    )
-                rows.append(row)
-                lines.append(reader.line_num)
-    except DataError:
-        raise
-    except FileNotFoundError:
-        raise DataError(f"{where}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{where}: is a directory, not a file") from None
-    except PermissionError:
-        raise DataError(f"{where}: permission denied") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{where}: not UTF-8 text") from None
-    except (OSError, csv.Error) as exc:
-        raise DataError(f"{where}: cannot read CSV ({exc})") from None
+    with (
+        reading(where, "cannot read CSV", OSError, csv.Error),
+        Path(path).open(newline="", encoding="utf-8-sig") as handle,
+    ):
+        reader = csv.reader(handle)
+        header: list[str] | None = None
+        rows: list[list[str]] = []
+        lines: list[int] = []
+        for row in reader:
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if header is None:
+                header = [cell.strip() for cell in row]
+                continue
+            if len(row) != len(header):
+                raise DataError(
+                    f"{where}: line {reader.line_num} has {len(row)} cells "
+                    f"but the header has {len(header)}"
+                )
+            rows.append(row)
+            lines.append(reader.line_num)
     if header is None:
         raise DataError(f"{where}: empty file; expected a header row and data rows")
     if all(_is_number(cell) for cell in header):
