@@ -49,8 +49,9 @@ def test_statefulset_has_limits_probes_and_a_checkpoint_claim() -> None:
     (c,) = pod["containers"]
     assert {"cpu", "memory"} <= c["resources"]["limits"].keys()
     assert {"cpu", "memory"} <= c["resources"]["requests"].keys()
+    grpc_port = next(p["containerPort"] for p in c["ports"] if p["name"] == "grpc")
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert probe in c
+        assert c[probe]["grpc"]["port"] == grpc_port  # the gRPC health service
     assert pod["securityContext"]["runAsNonRoot"] is True
     (claim,) = sts["spec"]["volumeClaimTemplates"]
     mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
