@@ -37,7 +37,7 @@ else
   cp -r gossip pyproject.toml README.md "$ctx/"
 fi
 find "$ctx/gossip" -name __pycache__ -type d -prune -exec rm -rf {} +
-cp compose/Dockerfile compose/entrypoint.py "$ctx/compose/"
+cp compose/Dockerfile compose/entrypoint.py compose/healthcheck.py "$ctx/compose/"
 
 # The base image's Python decides which wheels fit.
 pyver=$(docker run --rm --network none --entrypoint python3 "$base" \
