@@ -14,7 +14,6 @@ from gossip.cli.config_file import parse_with_config, to_toml
 from gossip.config import NodeConfig, parse_peers
 from gossip.data import parse_shard
 from gossip.node import Node
-from gossip.tensorboard import require_tensorboardx
 from gossip.transport.security import resolve_token
 
 log = logging.getLogger("gossip.cli")
@@ -319,8 +318,6 @@ def config_from_namespace(args: argparse.Namespace) -> NodeConfig:
     # a seed name that does not resolve (yet) is not an error: the membership loop
     # logs it once and keeps retrying (a Compose service may start after us)
     peers = parse_peers(args.peers)
-    if args.tensorboard_dir and not getattr(args, "print_config", False):
-        require_tensorboardx()  # an optional extra: say so before anything starts
     return NodeConfig(
         id=args.id,
         listen=args.listen,
