@@ -120,7 +120,9 @@ class MembershipDriver:
 
     def _call(self, digest: Digest, target: Target) -> None:
         started = self._clock.now()
-        timeout = self.config.last_call_timeout if target.last_call else self.config.call_timeout
+        # a last call, or a join through a seed, is worth waiting for longer than routine gossip
+        slow_ok = target.last_call or target.member_id is None
+        timeout = self.config.last_call_timeout if slow_ok else self.config.call_timeout
         try:
             reply = self._transport.push_pull(target.address, digest, timeout)
         except GossipError as exc:

@@ -48,7 +48,8 @@ class MembershipConfig:
     """Deadline of one push-pull; a failure is evidence (it may raise suspicion), never proof."""
     last_call_timeout: float = 1.0
     """Deadline of the last direct call before a conviction. A crashed peer refuses it at
-    once (no delay); a paused or CPU-starved one gets this long to answer."""
+    once (no delay); a paused or CPU-starved one gets this long to answer. Calls to seeds
+    (joining) get the same deadline: a loaded seed's late answer still counts."""
     phi_suspect: float = 8.0
     """Phi at which a silent member becomes suspect (8: one false alarm in 1e8 if normal)."""
     acceptable_pause: float = 0.45

@@ -26,6 +26,8 @@ Rules (DESIGN.md §4):
 * A jump of our own clock beyond ``stall_threshold`` (the process was paused)
   shifts every silence timer by the jump: nobody is convicted for our pause,
   and the next round goes to every member, so they hear from us at once.
+* A node that knew no live member and learns some (it just joined, restarted
+  or was cut off alone) sends its next round, at once, to every member too.
 * Bad input (empty or malformed fields, counters out of range, an id
   claimed from another address) is dropped and reported as an event; it never
   evicts anyone.
@@ -198,6 +200,7 @@ class Membership:
     def merge(self, digest: Digest, now: float) -> list[Event]:
         """Take a digest (a push or a reply): newer entries win; return what changed."""
         events = self._observe_time(now)
+        alone = not any(m.state in _LIVE for m in self._members.values())
         sender = digest.sender_id
         members = self._members
         alive = State.ALIVE
@@ -221,6 +224,10 @@ class Membership:
                 )
             if event is not None:
                 events.append(event)
+        if alone and self._me.state is not State.LEFT and self.alive():
+            # we just joined (or were cut off): tell every member now, not in log(n) rounds
+            self._broadcast = True
+            self._next_round = min(self._next_round, now)
         return events
 
     def on_failure(self, member_id: str, now: float, started: float | None = None) -> list[Event]:

@@ -221,9 +221,24 @@ def test_rounds_pick_fanout_members_and_seeds_when_isolated() -> None:
     assert round_ is not None and len(round_.targets) == 1
     assert round_.targets[0].member_id is None  # nobody known: a seed
     m.merge(Digest("x", tuple(entry(i) for i in "bcdefg")), 0.1)
-    _, round_ = m.tick(0.2, rng, seeds=["b:1"])
+    _, round_ = m.tick(0.1, rng, seeds=["b:1"])  # just joined: due at once, to everyone
+    assert round_ is not None and len(round_.targets) == 6
+    _, round_ = m.tick(0.31, rng, seeds=["b:1"])
     assert round_ is not None and len(round_.targets) == LAN.fanout
-    assert round_.digest.entries[0].heartbeat == 2
+    assert round_.digest.entries[0].heartbeat == 3
+
+
+def test_only_a_node_that_was_alone_announces_itself_to_everyone() -> None:
+    rng = random.Random(2)
+    m = node()
+    m.tick(0.0, rng)
+    m.merge(Digest("b", (entry("b"),)), 0.05)
+    _, round_ = m.tick(0.05, rng)
+    assert round_ is not None and [t.address for t in round_.targets] == ["b:1"]
+    m.merge(Digest("b", tuple(entry(i) for i in "bcdefg")), 0.1)  # not alone: no broadcast
+    assert m.tick(0.1, rng)[1] is None
+    _, round_ = m.tick(0.25, rng)
+    assert round_ is not None and len(round_.targets) == LAN.fanout
 
 
 def test_profiles_and_validation() -> None:
