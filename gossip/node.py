@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from gossip import checkpoint
 from gossip.averaging.compressed import Mixing
@@ -51,6 +52,12 @@ from gossip.transport.fetch import Fetched, FetchRequest
 from gossip.transport.metered import MeteredTransport
 
 log = logging.getLogger("gossip.node")
+
+
+def limit_blas_threads(threads: int) -> None:
+    """Cap numpy's BLAS threads for the whole process (0: leave them); see NodeConfig."""
+    if threads > 0:
+        threadpool_limits(limits=threads, user_api="blas")
 
 
 class Node:
@@ -169,6 +176,7 @@ class Node:
     def start(self) -> str:
         """Serve, then start the training, gossip and membership loops; return the address."""
         self.observability.start()  # a port in use or unwritable dir: UsageError, nothing started
+        limit_blas_threads(self.config.blas_threads)
         # the training thread holds the GIL in numpy-light Python code; hand it over every
         # 1 ms (not 5) so heartbeats and digests keep their timing (bench/membership.py, M2)
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))

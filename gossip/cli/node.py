@@ -168,6 +168,13 @@ def build_parser() -> Parser:
         help="at most this many training steps per second (default: 0 = unlimited)",
     )
     train.add_argument(
+        "--blas-threads",
+        type=int,
+        default=d.blas_threads,
+        metavar="N",
+        help="threads of numpy's BLAS (default: %(default)s; 0: one per core)",
+    )
+    train.add_argument(
         "--eval-interval",
         type=float,
         default=d.eval_interval,
@@ -338,6 +345,7 @@ def config_from_namespace(args: argparse.Namespace) -> NodeConfig:
         batch_size=args.batch_size,
         max_steps=args.max_steps,
         step_rate=args.step_rate,
+        blas_threads=args.blas_threads,
         gossip_interval=args.gossip_interval,
         alpha=args.alpha,
         compression=args.compression,

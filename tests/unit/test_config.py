@@ -16,6 +16,7 @@ from gossip.errors import UsageError
         ({"peers": ("a:1", "b")}, "--peers"),
         ({"shard": (3, 3)}, "--shard"),
         ({"batch_size": 0}, "--batch-size"),
+        ({"blas_threads": -1}, "--blas-threads"),
         ({"gossip_interval": -1.0}, "--gossip-interval"),
         ({"alpha": 0.8}, "--alpha"),
         ({"loss": "hinge"}, "--loss"),
