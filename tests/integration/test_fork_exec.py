@@ -14,7 +14,7 @@ import sys
 import pytest
 
 SCRIPT = """
-import subprocess, sys, threading
+import os, subprocess, sys, threading
 from gossip.membership.types import Digest, MemberEntry
 from gossip.transport.grpc_transport import GrpcTransport
 
@@ -40,7 +40,11 @@ for _ in range(FORKS):  # preexec_fn forces a real fork(), as the launcher's doe
                            preexec_fn=lambda: None, timeout=60)
     noisy += bool(child.stderr) or child.returncode != 0
 stop.set()
-print(noisy)
+for thread in threads:
+    thread.join()
+server.stop(0)
+print(noisy, flush=True)
+os._exit(0)  # only the forks are under test, not gRPC's teardown at interpreter exit
 """
 
 
