@@ -36,6 +36,7 @@ class TopkCodec:
         return f"topk:{self.fraction:g}"
 
     biased: bool = True
+    seeded: bool = False
 
     def encode(self, values: np.ndarray, seed: int) -> bytes:
         v = as_f32(values)
