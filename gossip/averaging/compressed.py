@@ -398,7 +398,9 @@ class Mixer:
     ) -> tuple[bytes, int, np.ndarray]:
         """Encode ``x - known``; return the payload, its seed and ``known + dec(payload)``."""
         diff = x - known if known is not None else x
-        seed = int(self._rng.integers(1, 1 << 62))
+        seed = int(self._rng.integers(1, 1 << 62))  # drawn always: the block choice stays put
+        if not codec.seeded:  # ignored by the codec: 0 keeps it out of the header (10 bytes)
+            seed = 0
         payload = codec.encode(diff, seed)
         decoded = codec.decode(payload, diff.size, seed)
         return payload, seed, known + decoded if known is not None else decoded.copy()

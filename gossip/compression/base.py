@@ -33,6 +33,10 @@ class Codec(Protocol):
     def biased(self) -> bool:
         """True when ``E[decode(encode(v))] != v`` (top-k, rand-k without rescaling, sign, ...)."""
 
+    @property
+    def seeded(self) -> bool:
+        """True when ``seed`` matters (rand-k positions, qsgd rounding); else the header sends 0."""
+
     def encode(self, values: np.ndarray, seed: int) -> bytes:
         """Compress a float32 vector; ``seed`` drives any randomness (shared with the decoder)."""
 

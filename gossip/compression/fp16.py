@@ -23,6 +23,7 @@ class Fp16Codec:
         return "fp16"
 
     biased: bool = True
+    seeded: bool = False
 
     def encode(self, values: np.ndarray, seed: int) -> bytes:
         return bytes(np.clip(as_f32(values), -_MAX, _MAX).astype(_F16).tobytes())

@@ -4,6 +4,8 @@ Two forms, and the encoder keeps the smaller (one tag byte says which):
 
 * ``varint``: gaps between consecutive indices (minus one), LEB128 varints;
   top-1% of a vector has gaps around 100, so about 1 byte per index instead of 4;
+  or, for codecs that ask (``rice=True``), ``rice``: the same gaps Golomb-Rice
+  coded, about 8 bits per index at 1% density and 5 at 10%;
 * ``bitmap``: one bit per position (``size / 8`` bytes), smaller above ~10% density.
 
 No Python loop runs over the indices: the loops below are over byte
@@ -18,8 +20,10 @@ from gossip.compression.base import refuse
 
 VARINT = 0
 BITMAP = 1
+RICE = 2
 _MAX_VARINT_BYTES = 5
 """7 bits each: gaps below 2**35, far more than any vector we send."""
+_MAX_RICE_BITS = 40
 
 
 def varint_encode(values: np.ndarray) -> bytes:
@@ -64,14 +68,23 @@ def varint_decode(data: bytes | memoryview, count: int) -> np.ndarray:
     return np.add.reduceat(parts, starts)
 
 
-def encode(indices: np.ndarray, size: int) -> bytes:
-    """Sorted, distinct indices below ``size`` -> tag byte + the smaller coding."""
+def encode(indices: np.ndarray, size: int, *, rice: bool = False) -> bytes:
+    """Sorted, distinct indices below ``size`` -> tag byte + the smaller coding.
+
+    ``rice``: the Golomb-Rice coding of the gaps competes too (peers older
+    than it refuse it as ``malformed``, so only codecs newer than it ask).
+    """
     idx = indices.astype(np.int64, copy=False)
     gaps = np.diff(idx, prepend=-1) - 1
-    varints = varint_encode(gaps)
     bitmap_bytes = -(-size // 8)
-    if len(varints) <= bitmap_bytes:
-        return bytes([VARINT]) + varints
+    if rice:
+        code = rice_encode(gaps)
+        if len(code) <= bitmap_bytes:
+            return bytes([RICE]) + code
+    else:
+        varints = varint_encode(gaps)
+        if len(varints) <= bitmap_bytes:
+            return bytes([VARINT]) + varints
     mask = np.zeros(size, dtype=bool)
     mask[idx] = True
     return bytes([BITMAP]) + np.packbits(mask).tobytes()
@@ -88,6 +101,14 @@ def decode(data: bytes | memoryview, count: int, size: int) -> np.ndarray:
         if count and int(indices[-1]) >= size:
             raise refuse("index_out_of_range", f"index {int(indices[-1])} >= size {size}")
         return indices.astype(np.int64)
+    if tag == RICE:
+        gaps = rice_decode(body, count)
+        if count and int(gaps.max()) >= size:
+            raise refuse("index_out_of_range", f"index gap {int(gaps.max())} >= size {size}")
+        indices = np.cumsum(gaps + np.uint64(1)) - np.uint64(1) if count else gaps
+        if count and int(indices[-1]) >= size:
+            raise refuse("index_out_of_range", f"index {int(indices[-1])} >= size {size}")
+        return indices.astype(np.int64)
     if tag == BITMAP:
         if len(body) != -(-size // 8):
             raise refuse("truncated", f"bitmap has {len(body)} bytes for {size} positions")
@@ -99,3 +120,74 @@ def decode(data: bytes | memoryview, count: int, size: int) -> np.ndarray:
             raise refuse("size_mismatch", f"bitmap has {indices.size} indices, header {count}")
         return indices.astype(np.int64)
     raise refuse("malformed", f"unknown index coding {tag}")
+
+
+# ---------------------------------------------------------------- Golomb-Rice
+
+
+def rice_bits(gaps: np.ndarray, b: int) -> int:
+    """Bits of the Rice code of ``gaps`` with ``b`` remainder bits (unary quotient + 1 + b)."""
+    return int((gaps >> np.uint64(b)).sum()) + gaps.size * (1 + b)
+
+
+def rice_parameter(gaps: np.ndarray) -> int:
+    """The remainder width that codes ``gaps`` in the fewest bits (near log2 of the mean gap)."""
+    if gaps.size == 0:
+        return 0
+    guess = max(0, int(np.log2(max(float(gaps.mean()), 1.0) * np.log(2))))
+    candidates = range(max(0, guess - 2), min(_MAX_RICE_BITS, guess + 3))
+    return min(candidates, key=lambda b: rice_bits(gaps, b))
+
+
+def rice_encode(gaps: np.ndarray) -> bytes:
+    """Golomb-Rice code of non-negative integers, two streams so decoding is vectorised.
+
+    One byte ``b``; then the quotients ``g >> b`` in unary (ones closed by a
+    zero), all of them; then the remainders, ``b`` bits each; zero bits pad
+    the last byte. Gaps of a top-k mask are about geometric, for which this
+    is within a few percent of their entropy (~8.1 bits at 1% density
+    against ~10 for byte varints).
+    """
+    g = gaps.astype(np.uint64, copy=False)
+    b = rice_parameter(g)
+    quotients = (g >> np.uint64(b)).astype(np.int64)
+    unary_bits = int(quotients.sum()) + g.size
+    bits = np.zeros(unary_bits + g.size * b, dtype=np.uint8)
+    ends = np.cumsum(quotients + 1) - 1  # the closing zero of each quotient
+    bits[:unary_bits] = 1
+    bits[ends] = 0
+    if b:
+        shifts = np.arange(b - 1, -1, -1, dtype=np.uint64)
+        remainders = (g[:, None] >> shifts[None, :]) & np.uint64(1)
+        bits[unary_bits:] = remainders.reshape(-1).astype(np.uint8)
+    return bytes([b]) + np.packbits(bits).tobytes()
+
+
+def rice_decode(data: bytes | memoryview, count: int) -> np.ndarray:
+    """Exactly ``count`` integers from :func:`rice_encode`'s bytes; ExchangeRefused otherwise."""
+    if len(data) < 1:
+        raise refuse("truncated", "no Rice parameter")
+    b = data[0]
+    if b >= _MAX_RICE_BITS:
+        raise refuse("malformed", f"Rice parameter {b} too large")
+    body = np.frombuffer(data, dtype=np.uint8, offset=1)
+    bits = np.unpackbits(body)
+    zeros = np.flatnonzero(bits == 0)[:count] if count else np.zeros(0, dtype=np.int64)
+    if zeros.size < count:
+        raise refuse("truncated", f"Rice code holds fewer than {count} values")
+    unary_bits = int(zeros[-1]) + 1 if count else 0
+    needed = unary_bits + count * b
+    if -(-needed // 8) != body.size:
+        raise refuse(
+            "truncated" if needed > 8 * body.size else "size_mismatch",
+            f"Rice code of {count} values needs {needed} bits, has {8 * body.size}",
+        )
+    if bits[needed:].any():
+        raise refuse("malformed", "Rice code has bits set in its padding")
+    quotients = np.diff(zeros, prepend=-1) - 1
+    values = quotients.astype(np.uint64) << np.uint64(b)
+    if b:
+        rem = bits[unary_bits:needed].reshape(count, b).astype(np.uint64)
+        weights = np.uint64(1) << np.arange(b - 1, -1, -1, dtype=np.uint64)
+        values |= (rem * weights[None, :]).sum(axis=1, dtype=np.uint64)
+    return values

@@ -22,6 +22,7 @@ class Int8Codec:
         return "int8"
 
     biased: bool = True
+    seeded: bool = False
 
     def encode(self, values: np.ndarray, seed: int) -> bytes:
         v = padded(as_f32(values), BUCKET)

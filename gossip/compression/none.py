@@ -16,6 +16,7 @@ class NoCodec:
         return "none"
 
     biased: bool = False
+    seeded: bool = False
 
     def encode(self, values: np.ndarray, seed: int) -> bytes:
         return as_f32(values).tobytes()

@@ -27,6 +27,7 @@ class QsgdCodec:
         return f"qsgd:{self.levels}"
 
     biased: bool = False
+    seeded: bool = True
 
     @property
     def _nibbles(self) -> bool:

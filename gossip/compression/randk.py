@@ -30,6 +30,7 @@ class RandkCodec:
         return f"randk:{self.fraction:g}"
 
     biased: bool = True
+    seeded: bool = True
 
     def encode(self, values: np.ndarray, seed: int) -> bytes:
         v = as_f32(values)

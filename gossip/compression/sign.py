@@ -23,6 +23,7 @@ class SignCodec:
         return "sign"
 
     biased: bool = True
+    seeded: bool = False
 
     def encode(self, values: np.ndarray, seed: int) -> bytes:
         v = as_f32(values)

@@ -1,14 +1,22 @@
-"""``topk:FRACTION``: the largest ``ceil(FRACTION * size)`` values by magnitude.
+"""``topk:FRACTION[:1]``: the largest ``ceil(FRACTION * size)`` values by magnitude.
 
-Payload: ``k`` (uint32), the ``k`` kept values coded by the ``int8`` codec
-(one byte each plus a float32 scale per 256), then their indices coded
+``topk:F`` payload: ``k`` (uint32), the ``k`` kept values coded by the ``int8``
+codec (one byte each plus a float32 scale per 256), then their indices coded
 compactly (:mod:`gossip.compression.indices`: gaps as varints, or a bitmap,
 whichever is smaller). Top-1% thus costs about 2 bytes per kept value, 190
 times less than float32; float32 values would give 80 times, and plain int32
-indices on top only 50. Biased: what is left out, and the rounding of the
-kept values, stays in the difference to the reference and is sent later
-(error feedback, :mod:`gossip.averaging.compressed`), which is why rounding
-the values costs no accuracy (bench/compression.py).
+indices on top only 50.
+
+``topk:F:1`` keeps only the signs of the kept values, with one float32 scale
+(their mean magnitude) per 256 of them, and Rice-codes the indices; ``k`` is
+not sent (both sides derive it from F and the size). About 1 + 8 bits per
+kept value at 1% density, 1 + 5 at 10%, so it keeps about twice as many
+values as ``topk:F`` for the same bytes.
+
+Biased: what is left out, and the rounding of the kept values, stays in the
+difference to the reference and is sent later (error feedback,
+:mod:`gossip.averaging.compressed`), which is why rounding the values costs
+little accuracy (bench/compression.py).
 """
 
 from __future__ import annotations
@@ -19,8 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from gossip.compression import indices
-from gossip.compression.base import as_f32, buckets, refuse
+from gossip.compression.base import F32, as_f32, buckets, finite, padded, refuse
 from gossip.compression.int8 import BUCKET, Int8Codec
+
+VALUE_BITS = (8, 1)
+"""Bits per kept value: 8 (int8 codec, the original format) or 1 (sign and a scale)."""
 
 
 def kept(fraction: float, size: int) -> int:
@@ -30,12 +41,14 @@ def kept(fraction: float, size: int) -> int:
 @dataclass(frozen=True)
 class TopkCodec:
     fraction: float = 0.01
+    bits: int = 8
 
     @property
     def name(self) -> str:
-        return f"topk:{self.fraction:g}"
+        return f"topk:{self.fraction:g}" + ("" if self.bits == 8 else f":{self.bits}")
 
     biased: bool = True
+    seeded: bool = False
 
     def encode(self, values: np.ndarray, seed: int) -> bytes:
         v = as_f32(values)
@@ -44,19 +57,28 @@ class TopkCodec:
             idx = np.arange(v.size)
         else:
             idx = np.sort(np.argpartition(np.abs(v), v.size - k)[v.size - k :])
+        if self.bits == 1:
+            return _sign_encode(v[idx]) + indices.encode(idx, v.size, rice=True)
         head = np.array([k], dtype="<u4").tobytes()
         return head + _VALUES.encode(v[idx], seed) + indices.encode(idx, v.size)
 
     def decode(self, payload: bytes, size: int, seed: int) -> np.ndarray:
-        if len(payload) < 4:
-            raise refuse("truncated", "topk payload shorter than its count")
-        k = int(np.frombuffer(payload, dtype="<u4", count=1)[0])
-        if k > size:
-            raise refuse("size_mismatch", f"topk payload keeps {k} of {size} values")
-        end = 4 + _values_bytes(k)
-        if len(payload) < end + 1:
-            raise refuse("truncated", f"topk payload too short for {k} values")
-        values = _VALUES.decode(payload[4:end], k, seed)
+        if self.bits == 1:
+            k = kept(self.fraction, size)
+            end = _sign_bytes(k)
+            if len(payload) < end + 1:
+                raise refuse("truncated", f"{self.name} payload too short for {k} values")
+            values = _sign_decode(payload[:end], k, self.name)
+        else:
+            if len(payload) < 4:
+                raise refuse("truncated", "topk payload shorter than its count")
+            k = int(np.frombuffer(payload, dtype="<u4", count=1)[0])
+            if k > size:
+                raise refuse("size_mismatch", f"topk payload keeps {k} of {size} values")
+            end = 4 + _values_bytes(k)
+            if len(payload) < end + 1:
+                raise refuse("truncated", f"topk payload too short for {k} values")
+            values = _VALUES.decode(payload[4:end], k, seed)
         idx = indices.decode(memoryview(payload)[end:], k, size)
         out = np.zeros(size, dtype=np.float32)
         out[idx] = values
@@ -64,6 +86,10 @@ class TopkCodec:
 
     def ratio(self, size: int) -> float:
         k = kept(self.fraction, size)
+        if self.bits == 1:
+            index_bits = math.log2(math.e * size / k) + 0.1 if k else 0.0
+            rice = 2 + k * index_bits / 8
+            return (_sign_bytes(k) + min(rice, 1 + -(-size // 8))) / (4 * max(size, 1))
         gap_bytes = 1 if k and size / k < 128 else 2
         return (5 + _values_bytes(k) + min(k * gap_bytes, -(-size // 8))) / (4 * max(size, 1))
 
@@ -74,3 +100,28 @@ _VALUES = Int8Codec()
 def _values_bytes(k: int) -> int:
     """Payload bytes of ``k`` values under the int8 codec."""
     return 4 * buckets(k, BUCKET) + k
+
+
+def _sign_bytes(k: int) -> int:
+    """Payload bytes of ``k`` values as a scale per 256 and a sign bit each."""
+    return 4 * buckets(k, BUCKET) + -(-k // 8)
+
+
+def _sign_encode(v: np.ndarray) -> bytes:
+    """A float32 mean magnitude per bucket of 256, then the signs (1: >= 0)."""
+    scale = np.abs(padded(v, BUCKET)).sum(axis=1, dtype=np.float64)
+    counts = np.full(scale.size, BUCKET, dtype=np.float64)
+    if scale.size:
+        counts[-1] = v.size - BUCKET * (scale.size - 1)
+    return bytes((scale / counts).astype(F32).tobytes() + np.packbits(v >= 0).tobytes())
+
+
+def _sign_decode(payload: bytes, k: int, name: str) -> np.ndarray:
+    count = buckets(k, BUCKET)
+    scale = finite(np.frombuffer(payload, dtype=F32, count=count), name)
+    if (scale < 0).any():
+        raise refuse("malformed", f"{name} payload has a negative scale")
+    bits = np.unpackbits(np.frombuffer(payload, dtype=np.uint8, offset=4 * count), count=k)
+    out = bits.astype(np.float32) * np.float32(2) - np.float32(1)
+    out *= np.repeat(scale, BUCKET)[:k]
+    return out

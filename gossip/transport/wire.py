@@ -59,7 +59,8 @@ def header_frame(snapshot: Snapshot, chunk_bytes: int = CHUNK_BYTES) -> pb.Frame
             num_params=snapshot.num_params,
             codec=snapshot.codec,
             payload_bytes=len(snapshot.payload),
-            chunk_bytes=chunk_bytes,
+            # one chunk or none: no "every chunk but the last" to size (saves 4 bytes)
+            chunk_bytes=chunk_bytes if len(snapshot.payload) > chunk_bytes else 0,
             step=snapshot.step,
             sender_address=snapshot.address,
             codec_seed=snapshot.seed,

@@ -12,8 +12,8 @@ from gossip.transport.memory import InMemoryNetwork
 
 from .conftest import consensus_distance, make_peers
 
-CODECS = ["none", "fp16", "int8", "qsgd:7", "sign", "topk:0.1", "topk:0.01", "randk:0.1",
-          "blocks:4+int8", "blocks:3+none"]  # fmt: skip
+CODECS = ["none", "fp16", "int8", "qsgd:7", "sign", "topk:0.1", "topk:0.01", "topk:0.01:1",
+          "randk:0.1", "blocks:4+int8", "blocks:3+none"]  # fmt: skip
 
 
 def ready(peers: list[Node]) -> list[Node]:

@@ -9,7 +9,8 @@ from gossip.compression import VALID_FORMS, codec_for_header, parse_spec
 from gossip.compression import indices as idx
 from gossip.errors import ExchangeRefused, UsageError
 
-SPECS = ["none", "fp16", "int8", "sign", "topk:0.01", "topk:0.3", "randk:0.05", "qsgd:7", "qsgd:64"]
+SPECS = ["none", "fp16", "int8", "sign", "topk:0.01", "topk:0.3", "topk:0.01:1", "topk:0.3:1",
+         "randk:0.05", "qsgd:7", "qsgd:64"]  # fmt: skip
 
 
 def vector(size: int = 10_007, seed: int = 0) -> np.ndarray:
@@ -43,6 +44,32 @@ def test_topk_keeps_the_largest_and_codes_indices_compactly() -> None:
     assert 4 * v.size / len(payload) > 160
 
 
+@pytest.mark.parametrize("spec", SPECS)
+def test_only_seeded_codecs_depend_on_the_seed(spec: str) -> None:
+    codec = parse_spec(spec).codec
+    v = vector(1000)
+    same = codec.encode(v, 1) == codec.encode(v, 2)
+    assert same != codec.seeded  # the header sends seed 0 for the others
+
+
+def test_sign_topk_keeps_signs_of_the_largest_with_a_mean_scale() -> None:
+    v = vector(100_000)
+    codec = parse_spec("topk:0.01:1").codec
+    assert codec.name == "topk:0.01:1"
+    payload = codec.encode(v, 0)
+    decoded = codec.decode(payload, v.size, 0)
+    kept = np.flatnonzero(decoded)
+    assert kept.size == 1000
+    assert np.abs(v[kept]).min() >= np.abs(np.delete(v, kept)).max()
+    assert np.array_equal(np.sign(decoded[kept]), np.sign(v[kept]))
+    scales = np.abs(decoded[kept])
+    for start in range(0, 1000, 256):  # one mean magnitude per 256 kept values
+        bucket = slice(start, start + 256)
+        assert np.allclose(scales[bucket], np.abs(v[kept][bucket]).mean(), rtol=1e-6)
+    assert len(payload) < 1000 * (1 + 9.5) / 8 + 4 * 4 + 2  # a bit per value, ~9 per index
+    assert 4 * v.size / len(payload) > 300
+
+
 def test_qsgd_is_unbiased() -> None:
     codec = parse_spec("qsgd:3").codec
     v = vector(512)
@@ -64,13 +91,44 @@ def test_randk_positions_come_from_the_seed_and_are_not_sent() -> None:
 
 @pytest.mark.parametrize("size", [1, 100, 10_000, 1 << 20])
 @pytest.mark.parametrize("density", [0.001, 0.01, 0.5, 1.0])
-def test_index_coding_round_trips_and_picks_the_smaller_form(size: int, density: float) -> None:
+@pytest.mark.parametrize("rice", [False, True])
+def test_index_coding_round_trips_and_picks_the_smaller_form(
+    size: int, density: float, rice: bool
+) -> None:
     rng = np.random.default_rng(size)
     k = max(1, int(size * density))
     chosen = np.sort(rng.choice(size, k, replace=False))
-    data = idx.encode(chosen, size)
+    data = idx.encode(chosen, size, rice=rice)
     assert np.array_equal(idx.decode(data, k, size), chosen)
     assert len(data) <= 1 + -(-size // 8)
+    if rice and 0.001 <= density <= 0.01 and size >= 10_000:  # near the entropy of the mask
+        assert 8 * (len(data) - 2) / k < np.log2(np.e / density) + 0.5  # tag, parameter
+        assert len(data) < len(idx.encode(chosen, size))
+
+
+def test_rice_codes_match_a_naive_coder_and_refuse_malformed_input() -> None:
+    values = np.array([0, 1, 5, 63, 64, 200, 1000, 3], np.uint64)
+    data = idx.rice_encode(values)
+    b = data[0]
+    naive = "".join("1" * (int(v) >> b) + "0" for v in values)
+    naive += "".join(format(int(v) & ((1 << b) - 1), f"0{b}b") if b else "" for v in values)
+    naive += "0" * (-len(naive) % 8)
+    assert data[1:] == int(naive, 2).to_bytes(len(naive) // 8, "big")
+    assert np.array_equal(idx.rice_decode(data, values.size), values)
+    with pytest.raises(ExchangeRefused) as info:
+        idx.rice_decode(data[:-1], values.size)
+    assert info.value.reason == "truncated"
+    with pytest.raises(ExchangeRefused) as info:
+        idx.rice_decode(data + b"\0", values.size)
+    assert info.value.reason == "size_mismatch"
+    with pytest.raises(ExchangeRefused) as info:
+        idx.rice_decode(bytes([99]) + data[1:], values.size)
+    assert info.value.reason == "malformed"
+    size = 1000
+    gaps = idx.rice_encode(np.array([5, 4, 2000], np.uint64))
+    with pytest.raises(ExchangeRefused) as info:
+        idx.decode(bytes([idx.RICE]) + gaps, 3, size)
+    assert info.value.reason == "index_out_of_range"
 
 
 def test_varint_matches_a_naive_leb128() -> None:
@@ -128,8 +186,8 @@ def test_qsgd_levels_beyond_the_range_are_refused() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["zstd", "topk", "topk:0", "topk:2", "topk:x", "qsgd:0", "qsgd:500", "blocks:0+int8",
-     "blocks:4", "blocks:x+fp16", "int8:3", ""],
+    ["zstd", "topk", "topk:0", "topk:2", "topk:x", "topk:0.01:2", "topk:0.01:", "qsgd:0",
+     "qsgd:500", "blocks:0+int8", "blocks:4", "blocks:x+fp16", "int8:3", ""],
 )  # fmt: skip
 def test_bad_specs_are_usage_errors_naming_the_valid_forms(text: str) -> None:
     with pytest.raises(UsageError) as info:

@@ -52,7 +52,7 @@ def test_payload_is_chunked_and_reassembled_byte_exact(size: int) -> None:
 
     assert frames[0].WhichOneof("kind") == "header"
     assert frames[0].header.payload_bytes == size
-    assert frames[0].header.chunk_bytes == CHUNK_BYTES
+    assert frames[0].header.chunk_bytes == (CHUNK_BYTES if size > CHUNK_BYTES else 0)
     chunks = frames[1:]
     assert all(f.WhichOneof("kind") == "chunk" for f in chunks)
     assert len(chunks) == -(-size // CHUNK_BYTES)
