@@ -44,8 +44,8 @@ from gossip.transport.base import ResponderSession, StatusDict
 from gossip.transport.memory import InMemoryNetwork
 
 CODECS = ["none", "fp16", "int8", "qsgd:7", "sign", "randk:0.1", "blocks:4+int8", "topk:0.1",
-          "topk:0.03", "topk:0.01", "topk:0.03:1", "topk:0.01:1"]  # fmt: skip
-LARGE_CODECS = ["none", "int8", "sign", "topk:0.01", "topk:0.001", "topk:0.03:1", "topk:0.1:1"]
+          "topk:0.03", "topk:0.01", "topk:0.03:sign", "topk:0.01:sign"]  # fmt: skip
+LARGE_CODECS = ["none", "int8", "sign", "topk:0.01", "topk:0.03:sign", "topk:0.05:sign"]
 PEERS = 8
 
 

@@ -38,6 +38,11 @@ def distance(models: list[np.ndarray]) -> float:
     return float(((stacked - stacked.mean(axis=0)) ** 2).sum())
 
 
+EXACT: dict[str, Any] = {"compression": "none", "bootstrap": False}
+"""The float32 rule this bench measures (codecs: bench/compression.py), and no catch-up:
+a peer that copied a neighbour's model at start would hide the disagreement to shrink."""
+
+
 def frozen_node(config: NodeConfig, model_seed: int, transport: Any = None) -> Node:
     """A node that only averages; each starts from its own random model."""
     train, test = load_shard("digits", shard=config.shard, seed=config.seed)
@@ -49,7 +54,7 @@ def simulate(n: int, exchanges: int, seed: int) -> dict[str, Any]:
     network = InMemoryNetwork(seed=seed)
     nodes = []
     for i in range(n):
-        config = NodeConfig(id=f"s{i}", listen=f"sim{i}:1", shard=(i, n), max_steps=0)
+        config = NodeConfig(**EXACT, id=f"s{i}", listen=f"sim{i}:1", shard=(i, n), max_steps=0)
         node = frozen_node(config, model_seed=100 + i, transport=network.transport())
         node.serve()
         nodes.append(node)
@@ -98,6 +103,7 @@ def real_processes(n: int, seconds: float) -> dict[str, Any]:
     try:
         for i in range(n):
             config = NodeConfig(
+                **EXACT,
                 id=f"c{i}",
                 listen=addresses[i],
                 peers=tuple(a for a in addresses if a != addresses[i]),

@@ -1,7 +1,7 @@
 """``--compression SPEC``: parse a codec spec, and find the codec a header names.
 
 ``SPEC`` is ``[blocks:K+]CODEC`` with CODEC one of ``none``, ``fp16``, ``int8``,
-``sign``, ``topk:FRACTION[:1]`` (``:1``: signs of the kept values only),
+``sign``, ``topk:FRACTION[:sign]`` (``:sign``: signs of the kept values only),
 ``randk:FRACTION``, ``qsgd:LEVELS``; ``blocks:K``
 cuts the parameter vector into K contiguous blocks of which one exchange
 carries one, chosen per exchange by the initiator.
@@ -22,7 +22,7 @@ from gossip.compression.topk import TopkCodec
 from gossip.errors import ExchangeRefused, UsageError
 
 VALID_FORMS = (
-    "none, fp16, int8, sign, topk:FRACTION[:1], randk:FRACTION, qsgd:LEVELS, "
+    "none, fp16, int8, sign, topk:FRACTION[:sign], randk:FRACTION, qsgd:LEVELS, "
     "optionally prefixed by blocks:K+ (e.g. blocks:4+topk:0.01)"
 )
 MAX_BLOCKS = 1 << 16
@@ -63,10 +63,10 @@ def codec_from_name(name: str) -> Codec:
         }
         return codecs[kind]
     if sep and kind == "topk":
-        fraction, colon, bits = arg.partition(":")
-        if colon and bits not in ("1",):
-            raise ValueError(f"topk:FRACTION:BITS needs BITS 1, got {bits!r}")
-        return TopkCodec(_fraction(fraction, kind), int(bits) if colon else 8)
+        fraction, colon, values = arg.partition(":")
+        if colon and values != "sign":
+            raise ValueError(f"topk:FRACTION:VALUES needs VALUES sign, got {values!r}")
+        return TopkCodec(_fraction(fraction, kind), 1 if colon else 8)
     if sep and kind == "randk":
         return RandkCodec(_fraction(arg, kind))
     if sep and kind == "qsgd":

@@ -1,4 +1,4 @@
-"""``topk:FRACTION[:1]``: the largest ``ceil(FRACTION * size)`` values by magnitude.
+"""``topk:FRACTION[:sign]``: the largest ``ceil(FRACTION * size)`` values by magnitude.
 
 ``topk:F`` payload: ``k`` (uint32), the ``k`` kept values coded by the ``int8``
 codec (one byte each plus a float32 scale per 256), then their indices coded
@@ -7,7 +7,7 @@ whichever is smaller). Top-1% thus costs about 2 bytes per kept value, 190
 times less than float32; float32 values would give 80 times, and plain int32
 indices on top only 50.
 
-``topk:F:1`` keeps only the signs of the kept values, with one float32 scale
+``topk:F:sign`` keeps only the signs of the kept values, with one float32 scale
 (their mean magnitude) per 256 of them, and Rice-codes the indices; ``k`` is
 not sent (both sides derive it from F and the size). About 1 + 8 bits per
 kept value at 1% density, 1 + 5 at 10%, so it keeps about twice as many
@@ -45,7 +45,7 @@ class TopkCodec:
 
     @property
     def name(self) -> str:
-        return f"topk:{self.fraction:g}" + ("" if self.bits == 8 else f":{self.bits}")
+        return f"topk:{self.fraction:g}" + ("" if self.bits == 8 else ":sign")
 
     biased: bool = True
     seeded: bool = False

@@ -12,7 +12,7 @@ from gossip.transport.memory import InMemoryNetwork
 
 from .conftest import consensus_distance, make_peers
 
-CODECS = ["none", "fp16", "int8", "qsgd:7", "sign", "topk:0.1", "topk:0.01", "topk:0.01:1",
+CODECS = ["none", "fp16", "int8", "qsgd:7", "sign", "topk:0.1", "topk:0.01", "topk:0.01:sign",
           "randk:0.1", "blocks:4+int8", "blocks:3+none"]  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from gossip.compression import VALID_FORMS, codec_for_header, parse_spec
 from gossip.compression import indices as idx
 from gossip.errors import ExchangeRefused, UsageError
 
-SPECS = ["none", "fp16", "int8", "sign", "topk:0.01", "topk:0.3", "topk:0.01:1", "topk:0.3:1",
+SPECS = ["none", "fp16", "int8", "sign", "topk:0.01", "topk:0.3", "topk:0.01:sign", "topk:0.3:sign",
          "randk:0.05", "qsgd:7", "qsgd:64"]  # fmt: skip
 
 
@@ -54,8 +54,8 @@ def test_only_seeded_codecs_depend_on_the_seed(spec: str) -> None:
 
 def test_sign_topk_keeps_signs_of_the_largest_with_a_mean_scale() -> None:
     v = vector(100_000)
-    codec = parse_spec("topk:0.01:1").codec
-    assert codec.name == "topk:0.01:1"
+    codec = parse_spec("topk:0.01:sign").codec
+    assert codec.name == "topk:0.01:sign"
     payload = codec.encode(v, 0)
     decoded = codec.decode(payload, v.size, 0)
     kept = np.flatnonzero(decoded)
