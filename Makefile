@@ -47,7 +47,7 @@ bench: setup  ## every benchmark; JSON and PNG under bench/results/
 	$(BIN)/python bench/consensus.py
 	$(BIN)/python bench/transfer.py
 	$(BIN)/python bench/observability.py
-	$(BIN)/python bench/compression.py  # about 15 minutes
+	$(BIN)/python bench/compression.py  # about 25 minutes
 	$(BIN)/python bench/fuzz.py
 	$(BIN)/python bench/chaos.py
 	$(BIN)/python bench/membership.py  # about 30 minutes (M2 alone is 10)

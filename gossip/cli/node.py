@@ -77,7 +77,7 @@ def build_parser() -> Parser:
         "--compression",
         default=d.compression,
         metavar="SPEC",
-        help="payload codec: none | fp16 | int8 | sign | topk:FRACTION | randk:FRACTION | "
+        help="payload codec: none | fp16 | int8 | sign | topk:FRACTION[:sign] | randk:FRACTION | "
         "qsgd:LEVELS, optionally prefixed by blocks:K+ to send one of K blocks per exchange "
         "(default: %(default)s)",
     )
