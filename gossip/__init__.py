@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 # We fork only to exec (gossip-cluster, benchmarks). gRPC's fork handlers then race its
 # poller threads and a child can die before exec ("epoll_wait error: Bad file
 # descriptor", grpc/grpc#43055); fork+exec is safe without them. Set before gRPC loads;
 # a program that forks and uses gRPC in the child can still set it to true.
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
-from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gossip.config import NodeConfig
