@@ -9,7 +9,7 @@ int8            int8 + float32 scale per 256                     ~1.02
 qsgd:LEVELS     stochastic levels (unbiased) + norm per 128      ~0.53 (<=7)
 sign            1 bit + float32 scale per 256                    ~0.14
 topk:F          F of the values + varint/bitmap indices          ~5 F
-topk:F:1        F of the signs + Rice-coded indices              ~1.2 F (1%)
+topk:F:sign     F of the signs + Rice-coded indices              ~1.2 F (1%)
 randk:F         F of the values, positions from the seed         4 F
 =============== ================================================ ===========
 

@@ -29,7 +29,8 @@ class SignCodec:
         v = as_f32(values)
         scale = np.abs(padded(v, BUCKET)).sum(axis=1, dtype=np.float64)
         counts = np.full(scale.size, BUCKET, dtype=np.float64)
-        counts[-1] = v.size - BUCKET * (scale.size - 1)
+        if scale.size:  # an empty vector (top-k of nothing) has no bucket
+            counts[-1] = v.size - BUCKET * (scale.size - 1)
         return bytes((scale / counts).astype(F32).tobytes() + np.packbits(v >= 0).tobytes())
 
     def decode(self, payload: bytes, size: int, seed: int) -> np.ndarray:

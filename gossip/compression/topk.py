@@ -27,11 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from gossip.compression import indices
-from gossip.compression.base import F32, as_f32, buckets, finite, padded, refuse
+from gossip.compression.base import as_f32, buckets, refuse
 from gossip.compression.int8 import BUCKET, Int8Codec
-
-VALUE_BITS = (8, 1)
-"""Bits per kept value: 8 (int8 codec, the original format) or 1 (sign and a scale)."""
+from gossip.compression.sign import SignCodec
 
 
 def kept(fraction: float, size: int) -> int:
@@ -58,7 +56,7 @@ class TopkCodec:
         else:
             idx = np.sort(np.argpartition(np.abs(v), v.size - k)[v.size - k :])
         if self.bits == 1:
-            return _sign_encode(v[idx]) + indices.encode(idx, v.size, rice=True)
+            return _SIGNS.encode(v[idx], seed) + indices.encode(idx, v.size, rice=True)
         head = np.array([k], dtype="<u4").tobytes()
         return head + _VALUES.encode(v[idx], seed) + indices.encode(idx, v.size)
 
@@ -68,7 +66,7 @@ class TopkCodec:
             end = _sign_bytes(k)
             if len(payload) < end + 1:
                 raise refuse("truncated", f"{self.name} payload too short for {k} values")
-            values = _sign_decode(payload[:end], k, self.name)
+            values = _SIGNS.decode(payload[:end], k, seed)
         else:
             if len(payload) < 4:
                 raise refuse("truncated", "topk payload shorter than its count")
@@ -95,6 +93,7 @@ class TopkCodec:
 
 
 _VALUES = Int8Codec()
+_SIGNS = SignCodec()
 
 
 def _values_bytes(k: int) -> int:
@@ -103,25 +102,5 @@ def _values_bytes(k: int) -> int:
 
 
 def _sign_bytes(k: int) -> int:
-    """Payload bytes of ``k`` values as a scale per 256 and a sign bit each."""
+    """Payload bytes of ``k`` values under the sign codec (a scale per 256, a bit each)."""
     return 4 * buckets(k, BUCKET) + -(-k // 8)
-
-
-def _sign_encode(v: np.ndarray) -> bytes:
-    """A float32 mean magnitude per bucket of 256, then the signs (1: >= 0)."""
-    scale = np.abs(padded(v, BUCKET)).sum(axis=1, dtype=np.float64)
-    counts = np.full(scale.size, BUCKET, dtype=np.float64)
-    if scale.size:
-        counts[-1] = v.size - BUCKET * (scale.size - 1)
-    return bytes((scale / counts).astype(F32).tobytes() + np.packbits(v >= 0).tobytes())
-
-
-def _sign_decode(payload: bytes, k: int, name: str) -> np.ndarray:
-    count = buckets(k, BUCKET)
-    scale = finite(np.frombuffer(payload, dtype=F32, count=count), name)
-    if (scale < 0).any():
-        raise refuse("malformed", f"{name} payload has a negative scale")
-    bits = np.unpackbits(np.frombuffer(payload, dtype=np.uint8, offset=4 * count), count=k)
-    out = bits.astype(np.float32) * np.float32(2) - np.float32(1)
-    out *= np.repeat(scale, BUCKET)[:k]
-    return out
