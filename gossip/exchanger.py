@@ -59,7 +59,9 @@ class _Pending:
     def commit(self, applied: bool, reason: str = "", detail: str = "") -> None:
         exchanger, peer_id = self._exchanger, self._pending.offer.sender_id
         self._pending.commit(applied)
-        exchanger.count_bytes(codec_key(self.reply), sent=snapshot_wire_bytes(self.reply))
+        sent = snapshot_wire_bytes(self.reply, answering=self._pending.offer)
+        verdict = 0 if reason == "lost" else verdict_wire_bytes(applied, reason, detail)
+        exchanger.count_bytes(codec_key(self.reply), sent=sent, received=verdict)
         if applied:
             exchanger.count("ok")
         elif reason == "lost":
@@ -131,7 +133,8 @@ class Exchanger:
 
     def _run(self, out: Outgoing, address: str) -> None:
         def complete(reply: Snapshot) -> None:
-            self.count_bytes(codec_key(reply), received=snapshot_wire_bytes(reply))
+            received = snapshot_wire_bytes(reply, answering=out.offer)
+            self.count_bytes(codec_key(reply), received=received)
             self.mixer.finish(out, reply)
 
         self.transport.exchange(address, out.offer, complete, self.timeout)

@@ -83,13 +83,20 @@ def decode(payload: bytes | bytearray | memoryview, num_params: int) -> np.ndarr
 
 
 def check_header(snapshot: Snapshot, fingerprint: str, num_params: int) -> None:
-    """Refuse, before any payload arrives, a different architecture, size or codec."""
-    if snapshot.fingerprint != fingerprint:
+    """Refuse, before any payload arrives, a different architecture, size or codec.
+
+    A continuing snapshot (``ref_version`` set) may leave out the fingerprint
+    and size: the pair's start checked them, and the references it names
+    exist only for that start (an unknown version is refused when the
+    payload is decoded, :mod:`gossip.averaging.compressed`).
+    """
+    left_out = snapshot.ref_version != 0 and not snapshot.fingerprint and not snapshot.num_params
+    if not left_out and snapshot.fingerprint != fingerprint:
         raise ExchangeRefused(
             "fingerprint_mismatch",
             f"peer model {snapshot.fingerprint} differs from local model {fingerprint}",
         )
-    if snapshot.num_params != num_params:
+    if not left_out and snapshot.num_params != num_params:
         raise ExchangeRefused(
             "size_mismatch", f"peer has {snapshot.num_params} parameters, local model {num_params}"
         )

@@ -15,7 +15,7 @@ from typing import Protocol
 from gossip.averaging.pairwise import Snapshot
 from gossip.errors import WireError
 from gossip.transport._pb import gossip_pb2 as pb
-from gossip.transport.wire import CHUNK_BYTES, header_frame, header_snapshot
+from gossip.transport.wire import CHUNK_BYTES, SnapshotAssembler, snapshot_frames
 
 
 @dataclass(frozen=True)
@@ -55,15 +55,16 @@ def request_from_pb(message: pb.FetchRequest) -> FetchRequest:
 
 
 def fetch_frames(fetched: Fetched, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pb.FetchFrame]:
-    """Header, chunks and the closing ``done`` (just ``done`` when not ahead)."""
+    """The exchange's header and chunks, then ``done`` (only ``done`` when not ahead)."""
     snapshot = fetched.snapshot
     if snapshot is None:
         yield pb.FetchFrame(done=pb.FetchDone(ahead=False, step=fetched.step))
         return
-    yield pb.FetchFrame(header=header_frame(snapshot, chunk_bytes).header)
-    payload = memoryview(snapshot.payload)
-    for start in range(0, len(payload), chunk_bytes):
-        yield pb.FetchFrame(chunk=payload[start : start + chunk_bytes].tobytes())
+    for frame in snapshot_frames(snapshot, chunk_bytes):
+        if frame.WhichOneof("kind") == "header":
+            yield pb.FetchFrame(header=frame.header)
+        else:
+            yield pb.FetchFrame(chunk=frame.chunk)
     digest = hashlib.sha256(snapshot.payload).digest()
     yield pb.FetchFrame(done=pb.FetchDone(ahead=True, sha256=digest, step=fetched.step))
 
@@ -80,42 +81,20 @@ def read_fetch(frames: Iterator[pb.FetchFrame], max_payload_bytes: int) -> Fetch
         return Fetched(None, first.done.step)
     if kind != "header":
         raise WireError(f"expected a header first, got {kind}")
-    header = first.header
-    size = header.payload_bytes
-    if size > max_payload_bytes:
-        raise WireError(f"payload of {size} bytes exceeds the limit of {max_payload_bytes}")
-    chunks: list[bytes] = []
-    filled = 0
-    digest = hashlib.sha256()
+    assembler = SnapshotAssembler(pb.Frame(header=first.header), max_payload_bytes)
     for frame in frames:
         kind = frame.WhichOneof("kind")
         if kind == "chunk":
-            chunk = frame.chunk
-            filled += len(chunk)
-            if not chunk or filled > size:
-                raise WireError("chunk overruns the announced payload size")
-            chunks.append(chunk)
-            digest.update(chunk)
+            assembler.add_chunk(frame.chunk)
             continue
         if kind != "done":
             raise WireError(f"expected a chunk or done, got {kind}")
-        if filled != size:
-            raise WireError(f"stream ended after {filled} of {size} payload bytes")
-        if frame.done.sha256 != digest.digest():
+        got = assembler.snapshot()
+        if frame.done.sha256 != hashlib.sha256(got.payload).digest():
             raise WireError("checksum mismatch: the model changed or was corrupted on the way")
-        snapshot = header_snapshot(header)
-        payload = b"".join(chunks)
-        return Fetched(
-            Snapshot(
-                snapshot.sender_id,
-                snapshot.generation,
-                snapshot.address,
-                snapshot.step,
-                snapshot.fingerprint,
-                snapshot.num_params,
-                snapshot.codec,
-                payload,
-            ),
-            frame.done.step,
-        )
+        plain = Snapshot(  # a whole raw model: nothing of a compressed exchange
+            got.sender_id, got.generation, got.address, got.step, got.fingerprint,
+            got.num_params, got.codec, got.payload,
+        )  # fmt: skip
+        return Fetched(plain, frame.done.step)
     raise WireError("stream ended before the checksum frame")

@@ -349,7 +349,7 @@ class GrpcTransport:
         )
         call = method(requests(), timeout=timeout)
         try:
-            initiate(iter(call), complete, verdicts.put, self.max_payload_bytes)
+            initiate(offer, iter(call), complete, verdicts.put, self.max_payload_bytes)
             for _ in call:  # wait until the responder has read our verdict
                 pass
         except grpc.RpcError as exc:

@@ -40,6 +40,8 @@ class InMemoryNetwork:
 
     def __init__(self, seed: int = 0, drop_rate: float = 0.0) -> None:
         self.handlers: dict[str, Handler] = {}
+        self.traffic: dict[str, Traffic] = {}
+        """Each served address's byte counters: both ends of an exchange count, as on gRPC."""
         self.down: set[str] = set()
         self.drop_rate = drop_rate
         self._cut: set[frozenset[str]] = set()
@@ -80,6 +82,7 @@ class InMemoryTransport:
     def serve(self, listen: str, handler: Handler) -> str:
         self.address = listen
         self.network.handlers[listen] = handler
+        self.network.traffic[listen] = self.traffic
         return listen
 
     def stop(self, grace: float) -> None:
@@ -93,12 +96,13 @@ class InMemoryTransport:
             yield from (_through_wire(f) for f in snapshot_frames(offer))
             yield from (_through_wire(f) for f in verdicts)
 
-        replies = respond(
-            counted(requests(), self.traffic, sent=True), handler, self.max_payload_bytes
-        )
+        theirs = self.network.traffic.get(address, Traffic())
+        offered = counted(counted(requests(), self.traffic, sent=True), theirs, sent=False)
+        replies = counted(respond(offered, handler, self.max_payload_bytes), theirs, sent=True)
         wire_replies = (_through_wire(f) for f in replies)
         try:
             initiate(
+                offer,
                 counted(wire_replies, self.traffic, sent=False),
                 complete,
                 verdicts.append,
@@ -113,6 +117,9 @@ class InMemoryTransport:
         request = _through_wire(digest_to_pb(digest))
         reply = _through_wire(digest_to_pb(handler.on_push_pull(digest_from_pb(request))))
         self.traffic.add(sent=wire_size(request), received=wire_size(reply))
+        self.network.traffic.get(address, Traffic()).add(
+            sent=wire_size(reply), received=wire_size(request)
+        )
         return digest_from_pb(reply)
 
     def status(self, address: str, timeout: float) -> StatusDict:

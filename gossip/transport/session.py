@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from gossip.averaging.pairwise import Snapshot
 from gossip.errors import ExchangeRefused, WireError
 from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport.base import Completion, Handler, Traffic
@@ -52,7 +53,7 @@ def respond(
         return
     applied, reason, detail = False, "lost", "the initiator sent no verdict"
     try:
-        yield from snapshot_frames(session.reply)
+        yield from snapshot_frames(session.reply, answering=offer)
         verdict = next(frames, None)
         if verdict is not None and verdict.WhichOneof("kind") == "verdict":
             applied = verdict.verdict.applied
@@ -62,12 +63,13 @@ def respond(
 
 
 def initiate(
+    offer: Snapshot,
     responses: Iterator[pb.Frame],
     complete: Completion,
     send_verdict: Callable[[pb.Frame], None],
     max_payload_bytes: int,
 ) -> None:
-    """Read the responder's reply, check and apply it, and send our verdict.
+    """Read the responder's reply to ``offer``, check and apply it, and send our verdict.
 
     Raises ExchangeRefused when either side refuses; WireError for a malformed reply.
     """
@@ -77,7 +79,7 @@ def initiate(
     if first.WhichOneof("kind") == "verdict":
         raise ExchangeRefused(first.verdict.reason or "refused", f"peer: {first.verdict.detail}")
     try:
-        reply = read_snapshot(responses, first, max_payload_bytes)
+        reply = read_snapshot(responses, first, max_payload_bytes, answering=offer)
     except WireError as exc:
         send_verdict(verdict_frame(False, "malformed", str(exc)))
         raise

@@ -49,41 +49,75 @@ def decode_frame(data: bytes) -> pb.Frame:
     return pb.Frame.FromString(data)
 
 
-def header_frame(snapshot: Snapshot, chunk_bytes: int = CHUNK_BYTES) -> pb.Frame:
-    """The frame announcing a snapshot (everything but the payload)."""
+SHARED_WITH_OFFER = (
+    "fingerprint", "num_params", "codec", "ref_version", "ref_base", "blocks", "block_ids",
+    "consensus_step",
+)  # fmt: skip
+"""Header fields a reply must share with the offer it answers: a reply leaves them out."""
+
+ESTABLISHED = ("fingerprint", "num_params", "address")
+"""Header fields a continuing snapshot leaves out: the pair's start checked them."""
+
+
+_EMPTY: dict[str, Any] = {  # a field left out reads as protobuf's default
+    "fingerprint": "", "num_params": 0, "address": "", "codec": "", "ref_version": 0,
+    "ref_base": 0, "blocks": 1, "block_ids": (), "consensus_step": 0.0,
+}  # fmt: skip
+
+
+def header_frame(
+    snapshot: Snapshot, chunk_bytes: int = CHUNK_BYTES, answering: Snapshot | None = None
+) -> pb.Frame:
+    """The frame announcing a snapshot, with a payload of at most one chunk inside it.
+
+    It leaves out what the receiver already has (gossip.proto): ``answering``
+    is the offer a reply answers.
+    """
+    fields = {f.name: getattr(snapshot, f.name) for f in dataclasses.fields(Snapshot)}
+    if snapshot.ref_version:
+        fields.update({name: _EMPTY[name] for name in ESTABLISHED})
+    if answering is not None:
+        for name in SHARED_WITH_OFFER:
+            if fields[name] == getattr(answering, name):
+                fields[name] = _EMPTY[name]
+    size = len(snapshot.payload)
+    inline = size <= chunk_bytes
     return pb.Frame(
         header=pb.SnapshotHeader(
-            sender_id=snapshot.sender_id,
-            generation=snapshot.generation,
-            fingerprint=snapshot.fingerprint,
-            num_params=snapshot.num_params,
-            codec=snapshot.codec,
-            payload_bytes=len(snapshot.payload),
-            # one chunk or none: no "every chunk but the last" to size (saves 4 bytes)
-            chunk_bytes=chunk_bytes if len(snapshot.payload) > chunk_bytes else 0,
-            step=snapshot.step,
-            sender_address=snapshot.address,
-            codec_seed=snapshot.seed,
-            ref_version=snapshot.ref_version,
-            ref_base=snapshot.ref_base,
-            blocks=snapshot.blocks if snapshot.blocks > 1 else 0,
-            block_ids=snapshot.block_ids,
-            consensus_step=snapshot.consensus_step,
+            sender_id=fields["sender_id"],
+            generation=fields["generation"],
+            fingerprint=fields["fingerprint"],
+            num_params=fields["num_params"],
+            codec=fields["codec"],
+            payload_bytes=0 if inline else size,
+            chunk_bytes=0 if inline else chunk_bytes,
+            step=fields["step"],
+            sender_address=fields["address"],
+            codec_seed=fields["seed"],
+            ref_version=fields["ref_version"],
+            ref_base=fields["ref_base"],
+            blocks=fields["blocks"] if fields["blocks"] > 1 else 0,
+            block_ids=fields["block_ids"],
+            consensus_step=fields["consensus_step"],
+            payload=bytes(snapshot.payload) if inline else b"",
         )
     )
 
 
-def snapshot_frames(snapshot: Snapshot, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pb.Frame]:
-    """A header frame, then the payload in chunks of at most ``chunk_bytes``."""
+def snapshot_frames(
+    snapshot: Snapshot, chunk_bytes: int = CHUNK_BYTES, answering: Snapshot | None = None
+) -> Iterator[pb.Frame]:
+    """A header frame, then, beyond one chunk, the payload in chunks of ``chunk_bytes``."""
+    yield header_frame(snapshot, chunk_bytes, answering)
     payload = memoryview(snapshot.payload)
-    yield header_frame(snapshot, chunk_bytes)
-    for start in range(0, len(payload), chunk_bytes):
-        yield pb.Frame(chunk=payload[start : start + chunk_bytes].tobytes())
+    if len(payload) > chunk_bytes:
+        for start in range(0, len(payload), chunk_bytes):
+            yield pb.Frame(chunk=payload[start : start + chunk_bytes].tobytes())
 
 
-def header_snapshot(header: pb.SnapshotHeader) -> Snapshot:
-    """The header's fields as a Snapshot with an empty payload (for early checks)."""
-    return Snapshot(
+def header_snapshot(header: pb.SnapshotHeader, answering: Snapshot | None = None) -> Snapshot:
+    """The header's fields as a Snapshot with an empty payload; a reply's gaps from its offer."""
+    snapshot = Snapshot(
         sender_id=header.sender_id,
         generation=header.generation,
         address=header.sender_address,
@@ -99,21 +133,37 @@ def header_snapshot(header: pb.SnapshotHeader) -> Snapshot:
         block_ids=tuple(header.block_ids),
         consensus_step=header.consensus_step,
     )
+    if answering is None:
+        return snapshot
+    left_out = [name for name in SHARED_WITH_OFFER if getattr(snapshot, name) == _EMPTY[name]]
+    return dataclasses.replace(snapshot, **{name: getattr(answering, name) for name in left_out})
 
 
 def _varint_bytes(value: int) -> int:
     return max(1, (value.bit_length() + 6) // 7)
 
 
-def snapshot_wire_bytes(snapshot: Snapshot, chunk_bytes: int = CHUNK_BYTES) -> int:
+def _field_bytes(length: int, tag: int = 1) -> int:
+    """A length-delimited protobuf field of ``length`` bytes: tag, length, bytes."""
+    return tag + _varint_bytes(length) + length
+
+
+def snapshot_wire_bytes(
+    snapshot: Snapshot, chunk_bytes: int = CHUNK_BYTES, answering: Snapshot | None = None
+) -> int:
     """Bytes :func:`snapshot_frames` puts on the wire (protobuf + gRPC framing), computed."""
-    total = wire_size(header_frame(snapshot, chunk_bytes))
     size = len(snapshot.payload)
+    bare = dataclasses.replace(snapshot, payload=b"")
+    header = header_frame(bare, chunk_bytes, answering).header.ByteSize()
+    if size <= chunk_bytes:  # inline: a bigger header, no chunk frame
+        inline = _field_bytes(size, tag=2) if size else 0  # field 16: a 2-byte tag
+        return _field_bytes(header + inline) + GRPC_FRAME_OVERHEAD
+    header += 1 + _varint_bytes(size) + 1 + _varint_bytes(chunk_bytes)  # payload_bytes, chunk_bytes
     full, last = divmod(size, chunk_bytes)
-    chunk = 1 + _varint_bytes(chunk_bytes) + chunk_bytes + GRPC_FRAME_OVERHEAD  # tag, length
-    total += full * chunk
+    total = _field_bytes(header) + GRPC_FRAME_OVERHEAD
+    total += full * (_field_bytes(chunk_bytes) + GRPC_FRAME_OVERHEAD)
     if last:
-        total += 1 + _varint_bytes(last) + last + GRPC_FRAME_OVERHEAD
+        total += _field_bytes(last) + GRPC_FRAME_OVERHEAD
     return total
 
 
@@ -127,18 +177,25 @@ class SnapshotAssembler:
     Chunks are kept as they arrive and joined once at the end: the only copy of
     the payload on this side (a zero-filled buffer of the announced size would
     cost a full extra pass over fresh memory before the first chunk lands).
+    ``answering`` is the offer a reply answers (the fields the reply left out).
     """
 
-    def __init__(self, header_frame: pb.Frame, max_payload_bytes: int) -> None:
+    def __init__(
+        self, header_frame: pb.Frame, max_payload_bytes: int, answering: Snapshot | None = None
+    ) -> None:
         if header_frame.WhichOneof("kind") != "header":
             raise WireError("expected a header frame first")
         self.header = header_frame.header
-        size = self.header.payload_bytes
+        self._answering = answering
+        inline = self.header.payload  # upb makes a new bytes object per access: read it once
+        if inline and self.header.payload_bytes:
+            raise WireError("a header with a payload inside announces no chunks")
+        size = len(inline) or self.header.payload_bytes
         if size > max_payload_bytes:
             raise WireError(f"payload of {size} bytes exceeds the limit of {max_payload_bytes}")
         self._size = size
-        self._chunks: list[bytes] = []
-        self._filled = 0
+        self._chunks: list[bytes] = [inline] if inline else []
+        self._filled = len(inline)
 
     @property
     def complete(self) -> bool:
@@ -147,7 +204,9 @@ class SnapshotAssembler:
     def add(self, frame: pb.Frame) -> None:
         if frame.WhichOneof("kind") != "chunk":
             raise WireError(f"expected a chunk frame, got {frame.WhichOneof('kind')}")
-        chunk = frame.chunk  # upb makes a new bytes object per access: read it once
+        self.add_chunk(frame.chunk)  # read it once (see above)
+
+    def add_chunk(self, chunk: bytes) -> None:
         end = self._filled + len(chunk)
         if not chunk or end > self._size:
             raise WireError("chunk overruns the announced payload size")
@@ -168,12 +227,17 @@ class SnapshotAssembler:
             raise WireError("stream ended before the payload was complete")
         payload = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
         self._chunks = [payload]
-        return dataclasses.replace(header_snapshot(self.header), payload=payload)
+        return dataclasses.replace(header_snapshot(self.header, self._answering), payload=payload)
 
 
-def read_snapshot(frames: Iterator[pb.Frame], first: pb.Frame, max_payload_bytes: int) -> Snapshot:
+def read_snapshot(
+    frames: Iterator[pb.Frame],
+    first: pb.Frame,
+    max_payload_bytes: int,
+    answering: Snapshot | None = None,
+) -> Snapshot:
     """Consume chunk frames after ``first`` (a header) until the payload is complete."""
-    return SnapshotAssembler(first, max_payload_bytes).read(frames)
+    return SnapshotAssembler(first, max_payload_bytes, answering).read(frames)
 
 
 def verdict_frame(applied: bool, reason: str = "", detail: str = "") -> pb.Frame:

@@ -82,6 +82,26 @@ def test_references_are_bounded_reported_and_eviction_means_a_full_exchange() ->
     assert by_codec["full"]["sent"] > 2 * num_params > by_codec["topk:0.01"]["sent"] / 3
 
 
+@pytest.mark.parametrize("codec", ["none", "topk:0.03:sign", "blocks:4+int8"])
+def test_bytes_per_codec_are_the_bytes_on_the_wire_at_both_ends(codec: str) -> None:
+    network = InMemoryNetwork(seed=0)
+    a, b = ready(make_peers(2, network, max_steps=0, compression=codec))
+    spread([a, b])
+    for _ in range(5):  # a starting exchange, then continuing ones (headers left out)
+        assert a.exchange_with(b.id, b.address) and b.exchange_with(a.id, a.address)
+    for peer in (a, b):
+        counted = peer.exchanger.bytes_by_codec().values()
+        assert sum(c["sent"] for c in counted) == peer.transport.traffic.sent
+        assert sum(c["received"] for c in counted) == peer.transport.traffic.received
+    assert a.transport.traffic.sent == b.transport.traffic.received > 0
+    if codec == "topk:0.03:sign":  # a continuing exchange of mlp:64,32: 2 payloads + ~100 bytes
+        payloads = 2 * len(a.exchanger.mixer.spec.codec.encode(a.replica.params, 1))
+        before = a.transport.traffic.sent + a.transport.traffic.received
+        assert a.exchange_with(b.id, b.address)
+        after = a.transport.traffic.sent + a.transport.traffic.received
+        assert after - before < payloads + 110, (after - before, payloads)
+
+
 def test_a_lost_verdict_is_detected_and_the_next_exchange_resets_the_pair() -> None:
     network = InMemoryNetwork(seed=0)
     a, b = ready(make_peers(2, network, max_steps=0, compression="topk:0.01"))

@@ -96,7 +96,7 @@ def run_exchange(offer: Snapshot, handler: FakeHandler, refuse_reply: str = "") 
 
     replies = respond(wire(requests()), handler, LIMIT)
     try:
-        initiate(wire(replies), complete, verdicts.append, LIMIT)
+        initiate(offer, wire(replies), complete, verdicts.append, LIMIT)
     finally:
         for _ in replies:
             pass
@@ -173,7 +173,7 @@ def test_empty_request_stream_yields_nothing() -> None:
 def test_initiator_rejects_a_malformed_reply_and_says_so() -> None:
     sent: list[pb.Frame] = []
     with pytest.raises(WireError):
-        initiate(iter([pb.Frame(chunk=b"x")]), lambda s: None, sent.append, LIMIT)
+        initiate(snap("i", 8, 1), iter([pb.Frame(chunk=b"x")]), lambda s: None, sent.append, LIMIT)
     assert [f.verdict.reason for f in sent] == ["malformed"]
     with pytest.raises(WireError, match="without answering"):
-        initiate(iter([]), lambda s: None, sent.append, LIMIT)
+        initiate(snap("i", 8, 1), iter([]), lambda s: None, sent.append, LIMIT)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from gossip.averaging.pairwise import RAW_CODEC, Snapshot
@@ -17,6 +19,7 @@ from gossip.transport.wire import (
     encode_frame,
     read_snapshot,
     snapshot_frames,
+    snapshot_wire_bytes,
     status_from_pb,
     status_to_pb,
     verdict_frame,
@@ -50,17 +53,30 @@ def test_payload_is_chunked_and_reassembled_byte_exact(size: int) -> None:
     snapshot = make_snapshot(size)
     frames = list(snapshot_frames(snapshot))
 
+    header = frames[0].header
     assert frames[0].WhichOneof("kind") == "header"
-    assert frames[0].header.payload_bytes == size
-    assert frames[0].header.chunk_bytes == (CHUNK_BYTES if size > CHUNK_BYTES else 0)
-    chunks = frames[1:]
-    assert all(f.WhichOneof("kind") == "chunk" for f in chunks)
-    assert len(chunks) == -(-size // CHUNK_BYTES)
-    assert all(0 < len(f.chunk) <= CHUNK_BYTES for f in chunks)
+    if size <= CHUNK_BYTES:  # one chunk at most: inside the header, nothing follows
+        assert len(frames) == 1
+        assert (header.payload, header.payload_bytes, header.chunk_bytes) == (
+            snapshot.payload,
+            0,
+            0,
+        )
+    else:
+        assert (header.payload, header.payload_bytes, header.chunk_bytes) == (
+            b"",
+            size,
+            CHUNK_BYTES,
+        )
+        chunks = frames[1:]
+        assert all(f.WhichOneof("kind") == "chunk" for f in chunks)
+        assert len(chunks) == -(-size // CHUNK_BYTES)
+        assert all(0 < len(f.chunk) <= CHUNK_BYTES for f in chunks)
 
     wire = through_wire(frames)
     rebuilt = read_snapshot(iter(wire[1:]), wire[0], max_payload_bytes=size)
     assert rebuilt == snapshot
+    assert sum(wire_size(f) for f in frames) == snapshot_wire_bytes(snapshot)
 
 
 def test_chunk_frame_encoding_is_protobuf_field_2() -> None:
@@ -72,7 +88,7 @@ def test_chunk_frame_encoding_is_protobuf_field_2() -> None:
 
 def test_header_fields_survive_the_wire() -> None:
     snapshot = make_snapshot(8)
-    header = through_wire(list(snapshot_frames(snapshot))[:1])[0]
+    header = through_wire(list(snapshot_frames(snapshot, chunk_bytes=4))[:1])[0]
     assembler = SnapshotAssembler(header, max_payload_bytes=8)
     assert not assembler.complete
     h = assembler.header
@@ -88,7 +104,7 @@ def test_first_frame_must_be_a_header() -> None:
 
 
 def test_chunk_overrunning_the_announced_size_is_refused() -> None:
-    frames = list(snapshot_frames(make_snapshot(10)))
+    frames = list(snapshot_frames(make_snapshot(10), chunk_bytes=4))
     overrun = pb.Frame(chunk=b"y" * 11)
     with pytest.raises(WireError, match="overruns"):
         read_snapshot(iter([overrun]), frames[0], max_payload_bytes=100)
@@ -96,10 +112,14 @@ def test_chunk_overrunning_the_announced_size_is_refused() -> None:
     assembler.add(pb.Frame(chunk=b"y" * 9))
     with pytest.raises(WireError, match="overruns"):
         assembler.add(pb.Frame(chunk=b"zz"))
+    inline = SnapshotAssembler(next(snapshot_frames(make_snapshot(10))), max_payload_bytes=100)
+    assert inline.complete  # the payload came inside the header: no chunk may follow
+    with pytest.raises(WireError, match="overruns"):
+        inline.add(pb.Frame(chunk=b"y"))
 
 
 def test_empty_chunk_and_frame_out_of_order_are_refused() -> None:
-    frames = list(snapshot_frames(make_snapshot(10)))
+    frames = list(snapshot_frames(make_snapshot(10), chunk_bytes=4))
     with pytest.raises(WireError):
         read_snapshot(iter([pb.Frame(chunk=b"")]), frames[0], max_payload_bytes=100)
     with pytest.raises(WireError, match="expected a chunk"):
@@ -121,6 +141,66 @@ def test_payload_larger_than_the_limit_is_refused_before_any_chunk() -> None:
     with pytest.raises(WireError, match="exceeds the limit"):
         SnapshotAssembler(header, max_payload_bytes=MIB)
     SnapshotAssembler(header, max_payload_bytes=MIB + 1)  # exactly the limit is fine
+    inline = next(snapshot_frames(make_snapshot(64)))
+    with pytest.raises(WireError, match="exceeds the limit"):
+        SnapshotAssembler(inline, max_payload_bytes=63)
+
+
+def test_a_header_with_a_payload_inside_and_chunks_announced_is_refused() -> None:
+    frame = next(snapshot_frames(make_snapshot(8)))
+    frame.header.payload_bytes = 16
+    with pytest.raises(WireError, match="announces no chunks"):
+        SnapshotAssembler(frame, max_payload_bytes=100)
+
+
+def compressed(sender: str, ref_version: int, payload: bytes = b"\x01" * 30) -> Snapshot:
+    return Snapshot(
+        sender, 7, f"{sender}:1", 5, "fp", 1000, "topk:0.03:sign", payload, seed=0,
+        ref_version=ref_version, ref_base=0 if ref_version else 99, blocks=4, block_ids=(2,),
+        consensus_step=0.5,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("ref_version", [0, 12345])
+def test_a_reply_leaves_out_what_it_shares_with_the_offer(ref_version: int) -> None:
+    offer, reply = compressed("i", ref_version), compressed("r", ref_version, b"\x02" * 40)
+    frames = through_wire(list(snapshot_frames(reply, answering=offer)))
+    header = frames[0].header
+    assert (header.codec, header.fingerprint, header.num_params, header.ref_version) == (
+        "",
+        "",
+        0,
+        0,
+    )
+    assert (header.blocks, list(header.block_ids), header.consensus_step) == (0, [], 0.0)
+    assert (header.sender_id, header.generation, header.step) == ("r", 7, 5)
+    rebuilt = read_snapshot(iter(frames[1:]), frames[0], 1000, answering=offer)
+    expected_address = "" if ref_version else "r:1"  # a continuing snapshot leaves it out
+    assert rebuilt == dataclasses.replace(reply, address=expected_address)
+    assert sum(wire_size(f) for f in frames) == snapshot_wire_bytes(reply, answering=offer)
+    # without the offer, the reply would be a different snapshot: the gaps are real
+    assert read_snapshot(iter(frames[1:]), frames[0], 1000).codec == ""
+
+
+def test_a_reply_that_differs_from_the_offer_says_so() -> None:
+    offer = compressed("i", 12345)
+    reply = dataclasses.replace(compressed("r", 12345), codec="int8", block_ids=(1,))
+    frames = through_wire(list(snapshot_frames(reply, answering=offer)))
+    rebuilt = read_snapshot(iter(frames[1:]), frames[0], 1000, answering=offer)
+    assert (rebuilt.codec, rebuilt.block_ids) == ("int8", (1,))  # the initiator sees the mismatch
+
+
+def test_a_continuing_snapshot_leaves_out_what_the_pair_start_checked() -> None:
+    starting, continuing = compressed("i", 0), compressed("i", 12345)
+    start_header = next(snapshot_frames(starting)).header
+    assert (start_header.fingerprint, start_header.num_params) == ("fp", 1000)
+    header = through_wire([next(snapshot_frames(continuing))])[0].header
+    assert (header.fingerprint, header.num_params, header.sender_address) == ("", 0, "")
+    assert header.codec == "topk:0.03:sign" and header.ref_version == 12345
+    # what is left of a continuing offer's header: identity, step, codec, version, blocks, gamma
+    overhead = snapshot_wire_bytes(continuing) - len(continuing.payload)
+    assert overhead <= 50, overhead
+    assert snapshot_wire_bytes(continuing) == sum(wire_size(f) for f in snapshot_frames(continuing))
 
 
 def test_verdict_round_trip() -> None:
