@@ -17,6 +17,11 @@ parameter model over gRPC on loopback with and without compression, and the
 mean of all models with training frozen (must stay put under every codec).
 
     python bench/compression.py [--steps 3000] [--large-steps 600] [--quick]
+    python bench/compression.py --schedules 1,2,10,20 [--codecs none,sign,topk:0.03:sign]
+
+``--schedules`` instead runs digits (IID and dirichlet:0.5) with a peer
+exchanging about once per 1, 2, 10 or 20 of its steps, to check that a codec
+keeps float32's accuracy however often peers gossip (the choice of default).
 """
 
 from __future__ import annotations
@@ -44,8 +49,10 @@ from gossip.transport.base import ResponderSession, StatusDict
 from gossip.transport.memory import InMemoryNetwork
 
 CODECS = ["none", "fp16", "int8", "qsgd:7", "sign", "randk:0.1", "blocks:4+int8", "topk:0.1",
-          "topk:0.03", "topk:0.01", "topk:0.03:sign", "topk:0.01:sign"]  # fmt: skip
-LARGE_CODECS = ["none", "int8", "sign", "topk:0.01", "topk:0.03:sign", "topk:0.05:sign"]
+          "topk:0.03", "topk:0.01", "topk:0.03:sign", "topk:0.04:sign",
+          "topk:0.01:sign"]  # fmt: skip
+LARGE_CODECS = ["none", "int8", "sign", "topk:0.01", "topk:0.03:sign", "topk:0.04:sign",
+                "topk:0.05:sign"]  # fmt: skip
 PEERS = 8
 
 
@@ -256,13 +263,41 @@ def plot(tasks: list[dict[str, Any]], path: Path) -> None:
     print(f"wrote {path}")
 
 
+def schedules(args: argparse.Namespace) -> None:
+    """Digits under each gossip schedule: does a codec's accuracy depend on how often peers talk?"""
+    codecs = args.codecs.split(",")
+    rows = []
+    for every in (int(e) for e in args.schedules.split(",")):
+        for partition, margin in (("iid", 0.005), ("dirichlet:0.5", 0.015)):
+            task = {"dataset": "digits", "model": "mlp:64,32", "steps": args.steps,
+                    "every": every, "eval_every": max(1, round(50 / every)),
+                    "partition": partition, "margin": margin}  # fmt: skip
+            result = run_task(f"every {every} {partition}", task, codecs, args)
+            rows.append(result)
+    write_result("compression_schedules", {"tasks": rows, "args": vars(args), "machine": machine()})
+    for row in rows:  # within the goal's loss at every schedule, and at what ratio
+        for run in row["runs"][1:]:
+            ok = run["loss_points"] <= 100 * row["margin"]
+            ratio = f"{run['ratio_vs_float32']:.1f}x" if run["ratio_vs_float32"] else "never"
+            print(
+                f"{row['task']:24s} {run['codec']:14s} {-run['loss_points']:+.2f} pt "
+                f"({'within' if ok else 'BEYOND'} {100 * row['margin']:.1f}), {ratio} fewer bytes"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000, help="training steps per peer (digits)")
     parser.add_argument("--large-steps", type=int, default=600)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="digits IID only, no large model")
+    parser.add_argument("--schedules", help="steps per peer between gossip rounds, e.g. 1,2,10,20")
+    parser.add_argument("--codecs", default="none,sign,topk:0.03:sign",
+                        help="codecs for --schedules (the first is the reference)")  # fmt: skip
     args = parser.parse_args()
+    if args.schedules:
+        schedules(args)
+        return
     digits = {"dataset": "digits", "model": "mlp:64,32", "steps": args.steps, "every": 2,
               "eval_every": 25}  # fmt: skip
     tasks = [run_task("digits iid", {**digits, "partition": "iid", "margin": 0.005}, CODECS, args)]
