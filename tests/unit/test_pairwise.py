@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from gossip.averaging.pairwise import (
     Replica,
     Snapshot,
+    check_header,
     check_offer,
     decode,
     encode,
@@ -62,6 +65,18 @@ def test_bad_offers_are_refused_with_a_reason(offer: Snapshot, reason: str) -> N
     with pytest.raises(ExchangeRefused) as info:
         check_offer(offer, "fp", 4)
     assert info.value.reason == reason
+
+
+def test_only_a_continuing_snapshot_may_leave_out_fingerprint_and_size() -> None:
+    bare = Snapshot("p", 1, "", 0, "", 0, "sign", b"")
+    check_header(dataclasses.replace(bare, ref_version=7), "fp", 4)  # the pair's start checked them
+    for wrong in (
+        bare,
+        dataclasses.replace(bare, ref_version=7, fingerprint="other", num_params=4),
+    ):
+        with pytest.raises(ExchangeRefused) as info:  # a starting one, or one naming another model
+            check_header(wrong, "fp", 4)
+        assert info.value.reason == "fingerprint_mismatch"
 
 
 def test_replica_rejects_bad_construction() -> None:
