@@ -22,7 +22,6 @@ Writes ``bench/results/chaos.json`` and prints both ratios last.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import statistics
 import subprocess
@@ -37,7 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write_result
 
-from gossip.cli.launcher import free_ports
+from gossip.cli.launcher import free_ports, spawn
 from gossip.errors import GossipError
 from gossip.transport.grpc_transport import GrpcTransport
 
@@ -53,15 +52,7 @@ class Peer:
     history: list[tuple[float, int, float | None]] = field(default_factory=list)
 
     def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                start_new_session=True,
-            )
+        self.process = spawn(self.argv, self.log, append=True)
 
     @property
     def running(self) -> bool:

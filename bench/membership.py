@@ -40,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import machine, write_result
-from gossip.cli.launcher import Child, Launcher, _terminate_with_parent, free_ports
+from gossip.cli.launcher import Child, Launcher, free_ports, spawn
 
 EVENT = re.compile(r"^(\S+): member (\S+) \((\S+)\) (\w+), generation (\d+)")
 TRAINING = ["--dataset", "digits", "--gossip-interval", "0.2", "--log-format", "json"]
@@ -107,16 +107,7 @@ def listening(child: Child, after: float) -> float | None:
 
 def restart(child: Child, env: dict[str, str] | None = None) -> None:
     """Start the same node again (same id, port and flags): a new generation."""
-    with child.log_path.open("ab") as log:
-        child.process = subprocess.Popen(
-            child.argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
-            start_new_session=True,
-            preexec_fn=_terminate_with_parent,  # never outlive the benchmark
-        )
+    child.process = spawn(child.argv, child.log_path, env, append=True)
 
 
 def wait_until(check: Any, timeout: float, step: float = 0.1) -> bool:

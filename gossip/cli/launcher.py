@@ -148,19 +148,9 @@ class Launcher:
             self.children.append(
                 Child(node_id, address, argv, self.run_dir / f"{node_id}.log", report)
             )
-        env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1"}
         try:
             for child in self.children:
-                with child.log_path.open("wb") as log:
-                    child.process = subprocess.Popen(
-                        child.argv,
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        env=env,
-                        start_new_session=True,
-                        preexec_fn=_terminate_with_parent,
-                    )
+                child.process = spawn(child.argv, child.log_path, self.env)
         except OSError as exc:
             self.stop()
             raise LaunchError(f"cannot start gossip-node: {exc}") from exc
@@ -294,6 +284,22 @@ def per_child_args(node_args: Sequence[str], index: int, node_id: str) -> list[s
     if directory:
         extra += ["--checkpoint-dir", str(Path(directory) / node_id)]
     return extra
+
+
+def spawn(
+    argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None, *, append: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start a child writing to ``log_path``, in its own session, ended when we die."""
+    with log_path.open("ab" if append else "wb") as log:
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,
+            preexec_fn=_terminate_with_parent,
+        )
 
 
 def _terminate_with_parent() -> None:
