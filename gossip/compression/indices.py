@@ -96,19 +96,12 @@ def decode(data: bytes | memoryview, count: int, size: int) -> np.ndarray:
         raise refuse("truncated", "no index coding")
     tag, body = data[0], memoryview(data)[1:]
     if tag == VARINT:
-        gaps = varint_decode(body, count)
-        indices = np.cumsum(gaps + np.uint64(1)) - np.uint64(1) if count else gaps
-        if count and int(indices[-1]) >= size:
-            raise refuse("index_out_of_range", f"index {int(indices[-1])} >= size {size}")
-        return indices.astype(np.int64)
+        return _from_gaps(varint_decode(body, count), size)
     if tag == RICE:
         gaps = rice_decode(body, count)
-        if count and int(gaps.max()) >= size:
+        if count and int(gaps.max()) >= size:  # before the sum, which could wrap around
             raise refuse("index_out_of_range", f"index gap {int(gaps.max())} >= size {size}")
-        indices = np.cumsum(gaps + np.uint64(1)) - np.uint64(1) if count else gaps
-        if count and int(indices[-1]) >= size:
-            raise refuse("index_out_of_range", f"index {int(indices[-1])} >= size {size}")
-        return indices.astype(np.int64)
+        return _from_gaps(gaps, size)
     if tag == BITMAP:
         if len(body) != -(-size // 8):
             raise refuse("truncated", f"bitmap has {len(body)} bytes for {size} positions")
@@ -120,6 +113,16 @@ def decode(data: bytes | memoryview, count: int, size: int) -> np.ndarray:
             raise refuse("size_mismatch", f"bitmap has {indices.size} indices, header {count}")
         return indices.astype(np.int64)
     raise refuse("malformed", f"unknown index coding {tag}")
+
+
+def _from_gaps(gaps: np.ndarray, size: int) -> np.ndarray:
+    """Indices (int64) from the gaps between them; refused when one lies beyond ``size``."""
+    if not gaps.size:
+        return gaps.astype(np.int64)
+    indices = np.cumsum(gaps + np.uint64(1)) - np.uint64(1)
+    if int(indices[-1]) >= size:
+        raise refuse("index_out_of_range", f"index {int(indices[-1])} >= size {size}")
+    return indices.astype(np.int64)
 
 
 # ---------------------------------------------------------------- Golomb-Rice

@@ -15,6 +15,11 @@ from gossip.compression.base import F32, as_f32, buckets, expect_length, finite,
 BUCKET = 256
 
 
+def payload_bytes(size: int) -> int:
+    """Bytes of ``size`` values: a float32 scale per bucket, then a byte each."""
+    return 4 * buckets(size, BUCKET) + size
+
+
 @dataclass(frozen=True)
 class Int8Codec:
     @property
@@ -34,7 +39,7 @@ class Int8Codec:
 
     def decode(self, payload: bytes, size: int, seed: int) -> np.ndarray:
         count = buckets(size, BUCKET)
-        expect_length(payload, 4 * count + size, self.name)
+        expect_length(payload, payload_bytes(size), self.name)
         scale = finite(np.frombuffer(payload, dtype=F32, count=count), self.name)
         if (scale < 0).any():
             raise refuse("malformed", "int8 payload has a negative scale")
@@ -44,4 +49,4 @@ class Int8Codec:
         return out
 
     def ratio(self, size: int) -> float:
-        return (4 * buckets(size, BUCKET) + size) / (4 * max(size, 1))
+        return payload_bytes(size) / (4 * max(size, 1))

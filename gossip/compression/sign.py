@@ -16,6 +16,11 @@ from gossip.compression.base import F32, as_f32, buckets, expect_length, finite,
 BUCKET = 256
 
 
+def payload_bytes(size: int) -> int:
+    """Bytes of ``size`` values: a float32 scale per bucket, then a bit each."""
+    return 4 * buckets(size, BUCKET) + -(-size // 8)
+
+
 @dataclass(frozen=True)
 class SignCodec:
     @property
@@ -35,7 +40,7 @@ class SignCodec:
 
     def decode(self, payload: bytes, size: int, seed: int) -> np.ndarray:
         count = buckets(size, BUCKET)
-        expect_length(payload, 4 * count + -(-size // 8), self.name)
+        expect_length(payload, payload_bytes(size), self.name)
         scale = finite(np.frombuffer(payload, dtype=F32, count=count), self.name)
         if (scale < 0).any():
             raise refuse("malformed", "sign payload has a negative scale")
@@ -45,4 +50,4 @@ class SignCodec:
         return out
 
     def ratio(self, size: int) -> float:
-        return (4 * buckets(size, BUCKET) + -(-size // 8)) / (4 * max(size, 1))
+        return payload_bytes(size) / (4 * max(size, 1))

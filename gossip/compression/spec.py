@@ -66,7 +66,7 @@ def codec_from_name(name: str) -> Codec:
         fraction, colon, values = arg.partition(":")
         if colon and values != "sign":
             raise ValueError(f"topk:FRACTION:VALUES needs VALUES sign, got {values!r}")
-        return TopkCodec(_fraction(fraction, kind), 1 if colon else 8)
+        return TopkCodec(_fraction(fraction, kind), signs=bool(colon))
     if sep and kind == "randk":
         return RandkCodec(_fraction(arg, kind))
     if sep and kind == "qsgd":

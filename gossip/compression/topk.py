@@ -26,10 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gossip.compression import indices
-from gossip.compression.base import as_f32, buckets, refuse
-from gossip.compression.int8 import BUCKET, Int8Codec
-from gossip.compression.sign import SignCodec
+from gossip.compression import indices, int8, sign
+from gossip.compression.base import as_f32, refuse
 
 
 def kept(fraction: float, size: int) -> int:
@@ -39,11 +37,12 @@ def kept(fraction: float, size: int) -> int:
 @dataclass(frozen=True)
 class TopkCodec:
     fraction: float = 0.01
-    bits: int = 8
+    signs: bool = False
+    """``topk:F:sign``: the kept values' signs and mean magnitude, Rice-coded indices."""
 
     @property
     def name(self) -> str:
-        return f"topk:{self.fraction:g}" + ("" if self.bits == 8 else ":sign")
+        return f"topk:{self.fraction:g}" + (":sign" if self.signs else "")
 
     biased: bool = True
     seeded: bool = False
@@ -55,15 +54,15 @@ class TopkCodec:
             idx = np.arange(v.size)
         else:
             idx = np.sort(np.argpartition(np.abs(v), v.size - k)[v.size - k :])
-        if self.bits == 1:
+        if self.signs:
             return _SIGNS.encode(v[idx], seed) + indices.encode(idx, v.size, rice=True)
         head = np.array([k], dtype="<u4").tobytes()
         return head + _VALUES.encode(v[idx], seed) + indices.encode(idx, v.size)
 
     def decode(self, payload: bytes, size: int, seed: int) -> np.ndarray:
-        if self.bits == 1:
+        if self.signs:
             k = kept(self.fraction, size)
-            end = _sign_bytes(k)
+            end = sign.payload_bytes(k)
             if len(payload) < end + 1:
                 raise refuse("truncated", f"{self.name} payload too short for {k} values")
             values = _SIGNS.decode(payload[:end], k, seed)
@@ -73,7 +72,7 @@ class TopkCodec:
             k = int(np.frombuffer(payload, dtype="<u4", count=1)[0])
             if k > size:
                 raise refuse("size_mismatch", f"topk payload keeps {k} of {size} values")
-            end = 4 + _values_bytes(k)
+            end = 4 + int8.payload_bytes(k)
             if len(payload) < end + 1:
                 raise refuse("truncated", f"topk payload too short for {k} values")
             values = _VALUES.decode(payload[4:end], k, seed)
@@ -84,23 +83,13 @@ class TopkCodec:
 
     def ratio(self, size: int) -> float:
         k = kept(self.fraction, size)
-        if self.bits == 1:
+        if self.signs:
             index_bits = math.log2(math.e * size / k) + 0.1 if k else 0.0
             rice = 2 + k * index_bits / 8
-            return (_sign_bytes(k) + min(rice, 1 + -(-size // 8))) / (4 * max(size, 1))
+            return (sign.payload_bytes(k) + min(rice, 1 + -(-size // 8))) / (4 * max(size, 1))
         gap_bytes = 1 if k and size / k < 128 else 2
-        return (5 + _values_bytes(k) + min(k * gap_bytes, -(-size // 8))) / (4 * max(size, 1))
+        return (5 + int8.payload_bytes(k) + min(k * gap_bytes, -(-size // 8))) / (4 * max(size, 1))
 
 
-_VALUES = Int8Codec()
-_SIGNS = SignCodec()
-
-
-def _values_bytes(k: int) -> int:
-    """Payload bytes of ``k`` values under the int8 codec."""
-    return 4 * buckets(k, BUCKET) + k
-
-
-def _sign_bytes(k: int) -> int:
-    """Payload bytes of ``k`` values under the sign codec (a scale per 256, a bit each)."""
-    return 4 * buckets(k, BUCKET) + -(-k // 8)
+_VALUES = int8.Int8Codec()
+_SIGNS = sign.SignCodec()

@@ -87,6 +87,7 @@ class InMemoryTransport:
 
     def stop(self, grace: float) -> None:
         self.network.handlers.pop(self.address, None)
+        self.network.traffic.pop(self.address, None)
 
     def exchange(self, address: str, offer: Snapshot, complete: Completion, timeout: float) -> None:
         handler = self.network.route(self.address, address)
