@@ -82,7 +82,12 @@ class NodeConfig:
     CPU with its serving threads and often with other peers on the host."""
 
     gossip_interval: float = 0.2
-    """Seconds between two exchanges this peer initiates."""
+    """Seconds after which a peer starts an exchange even without a new training step
+    (averaging only, slow steps); with ``local_steps`` it starts one after every step."""
+    local_steps: int = 2
+    """At most this many training steps past the last completed exchange; then training waits
+    for one (at most one exchange deadline, never when nobody is alive). 0: free-running,
+    exchanges on the ``gossip_interval`` timer only (gossip/schedule.py)."""
     alpha: float = 0.5
     """Fraction of the difference each side moves in an exchange (0.5: pairwise mean)."""
     compression: str = "sign"
@@ -158,6 +163,8 @@ class NodeConfig:
             raise UsageError(f"--shard must be I/N with 0 <= I < N, got '{index}/{count}'")
         _positive("--batch-size", self.batch_size)
         _positive("--gossip-interval", self.gossip_interval)
+        if self.local_steps < 0:
+            raise UsageError(f"--local-steps must be >= 0, got {self.local_steps}")
         _positive("--exchange-timeout", self.exchange_timeout)
         if self.heartbeat_interval is not None:
             _positive("--heartbeat-interval", self.heartbeat_interval)

@@ -10,6 +10,7 @@ refused exchanges and of bytes per codec that status and logs show.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -20,6 +21,7 @@ from gossip.averaging.pairwise import Identity, Replica, Snapshot, check_header
 from gossip.clock import Clock
 from gossip.errors import ExchangeRefused, TransportError, WireError
 from gossip.robust import Guard
+from gossip.schedule import Schedule
 from gossip.transport.base import Transport
 from gossip.transport.wire import snapshot_wire_bytes, verdict_wire_bytes
 
@@ -30,6 +32,9 @@ log = logging.getLogger("gossip.exchange")
 LOG_REPEAT_S = 10.0
 """The same warning about the same peer is logged at most once per this many seconds."""
 
+
+ADMIT_WAIT_S = 0.05
+"""How long an offer may wait for room among the exchanges running here before ``busy``."""
 
 ROUTINE_REFUSALS = ("reference_mismatch", "busy")
 """Refusals logged at INFO: they end in a full exchange or a retry, not a bad peer."""
@@ -58,7 +63,10 @@ class _Pending:
 
     def commit(self, applied: bool, reason: str = "", detail: str = "") -> None:
         exchanger, peer_id = self._exchanger, self._pending.offer.sender_id
-        self._pending.commit(applied)
+        try:
+            self._pending.commit(applied)
+        finally:
+            exchanger.schedule.end(peer_id, completed=applied, started_here=False)
         sent = snapshot_wire_bytes(self.reply, answering=self._pending.offer)
         verdict = 0 if reason == "lost" else verdict_wire_bytes(applied, reason, detail)
         exchanger.count_bytes(codec_key(self.reply), sent=sent, received=verdict)
@@ -82,12 +90,15 @@ class Exchanger:
         step: Callable[[], int],
         timeout: float,
         mixing: Mixing | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         self.replica = replica
         self.transport = transport
         self.clock = clock
         self.timeout = timeout
         self.mixer = Mixer(replica, mixing or Mixing(), identity, step)
+        self.schedule = schedule or Schedule(0, clock, random.Random(0))
+        """Exchanges in flight (both roles): one per neighbour, moves that cannot overshoot."""
         self._identity = identity
         self._lock = threading.Lock()
         self._counts = ExchangeCounts()
@@ -103,8 +114,21 @@ class Exchanger:
 
     def exchange_with(self, peer_id: str, address: str) -> bool:
         """One two-way exchange as the initiator; True when both sides applied it."""
-        if self.guard is not None and self.guard.quarantined(peer_id, self.clock.now()):
+        try:
+            self.schedule.begin(peer_id, self.mixer.gamma)
+        except ExchangeRefused as busy:  # already exchanging with that peer, or moving enough
+            log.debug("%s: skipped exchange with %s: %s", self._identity().id, peer_id, busy)
             return False
+        completed = False
+        try:
+            guard, now = self.guard, self.clock.now()
+            quarantined = guard is not None and guard.quarantined(peer_id, now)
+            completed = not quarantined and self._initiate(peer_id, address)
+        finally:
+            self.schedule.end(peer_id, completed=completed, started_here=True)
+        return completed
+
+    def _initiate(self, peer_id: str, address: str) -> bool:
         try:
             out = self.mixer.offer(peer_id)
         except ExchangeRefused as busy:  # our own exchange with that peer is still running
@@ -146,18 +170,38 @@ class Exchanger:
             if self.guard is not None:
                 self.guard.admit(offer.sender_id, self.clock.now())
             check_header(offer, self.replica.fingerprint, self.replica.num_params)
+            self.schedule.check(offer.sender_id, *self._admission(offer))
         except ExchangeRefused as refused:
             self.refused(offer.sender_id, refused.reason, refused.detail)
             raise
 
     def on_exchange(self, offer: Snapshot) -> _Pending:
         self.count_bytes(codec_key(offer), received=snapshot_wire_bytes(offer))
+        sender = offer.sender_id
+        try:
+            self.schedule.begin(sender, *self._admission(offer))
+        except ExchangeRefused as refused:
+            self.refused(sender, refused.reason, refused.detail)
+            raise
         try:
             pending = self.mixer.accept(offer)
-        except ExchangeRefused as refused:
-            self.refused(offer.sender_id, refused.reason, refused.detail)
+        except BaseException as exc:
+            self.schedule.end(sender, completed=False, started_here=False)
+            if isinstance(exc, ExchangeRefused):
+                self.refused(sender, exc.reason, exc.detail)
             raise
         return _Pending(self, pending)
+
+    def _admission(self, offer: Snapshot) -> tuple[float, float, bool]:
+        """How far the offer moves us, how long it may wait for room, and who yields.
+
+        The gamma is the offer's consensus step, or ours when it names none. Of
+        two crossing offers, the one from the smaller id goes through.
+        """
+        gamma = offer.consensus_step or self.mixer.gamma
+        if not 0.0 < gamma <= 1.0:
+            raise ExchangeRefused("malformed", f"consensus step {gamma} is not in (0, 1]")
+        return gamma, ADMIT_WAIT_S, offer.sender_id < self._identity().id
 
     # ------------------------------------------------------------ bookkeeping
 

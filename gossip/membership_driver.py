@@ -152,6 +152,11 @@ class MembershipDriver:
             events = self._table.on_failure(member_id, self._clock.now(), started)
         self._log(events)
 
+    def alive(self) -> list[MemberEntry]:
+        """Alive members (not suspect): those to exchange parameters with."""
+        with self._lock:
+            return self._table.alive()
+
     def pick(self) -> MemberEntry | None:
         """A random alive member to exchange parameters with."""
         with self._lock:

@@ -58,6 +58,12 @@ METRICS: dict[str, str] = {
     "gossip_neighbour_staleness_seconds": "Seconds since the last successful exchange this "
     "peer initiated with each live neighbour",
     "gossip_neighbour_step_lag": "Neighbour's training step minus ours at the last exchange",
+    "gossip_training_wait_seconds_total": "Seconds training waited for an exchange "
+    "(--local-steps reached)",
+    "gossip_training_waits_total": "Times training waited for an exchange",
+    "gossip_steps_per_exchange": "Training steps per completed exchange, both roles "
+    "(NaN before the first)",
+    "gossip_exchanges_in_flight": "Exchanges running now, both roles",
     "gossip_checkpoint_age_seconds": "Seconds since the newest checkpoint file in "
     "--checkpoint-dir was written (NaN: no --checkpoint-dir, or no checkpoint yet)",
 }
@@ -200,6 +206,14 @@ class NodeCollector(Collector):
             for kind, count in sorted(self.event_counts().items()):
                 events.add_metric([str(kind)], float(count))
             yield events
+
+        schedule = status.get("schedule") or {}
+        if schedule:
+            yield _counter("gossip_training_wait_seconds_total", float(schedule["waiting_s"]))
+            yield _counter("gossip_training_waits_total", float(schedule["waits"]))
+            spe = schedule["steps_per_exchange"]
+            yield _gauge("gossip_steps_per_exchange", math.nan if spe is None else float(spe))
+            yield _gauge("gossip_exchanges_in_flight", float(schedule["in_flight"]))
 
         if self.stats is not None:
             yield from self._exchange_stats(members)

@@ -3,8 +3,10 @@
 The node is the driver of the pure core: it owns the threads, reads the real
 clock and performs the I/O that the core asks for. Three loops run at once:
 
-* training: minibatch steps on the local shard (writes under the replica lock);
-* gossip: every ``gossip_interval`` a two-way exchange with a random alive member;
+* training: minibatch steps on the local shard (writes under the replica lock),
+  at most ``local_steps`` past the last completed exchange (gossip.schedule);
+* gossip: after each step (or every ``gossip_interval``) a two-way exchange with
+  the next alive member of a shuffled deck;
 * membership: heartbeats, failure detection and digest push-pulls (gossip.membership).
 
 The gRPC server answers exchanges, digests and status from its own threads.
@@ -46,12 +48,17 @@ from gossip.model import Sequential
 from gossip.observability import Observability
 from gossip.recipe import build_model, load_data
 from gossip.robust import Guard, RobustConfig
+from gossip.schedule import Schedule
 from gossip.training import Evaluation, Trainer
 from gossip.transport.base import ResponderSession, StatusDict, Transport
 from gossip.transport.fetch import Fetched, FetchRequest
 from gossip.transport.metered import MeteredTransport
 
 log = logging.getLogger("gossip.node")
+
+IDLE_RETRY_S = 0.001
+"""Seconds before the gossip loop tries again when every alive member is busy with us;
+doubled (at random, up to ``gossip_interval``) after each exchange in a row that fails."""
 
 
 def limit_blas_threads(threads: int) -> None:
@@ -106,6 +113,7 @@ class Node:
         )
         self.transport: Transport = self.metered
         self.address = ""
+        self.schedule = Schedule(config.local_steps, self.clock, random.Random(self.rng.random()))
         self.exchanger = Exchanger(
             self.replica,
             self.transport,
@@ -119,6 +127,7 @@ class Node:
                 int(config.reference_memory * (1 << 20)),
                 seed=self.rng.randrange(1 << 62),
             ),
+            schedule=self.schedule,
         )
         self.guard = Guard(
             RobustConfig(
@@ -226,6 +235,7 @@ class Node:
     def shutdown(self, grace: float = 2.0) -> StatusDict:
         """Finish the current step, announce the leave, stop serving, write the report."""
         self._stop.set()
+        self.schedule.stop()
         self._state = "stopping"
         if self.membership is not None:
             # first, while our heartbeats still count: a slow exchange must not get us declared dead
@@ -289,8 +299,10 @@ class Node:
                     delay = next_step - self.clock.now()
                     if delay > 0 and self._stop.wait(delay):
                         break
+                self.schedule.wait_to_step(self.config.exchange_timeout, self._alone)
                 began = self.clock.now()
                 self.trainer.step()
+                self.schedule.stepped()
                 if slowdown > 1.0 and not period:  # TEST KNOB --slowdown: a straggler
                     self._stop.wait((slowdown - 1.0) * (self.clock.now() - began))
             now = self.clock.now()
@@ -305,10 +317,26 @@ class Node:
         while not self._ready.is_set():  # no exchanges with stale weights before the catch-up
             if self._stop.wait(0.05):
                 return
-        while not self._stop.wait(interval * self.rng.uniform(0.5, 1.5)):
-            peer = self.membership.pick()
-            if peer is not None:
-                self.exchange_with(peer.id, peer.address)
+        misses = 0  # exchanges in a row that did not complete: back off, a little, at random
+        while self.schedule.wait_for_work(
+            interval * self.rng.uniform(0.5, 1.5), self.exchanger.mixer.gamma
+        ):
+            if self._stop.is_set():
+                return
+            alive = self.membership.alive()
+            peer = self.schedule.choose(alive, key=lambda m: m.id)
+            if peer is None:  # alone, or in an exchange with every alive member already
+                self._stop.wait(interval if not alive else IDLE_RETRY_S)
+                continue
+            if self.exchange_with(peer.id, peer.address):
+                misses = 0
+            else:
+                misses = min(misses + 1, 10)
+                self._stop.wait(self.rng.uniform(0.0, min(interval, IDLE_RETRY_S * 2**misses)))
+
+    def _alone(self) -> bool:
+        """Nobody alive to average with: training does not wait for exchanges."""
+        return self.membership is None or not self.membership.alive()
 
     def _membership_loop(self) -> None:
         assert self.membership is not None
@@ -400,6 +428,7 @@ class Node:
                 "by_codec": self.exchanger.bytes_by_codec(),
             },
             "references": self.exchanger.compression_status(),
+            "schedule": self.schedule.stats().as_dict(),
             "model": {"params": self.replica.num_params, "fingerprint": self.replica.fingerprint},
             "compression": self.config.compression,
             "members": self.membership.status() if self.membership else [],

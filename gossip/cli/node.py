@@ -44,7 +44,17 @@ def build_parser() -> Parser:
         type=float,
         default=d.gossip_interval,
         metavar="SECONDS",
-        help="seconds between exchanges this peer starts (default: %(default)s)",
+        help="start an exchange after this many seconds even without a new training step "
+        "(default: %(default)s)",
+    )
+    net.add_argument(
+        "--local-steps",
+        type=int,
+        default=d.local_steps,
+        metavar="N",
+        help="at most N training steps past the last completed exchange, then wait for one "
+        "(at most --exchange-timeout; not when alone); 0: free-running, exchanges every "
+        "--gossip-interval (default: %(default)s)",
     )
     net.add_argument(
         "--heartbeat-interval",
@@ -347,6 +357,7 @@ def config_from_namespace(args: argparse.Namespace) -> NodeConfig:
         step_rate=args.step_rate,
         blas_threads=args.blas_threads,
         gossip_interval=args.gossip_interval,
+        local_steps=args.local_steps,
         alpha=args.alpha,
         compression=args.compression,
         consensus_step=args.consensus_step,

@@ -97,6 +97,21 @@ def _metric_name(statuses: Iterable[StatusDict | None]) -> str:
 # ------------------------------------------------------------ gossip-ctl status
 
 
+def fmt_schedule(status: StatusDict) -> str:
+    """Steps per exchange and the time training waited for exchanges (gossip/schedule.py)."""
+    schedule = status.get("schedule") or {}
+    if not schedule:
+        return "-"
+    spe = schedule.get("steps_per_exchange")
+    bound = schedule.get("local_steps", 0)
+    return (
+        f"{'-' if spe is None else f'{spe:.2f}'} steps per exchange, "
+        f"waited {fmt_duration(float(schedule.get('waiting_s', 0.0)))} "
+        f"({schedule.get('waits', 0)} times), {schedule.get('in_flight', 0)} in flight, "
+        + (f"at most {bound} local steps" if bound else "free-running")
+    )
+
+
 def node_table(status: StatusDict) -> Table:
     """One node's own view as field/value rows: readable in any terminal width."""
     name, value = metric_of(status)
@@ -113,6 +128,7 @@ def node_table(status: StatusDict) -> Table:
         (f"held-out {name}", fmt_metric(value)),
         ("exchanges ok/failed/refused", fmt_exchanges(status)),
         ("bytes sent / received", fmt_traffic(status)),
+        ("schedule", fmt_schedule(status)),
         ("uptime", fmt_duration(float(status.get("uptime_s", 0.0)))),
         ("model", f"{model.get('params', 0)} params, fingerprint {model.get('fingerprint', '')}"),
     )

@@ -316,7 +316,27 @@ def status_to_pb(status: dict[str, Any]) -> pb.StatusReply:
         state=status["state"],
         protection=_protection_to_pb(status.get("protection", {})),
         recovery=pb.Recovery(**status.get("recovery", {})),
+        schedule=_schedule_to_pb(status.get("schedule", {})),
     )
+
+
+def _schedule_to_pb(schedule: dict[str, Any]) -> pb.Schedule:
+    spe = schedule.get("steps_per_exchange")
+    fields = {k: v for k, v in schedule.items() if k != "steps_per_exchange"}
+    return pb.Schedule(
+        **fields, has_steps_per_exchange=spe is not None, steps_per_exchange=spe or 0.0
+    )
+
+
+def _schedule_from_pb(s: pb.Schedule) -> dict[str, Any]:
+    return {
+        "local_steps": s.local_steps,
+        "steps_per_exchange": s.steps_per_exchange if s.has_steps_per_exchange else None,
+        "completed": s.completed,
+        "waits": s.waits,
+        "waiting_s": s.waiting_s,
+        "in_flight": s.in_flight,
+    }
 
 
 def _protection_to_pb(protection: dict[str, Any]) -> pb.Protection:
@@ -411,4 +431,5 @@ def status_from_pb(reply: pb.StatusReply) -> dict[str, Any]:
         ],
         "protection": _protection_from_pb(reply.protection),
         "recovery": _recovery_from_pb(reply.recovery),
+        "schedule": _schedule_from_pb(reply.schedule),
     }

@@ -150,6 +150,8 @@ STATUS: dict[str, Any] = {
         {"id": "n1", "address": "a:1", "state": "alive", "generation": 1, "last_heard_s": 0.1},
         {"id": "n2", "address": "a:2", "state": "dead", "generation": 1, "last_heard_s": 9.0},
     ],
+    "schedule": {"local_steps": 2, "steps_per_exchange": 1.5, "completed": 80, "waits": 30,
+                 "waiting_s": 1.25, "in_flight": 1},
 }  # fmt: skip
 
 
@@ -175,6 +177,8 @@ def test_collector_exports_every_documented_metric() -> None:
     for name in METRICS:
         assert name in text, name
     assert 'gossip_exchanges_total{result="ok"} 5.0' in text
+    assert "gossip_training_wait_seconds_total 1.25" in text
+    assert "gossip_steps_per_exchange 1.5" in text
     assert 'gossip_bytes_sent_total{codec="none"} 100.0' in text
     assert 'gossip_members{state="alive"} 1.0' in text
     assert 'gossip_membership_events_total{event="suspect"} 3.0' in text

@@ -295,6 +295,14 @@ def make_status(accuracy: float | None) -> dict[str, object]:
             "catchup_s": 0.25,
             "fetches_served": 2,
         },
+        "schedule": {
+            "local_steps": 2,
+            "steps_per_exchange": None if accuracy is None else 1.5,
+            "completed": 80,
+            "waits": 30,
+            "waiting_s": 1.25,
+            "in_flight": 1,
+        },
     }
 
 

@@ -171,7 +171,7 @@ class MemberStatus(_message.Message):
     def __init__(self, id: _Optional[str] = ..., address: _Optional[str] = ..., state: _Optional[_Union[MemberState, str]] = ..., generation: _Optional[int] = ..., last_heard_s: _Optional[float] = ...) -> None: ...
 
 class StatusReply(_message.Message):
-    __slots__ = ("id", "address", "generation", "uptime_s", "step", "loss", "has_accuracy", "accuracy", "exchanges", "bytes", "model", "compression", "members", "metric_name", "metric", "dataset", "samples_seen", "state", "references", "protection", "recovery")
+    __slots__ = ("id", "address", "generation", "uptime_s", "step", "loss", "has_accuracy", "accuracy", "exchanges", "bytes", "model", "compression", "members", "metric_name", "metric", "dataset", "samples_seen", "state", "references", "protection", "recovery", "schedule")
     ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
@@ -193,6 +193,7 @@ class StatusReply(_message.Message):
     REFERENCES_FIELD_NUMBER: _ClassVar[int]
     PROTECTION_FIELD_NUMBER: _ClassVar[int]
     RECOVERY_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_FIELD_NUMBER: _ClassVar[int]
     id: str
     address: str
     generation: int
@@ -214,7 +215,26 @@ class StatusReply(_message.Message):
     references: ReferenceInfo
     protection: Protection
     recovery: Recovery
-    def __init__(self, id: _Optional[str] = ..., address: _Optional[str] = ..., generation: _Optional[int] = ..., uptime_s: _Optional[float] = ..., step: _Optional[int] = ..., loss: _Optional[float] = ..., has_accuracy: _Optional[bool] = ..., accuracy: _Optional[float] = ..., exchanges: _Optional[_Union[ExchangeCounts, _Mapping]] = ..., bytes: _Optional[_Union[ByteCounts, _Mapping]] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ..., compression: _Optional[str] = ..., members: _Optional[_Iterable[_Union[MemberStatus, _Mapping]]] = ..., metric_name: _Optional[str] = ..., metric: _Optional[float] = ..., dataset: _Optional[str] = ..., samples_seen: _Optional[int] = ..., state: _Optional[str] = ..., references: _Optional[_Union[ReferenceInfo, _Mapping]] = ..., protection: _Optional[_Union[Protection, _Mapping]] = ..., recovery: _Optional[_Union[Recovery, _Mapping]] = ...) -> None: ...
+    schedule: Schedule
+    def __init__(self, id: _Optional[str] = ..., address: _Optional[str] = ..., generation: _Optional[int] = ..., uptime_s: _Optional[float] = ..., step: _Optional[int] = ..., loss: _Optional[float] = ..., has_accuracy: _Optional[bool] = ..., accuracy: _Optional[float] = ..., exchanges: _Optional[_Union[ExchangeCounts, _Mapping]] = ..., bytes: _Optional[_Union[ByteCounts, _Mapping]] = ..., model: _Optional[_Union[ModelInfo, _Mapping]] = ..., compression: _Optional[str] = ..., members: _Optional[_Iterable[_Union[MemberStatus, _Mapping]]] = ..., metric_name: _Optional[str] = ..., metric: _Optional[float] = ..., dataset: _Optional[str] = ..., samples_seen: _Optional[int] = ..., state: _Optional[str] = ..., references: _Optional[_Union[ReferenceInfo, _Mapping]] = ..., protection: _Optional[_Union[Protection, _Mapping]] = ..., recovery: _Optional[_Union[Recovery, _Mapping]] = ..., schedule: _Optional[_Union[Schedule, _Mapping]] = ...) -> None: ...
+
+class Schedule(_message.Message):
+    __slots__ = ("local_steps", "has_steps_per_exchange", "steps_per_exchange", "completed", "waits", "waiting_s", "in_flight")
+    LOCAL_STEPS_FIELD_NUMBER: _ClassVar[int]
+    HAS_STEPS_PER_EXCHANGE_FIELD_NUMBER: _ClassVar[int]
+    STEPS_PER_EXCHANGE_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    WAITS_FIELD_NUMBER: _ClassVar[int]
+    WAITING_S_FIELD_NUMBER: _ClassVar[int]
+    IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    local_steps: int
+    has_steps_per_exchange: bool
+    steps_per_exchange: float
+    completed: int
+    waits: int
+    waiting_s: float
+    in_flight: int
+    def __init__(self, local_steps: _Optional[int] = ..., has_steps_per_exchange: _Optional[bool] = ..., steps_per_exchange: _Optional[float] = ..., completed: _Optional[int] = ..., waits: _Optional[int] = ..., waiting_s: _Optional[float] = ..., in_flight: _Optional[int] = ...) -> None: ...
 
 class QuarantinedPeer(_message.Message):
     __slots__ = ("id", "remaining_s", "reason", "strikes")

@@ -1,0 +1,247 @@
+"""When a peer trains and when it exchanges: communication keeps pace with computation.
+
+A peer that trains as fast as its CPU allows and gossips on a timer takes
+hundreds of local steps between two exchanges when a step is cheap, and the
+cluster trains like N separate models averaged now and then. The schedule
+ties the two loops of a peer together:
+
+* **Local steps are bounded.** A peer may take at most ``local_steps`` training
+  steps past its last completed exchange (either role). Then its training
+  waits until an exchange completes, until the exchange it started ends
+  otherwise (refused, failed: one more step is allowed, so a bad or dead
+  neighbour never holds training), or one exchange deadline at most. A peer
+  with nobody alive to average with does not wait: it trains alone.
+* **Exchanges follow steps.** The gossip loop starts an exchange as soon as the
+  model has taken a step since its last completed exchange, and otherwise
+  after ``gossip_interval`` (averaging only, slow steps). The exchange runs
+  while training goes on: it adds an increment, so steps taken meanwhile are
+  kept.
+* **Concurrent exchanges never overshoot.** Each exchange moves a peer by
+  ``gamma * (peer - own)`` computed from snapshots taken when it began; two
+  running at once both start from the same snapshot. The consensus steps of
+  the exchanges in flight on a peer (both roles) add up to at most 1, so its
+  new parameters stay a convex combination of the snapshots (with gamma 0.5:
+  two at once; a third is refused ``busy``), and at most one runs per
+  neighbour.
+* **Partners are dealt, not drawn.** Alive members are dealt from a shuffled
+  deck (reshuffled when it is empty), skipping those already in an exchange
+  with us: every neighbour is met once per round, and crossing offers
+  (A to B while B to A) are rarer than with independent random picks.
+
+``local_steps = 0`` is the free-running schedule (exchanges on the timer only).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from gossip.clock import Clock
+from gossip.errors import ExchangeRefused
+
+BUDGET = 1.0
+"""Most a peer's exchanges in flight may move it, as a sum of their consensus steps."""
+
+_EPSILON = 1e-9
+_RECHECK_S = 0.1
+"""While waiting for an exchange, how often training re-checks that someone is alive."""
+
+
+M = TypeVar("M")
+
+
+@dataclass(frozen=True)
+class ScheduleStats:
+    """What the schedule did so far (status, metrics)."""
+
+    local_steps: int
+    steps: int
+    completed: int
+    waits: int
+    waiting_s: float
+    in_flight: int
+
+    @property
+    def steps_per_exchange(self) -> float | None:
+        """Training steps per completed exchange (both roles); None before the first."""
+        return self.steps / self.completed if self.completed else None
+
+    def as_dict(self) -> dict[str, Any]:
+        spe = self.steps_per_exchange
+        return {
+            "local_steps": self.local_steps,
+            "steps_per_exchange": None if spe is None else round(spe, 3),
+            "completed": self.completed,
+            "waits": self.waits,
+            "waiting_s": round(self.waiting_s, 3),
+            "in_flight": self.in_flight,
+        }
+
+
+class Schedule:
+    """The pacing shared by one peer's training loop, gossip loop and exchanges (thread-safe)."""
+
+    def __init__(self, local_steps: int, clock: Clock, rng: random.Random) -> None:
+        if local_steps < 0:
+            raise ValueError("local_steps must be >= 0")
+        self.local_steps = local_steps
+        self._clock = clock
+        self._rng = rng
+        self._cond = threading.Condition()
+        self._lead = 0  # steps since the last completed exchange
+        self._started_ended = 0  # exchanges we started that are over, whatever the outcome
+        self._in_flight: dict[str, float] = {}  # neighbour id -> consensus step
+        self._deck: list[str] = []
+        self._stopped = False
+        self._steps = 0
+        self._completed = 0
+        self._waits = 0
+        self._waiting_s = 0.0
+
+    # ------------------------------------------------------------ training side
+
+    def stepped(self) -> None:
+        """One training step was taken."""
+        with self._cond:
+            self._lead += 1
+            self._steps += 1
+            self._cond.notify_all()
+
+    def wait_to_step(self, timeout: float, alone: Callable[[], bool]) -> float:
+        """Block while the peer is ``local_steps`` past its last exchange; seconds waited.
+
+        Returns at once when free-running, under the bound, stopping or alone;
+        otherwise when an exchange completes, when one we started ends any
+        other way, or after ``timeout`` (one exchange deadline).
+        """
+        with self._cond:
+            if not self._bound_reached() or alone():
+                return 0.0
+            ended = self._started_ended
+            began = self._clock.now()
+            deadline = began + timeout
+            while self._bound_reached() and self._started_ended == ended:
+                remaining = deadline - self._clock.now()
+                if remaining <= 0:
+                    break
+                self._cond.wait(min(remaining, _RECHECK_S))
+                if alone():
+                    break
+            waited = self._clock.now() - began
+            self._waits += 1
+            self._waiting_s += waited
+            return waited
+
+    def _bound_reached(self) -> bool:
+        return self.local_steps > 0 and self._lead >= self.local_steps and not self._stopped
+
+    # ------------------------------------------------------------ gossip side
+
+    def wait_for_work(self, interval: float, gamma: float) -> bool:
+        """Block until an exchange should start; False when stopping.
+
+        An exchange should start when there is room for one more in flight and
+        either the model took a step since its last completed exchange (paced)
+        or ``interval`` seconds have passed.
+        """
+        with self._cond:
+            deadline = self._clock.now() + interval
+            while not self._stopped:
+                room = self._room(gamma)
+                remaining = deadline - self._clock.now()
+                if room and ((self.local_steps > 0 and self._lead > 0) or remaining <= 0):
+                    return True
+                self._cond.wait(remaining if remaining > 0 else _RECHECK_S)
+            return False
+
+    def choose(self, alive: Sequence[M], key: Callable[[M], str]) -> M | None:
+        """The next alive member from the shuffled deck, skipping those we exchange with now."""
+        with self._cond:
+            free = {key(m): m for m in alive if key(m) not in self._in_flight}
+            if not free:
+                return None
+            for _ in range(2):  # what is left of the deck, then a new one
+                while self._deck:
+                    chosen = free.get(self._deck.pop())
+                    if chosen is not None:
+                        return chosen
+                self._deck = sorted(free)
+                self._rng.shuffle(self._deck)
+            return None  # unreachable: a new deck holds every free member
+
+    def stop(self) -> None:
+        """Wake every waiting loop; nothing waits any more."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------ exchanges (both roles)
+
+    def _room(self, gamma: float) -> bool:
+        return sum(self._in_flight.values()) + gamma <= BUDGET + _EPSILON
+
+    def check(self, peer_id: str, gamma: float, wait: float = 0.0, yields: bool = False) -> None:
+        """Refuse (``busy``) an exchange that :meth:`begin` would refuse; reserves nothing.
+
+        See :meth:`begin` for ``wait`` and ``yields``.
+        """
+        with self._cond:
+            self._await_room(peer_id, gamma, wait, yields)
+
+    def begin(self, peer_id: str, gamma: float, wait: float = 0.0, yields: bool = False) -> None:
+        """Reserve room for an exchange with ``peer_id``; ExchangeRefused('busy') if none.
+
+        Waits up to ``wait`` seconds for room: exchanges are short, and a
+        refusal costs a round trip and a retry. When we are already in an
+        exchange with ``peer_id`` (two crossing offers), only the side with
+        ``yields`` waits for its own to end; the other refuses at once, so one
+        of the two goes through.
+        """
+        with self._cond:
+            self._await_room(peer_id, gamma, wait, yields)
+            self._in_flight[peer_id] = gamma
+
+    def _await_room(self, peer_id: str, gamma: float, wait: float, yields: bool) -> None:
+        deadline = self._clock.now() + wait
+        while True:
+            crossing = peer_id in self._in_flight
+            if not crossing and self._room(gamma):
+                return
+            remaining = deadline - self._clock.now()
+            if self._stopped or remaining <= 0 or (crossing and not yields):
+                break
+            self._cond.wait(remaining)
+        if crossing:
+            raise ExchangeRefused("busy", f"an exchange with {peer_id} is already running")
+        raise ExchangeRefused(
+            "busy", f"{len(self._in_flight)} exchanges running here already move it enough"
+        )
+
+    def end(self, peer_id: str, *, completed: bool, started_here: bool) -> None:
+        """An exchange reserved by :meth:`begin` is over; ``completed``: both sides applied it."""
+        with self._cond:
+            self._in_flight.pop(peer_id, None)
+            if completed:
+                self._lead = 0
+                self._completed += 1
+            if started_here:
+                self._started_ended += 1
+            self._cond.notify_all()
+
+    def in_flight(self) -> set[str]:
+        with self._cond:
+            return set(self._in_flight)
+
+    def stats(self) -> ScheduleStats:
+        with self._cond:
+            return ScheduleStats(
+                local_steps=self.local_steps,
+                steps=self._steps,
+                completed=self._completed,
+                waits=self._waits,
+                waiting_s=self._waiting_s,
+                in_flight=len(self._in_flight),
+            )
