@@ -43,8 +43,9 @@ def centralized(config: NodeConfig, total_samples: int) -> dict[str, Any]:
 
     Deterministic for a given config: batches come from a generator seeded like
     a peer's that holds shard 0/1. Returns held-out ``accuracy`` (None for
-    regression), ``metric`` ({name, value}), ``loss``, ``steps``, ``samples_seen``,
-    ``train_samples`` (size of the train split) and ``seconds`` (wall time).
+    regression), ``metric`` ({name, value}), ``loss``, ``steps``, ``batch_size``,
+    ``samples_seen``, ``train_samples`` (size of the train split) and ``seconds``
+    (wall time).
     """
     if total_samples < 1:
         raise UsageError(f"centralized training needs at least 1 sample, got {total_samples}")
@@ -60,6 +61,7 @@ def centralized(config: NodeConfig, total_samples: int) -> dict[str, Any]:
     return {
         **_scores(trainer.evaluate()),
         "steps": trainer.steps,
+        "batch_size": trainer.batches.batch_size,
         "samples_seen": trainer.samples_seen,
         "train_samples": len(train),
         "seconds": round(time.monotonic() - began, 3),
@@ -73,9 +75,10 @@ def synchronous(
 
     Worker I holds shard I/``workers`` of ``config.partition`` (the shard peer I
     trains on) and draws its batches in peer I's order. Deterministic for a
-    given config. Returns what :func:`centralized` does (``train_samples`` is
-    the whole split) plus ``workers``, ``batch_size``, ``global_batch`` (the
-    samples per step), and ``history``: the held-out metric every
+    given config. Returns what :func:`centralized` does (``batch_size`` is per
+    worker, ``train_samples`` the whole split) plus ``workers``, ``global_batch``
+    (the samples per step, less than workers * batch_size when a shard is smaller
+    than a batch), and ``history``: the held-out metric every
     ``eval_every`` steps and at the end, as ``[{"step", "value"}]`` (empty when
     ``eval_every`` is None).
     """
