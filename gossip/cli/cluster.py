@@ -305,17 +305,17 @@ def print_summary(
 
 
 def _described(label: str, baseline: dict[str, Any]) -> str:
-    """What the baseline trained on, in the words of the README."""
+    """What the baseline trained on: the samples of all peers; the peers' (mean) steps."""
     if label == "centralized":
         return (
             f"one model, whole train split, batch {baseline['batch_size']}, "
-            f"{baseline['samples_seen']} samples = all peers together"
+            f"{baseline['samples_seen']} samples"
         )
     workers, batch, total = baseline["workers"], baseline["batch_size"], baseline["global_batch"]
     capped = "" if total == workers * batch else " (capped at the smaller shards' size)"
     return (
         f"{workers} workers x batch {batch}{capped} = global batch {total}, "
-        f"{baseline['steps']} steps = the peers' mean"
+        f"{baseline['steps']} steps"
     )
 
 
