@@ -28,6 +28,30 @@ class Evaluation:
         return self.metric if self.metric_name == "accuracy" else None
 
 
+class Batches:
+    """A shard's minibatch indices: a fresh seeded permutation every epoch, a remainder dropped.
+
+    One definition of "a peer's batch order", shared by :class:`Trainer` and the
+    baselines, so a worker holding shard I/N draws exactly the batches peer I would.
+    """
+
+    def __init__(self, rows: int, batch_size: int, rng: np.random.Generator) -> None:
+        self.rows = rows
+        self.batch_size = min(batch_size, rows)
+        self.rng = rng
+        self._order = np.empty(0, dtype=np.int64)
+        self._cursor = 0
+
+    def next(self) -> np.ndarray:
+        """The row indices of the next minibatch."""
+        if self._cursor + self.batch_size > self._order.size:
+            self._order = self.rng.permutation(self.rows)
+            self._cursor = 0
+        batch = self._order[self._cursor : self._cursor + self.batch_size]
+        self._cursor += self.batch_size
+        return batch
+
+
 class Trainer:
     """Minibatch SGD on a shard; every write to the parameters goes through the replica's lock."""
 
@@ -46,25 +70,14 @@ class Trainer:
         self.replica = replica
         self.train = train
         self.test = test
-        self.batch_size = min(batch_size, len(train))
-        self.rng = rng
+        self.batches = Batches(len(train), batch_size, rng)
         self.steps = 0
         self.samples_seen = 0
         self.loss = float("nan")
-        self._order = np.empty(0, dtype=np.int64)
-        self._cursor = 0
-
-    def _next_batch(self) -> np.ndarray:
-        if self._cursor + self.batch_size > self._order.size:
-            self._order = self.rng.permutation(len(self.train))
-            self._cursor = 0
-        batch = self._order[self._cursor : self._cursor + self.batch_size]
-        self._cursor += self.batch_size
-        return batch
 
     def step(self) -> float:
         """One optimizer step on the next minibatch; returns its loss."""
-        batch = self._next_batch()
+        batch = self.batches.next()
         loss, grads = self.model.compute_gradients(self.train.x[batch], self.train.y[batch])
         with self.replica.lock:
             self.model.apply_gradients(grads)
@@ -75,6 +88,11 @@ class Trainer:
 
     def evaluate(self) -> Evaluation:
         """Loss and metric on the held-out set (live parameters: an exchange may land mid-way)."""
-        result = self.model.evaluate(self.test.x, self.test.y)
-        name = "accuracy" if "accuracy" in result else "r2"
-        return Evaluation(float(result["loss"]), name, float(result[name]))
+        return evaluate(self.model, self.test)
+
+
+def evaluate(model: Sequential, test: Dataset) -> Evaluation:
+    """``model``'s loss and task metric on ``test``."""
+    result = model.evaluate(test.x, test.y)
+    name = "accuracy" if "accuracy" in result else "r2"
+    return Evaluation(float(result["loss"]), name, float(result[name]))

@@ -4,9 +4,11 @@ Every flag it does not know is passed to each ``gossip-node`` (``--duration``,
 ``--dataset``, ``--model``, ...). While the peers run it shows a live table on
 a terminal, or a plain progress line every few seconds elsewhere (CI, pipes);
 then it prints the final numbers from the peers' reports, optionally next to
-centralized training on the same total number of samples, and writes
-``cluster.json`` into the run directory. Ctrl-C / SIGTERM stops every peer
-cleanly and still summarizes what finished; a second Ctrl-C stops waiting.
+two baselines (:mod:`gossip.baseline`: centralized training on the same total
+number of samples, and synchronous data-parallel training on the peers' shards
+for their number of steps), and writes ``cluster.json`` into the run directory.
+Ctrl-C / SIGTERM stops every peer cleanly and still summarizes what finished; a
+second Ctrl-C stops waiting.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +52,13 @@ FINISH_SLACK_S = 60.0
 """How long past --duration the peers may take to finish before they are stopped."""
 _RESERVED = ("id", "listen", "advertise", "peers", "shard", "report")
 """Node flags gossip-cluster sets per peer; passing them through would break the cluster."""
+BASELINES = (("centralized", "centralized"), ("synchronous", "synchronous data-parallel"))
+"""Each baseline's key in cluster.json and its name in the summary, in printed order."""
+HISTORY_POINTS = 20
+"""How many held-out evaluations the synchronous baseline records along its run."""
+
+Baseline = dict[str, Any] | None
+"""One baseline's results (:mod:`gossip.baseline`); None: not run."""
 
 
 def build_parser() -> Parser:
@@ -71,8 +80,10 @@ def build_parser() -> Parser:
     p.add_argument(
         "--compare-centralized",
         action="store_true",
-        help="also train one model on the whole train split with as many samples as all "
-        "peers together, and report its held-out accuracy",
+        help="also train the two baselines and report their held-out accuracy: centralized "
+        "(one model, whole train split, as many samples as all peers together) and "
+        "synchronous data-parallel (N workers on the peers' shards, mean gradient of "
+        "their batches, the peers' mean number of steps)",
     )
     p.add_argument(
         "--stop-grace",
@@ -207,9 +218,10 @@ def summarize(
     launcher: Launcher,
     reports: dict[str, dict[str, Any] | None],
     early: str | None,
-    centralized: dict[str, Any] | None,
+    centralized: dict[str, Any] | None = None,
+    synchronous: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """cluster.json: per-peer finals, the spread of the metric, and the baseline if any."""
+    """cluster.json: per-peer finals, the spread of the metric, and the baselines if any."""
     peers: list[dict[str, Any]] = []
     values: list[float] = []
     names: list[str] = []
@@ -245,6 +257,7 @@ def summarize(
         "metric": spread,
         "total_samples": sum(samples_seen(r) for r in reports.values()),
         "centralized": centralized,
+        "synchronous": synchronous,
         "peers": peers,
     }
 
@@ -252,6 +265,12 @@ def summarize(
 def samples_seen(report: dict[str, Any] | None) -> int:
     """Samples a peer trained on, from its report (0 without one)."""
     return int(((report or {}).get("status") or {}).get("samples_seen", 0))
+
+
+def mean_steps(reports: dict[str, dict[str, Any] | None]) -> int:
+    """The peers' mean number of training steps (their --max-steps when they reached it)."""
+    steps = [int(r["status"].get("step", 0)) for r in reports.values() if r and r.get("status")]
+    return round(sum(steps) / len(steps)) if steps else 0
 
 
 def print_summary(
@@ -267,18 +286,37 @@ def print_summary(
             f"mean {fmt_metric(spread['mean'])}  min {fmt_metric(spread['min'])}  "
             f"max {fmt_metric(spread['max'])}"
         )
-    central = summary["centralized"]
-    if central:
-        metric = central["metric"]
+    gaps = []
+    for label, how in BASELINES:
+        baseline = summary[label]
+        if not baseline:
+            continue
+        metric = baseline["metric"]
         console.print(
-            f"centralized: {metric['name']} {fmt_metric(metric['value'])}, loss "
-            f"{central['loss']:.4f} (one model, whole train split, {central['samples_seen']} "
-            "samples = all peers together)"
+            f"{how}: {metric['name']} {fmt_metric(metric['value'])}, loss {baseline['loss']:.4f} "
+            f"({_described(label, baseline)}; {baseline['seconds']:.1f}s)"
         )
         if spread is not None:
-            console.print(f"gossip mean - centralized: {spread['mean'] - metric['value']:+.4f}")
+            gaps.append(f"gossip mean - {label}: {spread['mean'] - metric['value']:+.4f}")
+    if gaps:
+        console.print("   ".join(gaps))
     plot = ", cluster.png" if summary.get("plot") else ""
     console.print(f"run dir: {summary['run_dir']} (cluster.json{plot}, node-*.log, node-*.json)")
+
+
+def _described(label: str, baseline: dict[str, Any]) -> str:
+    """What the baseline trained on: the samples of all peers; the peers' (mean) steps."""
+    if label == "centralized":
+        return (
+            f"one model, whole train split, batch {baseline['batch_size']}, "
+            f"{baseline['samples_seen']} samples"
+        )
+    workers, batch, total = baseline["workers"], baseline["batch_size"], baseline["global_batch"]
+    capped = "" if total == workers * batch else " (capped at the smaller shards' size)"
+    return (
+        f"{workers} workers x batch {batch}{capped} = global batch {total}, "
+        f"{baseline['steps']} steps"
+    )
 
 
 def write_plot(plan: Plan, reports: dict[str, dict[str, Any] | None]) -> str | None:
@@ -304,22 +342,42 @@ def write_plot(plan: Plan, reports: dict[str, dict[str, Any] | None]) -> str | N
     return str(path)
 
 
-def run_centralized(plan: Plan, samples: int, console: Console) -> dict[str, Any] | None:
-    """The baseline, unless there is nothing to compare or the user interrupts it."""
-    from gossip.baseline import centralized
+def run_baselines(
+    plan: Plan, reports: dict[str, dict[str, Any] | None], console: Console
+) -> tuple[Baseline, Baseline]:
+    """(centralized, synchronous), unless there is nothing to compare or the user interrupts.
 
+    The synchronous one runs first: it is the fair yardstick and the quicker one.
+    """
+    from gossip.baseline import centralized, synchronous
+
+    samples = sum(samples_seen(r) for r in reports.values())
     if samples < 1:
-        console.print("centralized baseline skipped: the peers processed no samples")
-        return None
-    print(f"{PROG}: training the centralized baseline on {samples} samples...", file=sys.stderr)
-    began = time.monotonic()
+        console.print("baselines skipped: the peers processed no samples")
+        return None, None
+    steps = max(1, mean_steps(reports))
+    sync = _train(
+        f"the synchronous baseline ({plan.nodes} workers, {steps} steps)",
+        lambda: synchronous(plan.config, plan.nodes, steps, max(1, steps // HISTORY_POINTS)),
+        console,
+    )
+    if sync is None:
+        return None, None
+    central = _train(
+        f"the centralized baseline on {samples} samples",
+        lambda: centralized(plan.config, samples),
+        console,
+    )
+    return central, sync
+
+
+def _train(what: str, train: Callable[[], dict[str, Any]], console: Console) -> Baseline:
+    print(f"{PROG}: training {what}...", file=sys.stderr, flush=True)
     try:
-        result = centralized(plan.config, samples)
+        return train()
     except KeyboardInterrupt:
-        console.print("centralized baseline interrupted")
+        console.print(f"interrupted while training {what}")
         return None
-    result["seconds"] = round(time.monotonic() - began, 3)
-    return result
 
 
 def _run(argv: list[str] | None) -> int:
@@ -337,11 +395,11 @@ def _run(argv: list[str] | None) -> int:
             print(f"{PROG}: {early}", file=sys.stderr, flush=True)
         launcher.stop(plan.stop_grace, hurry=interrupt.hurry)
     reports = launcher.reports()
-    centralized = None
+    central: Baseline = None
+    sync: Baseline = None
     if plan.compare_centralized and not interrupt.stop.is_set():
-        samples = sum(samples_seen(r) for r in reports.values())
-        centralized = run_centralized(plan, samples, console)
-    summary = summarize(plan, launcher, reports, early, centralized)
+        central, sync = run_baselines(plan, reports, console)
+    summary = summarize(plan, launcher, reports, early, central, sync)
     summary["plot"] = write_plot(plan, reports)
     (plan.run_dir / "cluster.json").write_text(json.dumps(summary, indent=2, default=str))
     print_summary(summary, reports, console)

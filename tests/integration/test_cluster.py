@@ -76,7 +76,7 @@ def test_three_peers_on_digits_learn_and_leave_nothing_behind(tmp_path: Path) ->
 
 
 @pytest.mark.slow
-def test_compare_centralized_adds_the_baseline(tmp_path: Path) -> None:
+def test_compare_centralized_adds_both_baselines(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     result = subprocess.run(
         [*CLUSTER, "--nodes", "2", "--duration", "3", "--max-steps", "300",
@@ -91,7 +91,13 @@ def test_compare_centralized_adds_the_baseline(tmp_path: Path) -> None:
     assert central["samples_seen"] >= summary["total_samples"]
     assert central["samples_seen"] - summary["total_samples"] < 32  # at most one batch more
     assert 0.0 <= central["accuracy"] <= 1.0
-    assert "centralized" in result.stdout
+    sync = summary["synchronous"]
+    steps = [peer["status"]["step"] for peer in summary["peers"]]
+    assert sync["steps"] == round(sum(steps) / len(steps))  # 300 when both reached --max-steps
+    assert sync["global_batch"] == 2 * 32
+    assert 0.0 <= sync["accuracy"] <= 1.0
+    assert "gossip mean - centralized" in result.stdout
+    assert "gossip mean - synchronous" in result.stdout
 
 
 @pytest.mark.slow
