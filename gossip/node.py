@@ -300,6 +300,8 @@ class Node:
                     if delay > 0 and self._stop.wait(delay):
                         break
                 self.schedule.wait_to_step(self.config.exchange_timeout, self._alone)
+                # Adam normalizes as synchronous Adam over everyone we average with would
+                self.model.optimizer.replicas = 1 + self._alive_count()
                 began = self.clock.now()
                 self.trainer.step()
                 self.schedule.stepped()
@@ -334,9 +336,13 @@ class Node:
                 misses = min(misses + 1, 10)
                 self._stop.wait(self.rng.uniform(0.0, min(interval, IDLE_RETRY_S * 2**misses)))
 
+    def _alive_count(self) -> int:
+        """Members alive to average with (ourselves not counted)."""
+        return 0 if self.membership is None else len(self.membership.alive())
+
     def _alone(self) -> bool:
         """Nobody alive to average with: training does not wait for exchanges."""
-        return self.membership is None or not self.membership.alive()
+        return self._alive_count() == 0
 
     def _membership_loop(self) -> None:
         assert self.membership is not None

@@ -128,3 +128,40 @@ def test_bad_names_and_arguments_raise_usage_error() -> None:
         Momentum(beta=1.5)
     with pytest.raises(UsageError, match="grads"):
         SGD().step(np.zeros(3, np.float32), np.zeros(4, np.float32))
+
+
+def adam_steps(replicas: int, grads: np.ndarray) -> np.ndarray:
+    """The parameter after each of ``grads`` (one coordinate), with ``replicas`` set."""
+    opt = Adam(lr=0.01)
+    opt.replicas = replicas
+    p = np.zeros(1, dtype=np.float32)
+    moves = []
+    for g in grads:
+        before = float(p[0])
+        opt.step(p, np.array([g], dtype=np.float32))
+        moves.append(float(p[0]) - before)
+    return np.array(moves)
+
+
+def test_adam_for_replicas_takes_the_steps_of_adam_on_their_mean_gradient() -> None:
+    """Noise: sqrt(N) times plain Adam's step, as Adam on the mean of N gradients takes."""
+    rng = np.random.default_rng(0)
+    n = 8
+    signal, noise = 0.1, 1.0
+    grads = signal + noise * rng.standard_normal(6000)
+    plain = adam_steps(1, grads)[1000:].mean()
+    for_n = adam_steps(n, grads)[1000:].mean()
+    # synchronous Adam over n workers: the mean of n gradients has 1/n of the noise
+    mean_grads = signal + noise / math.sqrt(n) * rng.standard_normal(6000)
+    synchronous = adam_steps(1, mean_grads)[1000:].mean()
+    assert 1.8 < for_n / plain < math.sqrt(n) * 1.2
+    assert 0.7 < for_n / synchronous < 1.1  # a little shorter: its own average is noisier
+
+
+def test_adam_for_replicas_is_plain_adam_on_a_clean_signal_and_bounded() -> None:
+    steady = np.full(200, 0.5)
+    assert adam_steps(8, steady)[-1] == pytest.approx(adam_steps(1, steady)[-1], rel=0.01)
+    spiky = np.random.default_rng(1).standard_normal(500) * 100
+    bound = 0.01 / math.sqrt(1 - 1 / 2) * 1.001
+    assert np.abs(adam_steps(2, spiky)).max() <= bound
+    assert np.array_equal(adam_steps(1, spiky), adam_steps(1, spiky))
