@@ -1,14 +1,16 @@
-"""Centralized training: the yardstick a gossip run is compared against.
+"""Centralized training, the yardstick a gossip run is compared against, and its floor.
 
 One model sees the whole train split and processes as many samples as all
 peers together did. It is built and stepped by the same code a peer uses
 (:func:`gossip.model.mlp`, :class:`gossip.training.Trainer`), with the same
 seed, optimizer, learning rate and batch size, and it is scored on the same
-held-out set; so the only difference left is the gossip itself.
+held-out set; so the only difference left is the gossip itself. One peer
+trained alone on its shard is the other end: what gossip must improve on.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -28,12 +30,21 @@ def centralized(config: NodeConfig, total_samples: int) -> dict[str, Any]:
     regression), ``metric`` ({name, value}), ``loss``, ``steps``, ``samples_seen``
     and ``train_samples`` (size of the train split).
     """
+    return alone(replace(config, shard=(0, 1), partition="iid"), total_samples)
+
+
+def alone(config: NodeConfig, total_samples: int) -> dict[str, Any]:
+    """Train ``config.shard`` of ``config.partition`` with no gossip: the floor gossip must beat.
+
+    The same peer as ``gossip-node`` with this config (data, model, batches),
+    minus every exchange; returns what :func:`centralized` does, for that shard.
+    """
     if total_samples < 1:
-        raise UsageError(f"centralized training needs at least 1 sample, got {total_samples}")
-    train, test = load_data(config, shard=(0, 1), partition="iid")
+        raise UsageError(f"training needs at least 1 sample, got {total_samples}")
+    train, test = load_data(config)
     model = build_model(config, train)
     replica = Replica(model.params, model.fingerprint(), config.alpha)
-    rng = np.random.default_rng([config.seed, 0, 1])  # as a peer holding shard 0/1
+    rng = np.random.default_rng([config.seed, *config.shard])  # as gossip.node seeds it
     trainer = Trainer(model, replica, train, test, config.batch_size, rng)
     while trainer.samples_seen < total_samples:
         trainer.step()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gossip.baseline import centralized
+from gossip.baseline import alone, centralized
 from gossip.config import NodeConfig
 from gossip.errors import UsageError
 
@@ -43,3 +43,17 @@ def test_regression_reports_r2_and_no_accuracy() -> None:
 def test_refuses_zero_samples() -> None:
     with pytest.raises(UsageError):
         centralized(NodeConfig(), 0)
+
+
+def test_one_peer_of_eight_alone_is_worse_than_centralized_on_clusters() -> None:
+    """An eighth of the data is not enough on clusters: the gap gossip can close."""
+    samples = 300 * 32
+    central = centralized(NodeConfig(dataset="clusters"), 8 * samples)
+    single = alone(NodeConfig(dataset="clusters", shard=(0, 8)), samples)
+    assert single["train_samples"] * 7 < central["train_samples"] < single["train_samples"] * 9
+    assert single["accuracy"] + 0.1 < central["accuracy"] < 0.9
+
+
+def test_alone_on_shard_0_of_1_is_centralized() -> None:
+    config = NodeConfig(dataset="digits", seed=2)
+    assert alone(config, 2000) == centralized(config, 2000)
