@@ -45,6 +45,7 @@ demo: setup  ## 4 peers on 127.0.0.1 training on digits, live table, then the su
 bench: setup  ## every benchmark; JSON and PNG under bench/results/
 	$(BIN)/python bench/convergence.py
 	$(BIN)/python bench/consensus.py
+	$(BIN)/python bench/builtin_data.py
 	$(BIN)/python bench/transfer.py
 	$(BIN)/python bench/observability.py
 	$(BIN)/python bench/compression.py  # about 25 minutes

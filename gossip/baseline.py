@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -47,13 +48,22 @@ def centralized(config: NodeConfig, total_samples: int) -> dict[str, Any]:
     ``samples_seen``, ``train_samples`` (size of the train split) and ``seconds``
     (wall time).
     """
+    return alone(replace(config, shard=(0, 1), partition="iid"), total_samples)
+
+
+def alone(config: NodeConfig, total_samples: int) -> dict[str, Any]:
+    """Train ``config.shard`` of ``config.partition`` with no gossip: the floor gossip must beat.
+
+    The same peer as ``gossip-node`` with this config (data, model, batches),
+    minus every exchange; returns what :func:`centralized` does, for that shard.
+    """
     if total_samples < 1:
-        raise UsageError(f"centralized training needs at least 1 sample, got {total_samples}")
+        raise UsageError(f"training needs at least 1 sample, got {total_samples}")
     began = time.monotonic()
-    train, test = load_data(config, shard=(0, 1), partition="iid")
+    train, test = load_data(config)
     model = build_model(config, train)
     replica = Replica(model.params, model.fingerprint(), config.alpha)
-    rng = np.random.default_rng([config.seed, 0, 1])  # as a peer holding shard 0/1
+    rng = np.random.default_rng([config.seed, *config.shard])  # as gossip.node seeds it
     trainer = Trainer(model, replica, train, test, config.batch_size, rng)
     with blas_threads(config):
         while trainer.samples_seen < total_samples:

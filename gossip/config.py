@@ -44,7 +44,7 @@ class NodeConfig:
     """Seed addresses; members learnt through gossip are as good as seeds."""
 
     dataset: str = "digits"
-    """``digits``, ``diabetes``, ``synthetic``, or a path to ``.npz`` / ``.csv``."""
+    """``digits``, ``clusters``, ``diabetes``, ``synthetic``, or a path to ``.npz`` / ``.csv``."""
     label_column: str | None = None
     """For CSV: name or 0-based index of the label column (default: the last)."""
     synthetic_samples: int = 2000

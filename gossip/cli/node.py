@@ -110,7 +110,8 @@ def build_parser() -> Parser:
     data.add_argument(
         "--dataset",
         default=d.dataset,
-        help="digits | diabetes | synthetic | FILE.npz | FILE.csv (default: %(default)s)",
+        help="digits | clusters (harder, 10 classes) | diabetes | synthetic | FILE.npz | FILE.csv "
+        "(default: %(default)s)",
     )
     data.add_argument(
         "--label-column",

@@ -24,11 +24,12 @@ Task = Literal["classification", "regression"]
 MAX_CLASSES = 100
 """Integer labels with more distinct values than this are read as a regression target."""
 
-BUILTIN = ("digits", "diabetes", "synthetic")
+BUILTIN = ("digits", "clusters", "diabetes", "synthetic")
 
-PACKAGED = ("digits", "diabetes")
-"""Built-ins stored as ``gossip/data/builtin/<name>.npz`` (scikit-learn's arrays, lossless;
-made by scripts/make-builtin-data.py, sources and licenses in that directory's README)."""
+PACKAGED = ("digits", "clusters", "diabetes")
+"""Built-ins stored as ``gossip/data/builtin/<name>.npz`` (scikit-learn's arrays, lossless, and
+a seeded 10-class mixture harder than digits; made by scripts/make-builtin-data.py, sources,
+licenses and where the difficulty comes from in that directory's README)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,7 +147,7 @@ def load_dataset(
     classes: int = 4,
     seed: int = 0,
 ) -> Dataset:
-    """Load ``digits``, ``diabetes``, ``synthetic`` or a ``.npz``/``.csv`` path.
+    """Load ``digits``, ``clusters``, ``diabetes``, ``synthetic`` or a ``.npz``/``.csv`` path.
 
     ``samples``, ``features``, ``classes`` and ``seed`` only shape the synthetic
     task; ``label_column`` only applies to CSV files.
@@ -177,7 +178,7 @@ def load_dataset(
 
 
 def load_packaged(name: str) -> Dataset:
-    """``digits`` or ``diabetes`` from the package data, the same arrays as scikit-learn's."""
+    """A built-in from the package data: exactly what scripts/make-builtin-data.py wrote."""
     if name not in PACKAGED:
         raise ValueError(f"no packaged data set {name!r}; have {', '.join(PACKAGED)}")
     source = resources.files("gossip.data") / "builtin" / f"{name}.npz"

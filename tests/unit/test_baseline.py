@@ -7,7 +7,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gossip.baseline import averaged, centralized, concatenated, steps_to_reach, synchronous
+from gossip.baseline import (
+    alone,
+    averaged,
+    centralized,
+    concatenated,
+    steps_to_reach,
+    synchronous,
+)
 from gossip.config import NodeConfig
 from gossip.errors import UsageError
 from gossip.model import mlp
@@ -139,3 +146,17 @@ def test_synchronous_refuses_bad_arguments(
 ) -> None:
     with pytest.raises(UsageError):
         synchronous(NodeConfig(dataset="digits"), workers, steps, eval_every)
+
+
+def test_one_peer_of_eight_alone_is_worse_than_centralized_on_clusters() -> None:
+    """An eighth of the data is not enough on clusters: the gap gossip can close."""
+    samples = 300 * 32
+    central = centralized(NodeConfig(dataset="clusters"), 8 * samples)
+    single = alone(NodeConfig(dataset="clusters", shard=(0, 8)), samples)
+    assert single["train_samples"] * 7 < central["train_samples"] < single["train_samples"] * 9
+    assert single["accuracy"] + 0.1 < central["accuracy"] < 0.9
+
+
+def test_alone_on_shard_0_of_1_is_centralized() -> None:
+    config = NodeConfig(dataset="digits", seed=2)
+    assert without_seconds(alone(config, 2000)) == without_seconds(centralized(config, 2000))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 from importlib import resources
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -47,6 +50,44 @@ def test_packaged_data_equals_scikit_learns(name: str) -> None:
         assert np.array_equal(raw["x"], bunch.data) and np.array_equal(raw["y"], bunch.target)
 
 
+def make_builtin_data_script() -> ModuleType:
+    """scripts/make-builtin-data.py as a module (its name has a dash; it imports scikit-learn)."""
+    pytest.importorskip("sklearn")
+    path = Path(__file__).resolve().parents[2] / "scripts" / "make-builtin-data.py"
+    spec = importlib.util.spec_from_file_location("make_builtin_data", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_clusters_is_ten_class_classification() -> None:
+    ds = load_dataset("clusters")
+    assert (len(ds), ds.num_features) == (20_000, 30)
+    assert ds.task == "classification" and ds.num_classes == 10
+    assert np.bincount(ds.y).min() > 1900  # balanced classes, a few labels redrawn
+    assert ds.feature_names[0] == "informative_0" and ds.feature_names[-1] == "noise_14"
+
+
+def test_packaged_clusters_is_what_the_script_makes() -> None:
+    """The file holds exactly the script's draw; its Bayes accuracy is well below 1."""
+    arrays, bayes = make_builtin_data_script().clusters()
+    source = resources.files("gossip.data") / "builtin" / "clusters.npz"
+    with source.open("rb") as f, np.load(f, allow_pickle=False) as raw:
+        for name, array in arrays.items():
+            assert raw[name].dtype == array.dtype and np.array_equal(raw[name], array)
+    assert 0.8 < bayes < 0.9
+
+
+def test_clusters_noise_columns_carry_no_class_signal() -> None:
+    """Class means differ on informative columns, not on noise ones: where the difficulty is."""
+    ds = load_dataset("clusters")
+    means = np.stack([ds.x[ds.y == c].mean(0) for c in range(10)])
+    spread = means.std(0)
+    informative, noise = spread[:10], spread[15:]
+    assert noise.max() < 0.1 < informative.mean()
+
+
 def test_synthetic_honours_its_shape_arguments() -> None:
     ds = load_dataset("synthetic", samples=300, features=7, classes=3, seed=1)
     assert (len(ds), ds.num_features, ds.num_classes) == (300, 7, 3)
@@ -83,7 +124,8 @@ def test_synthetic_rejects_bad_shapes(kwargs: dict[str, Any], problem: str) -> N
 
 
 def test_unknown_dataset_name_lists_the_choices() -> None:
-    with pytest.raises(DataError, match=r"unknown dataset 'mnist'.*digits, diabetes, synthetic"):
+    choices = r"digits, clusters, diabetes, synthetic"
+    with pytest.raises(DataError, match=rf"unknown dataset 'mnist'.*{choices}"):
         load_dataset("mnist")
 
 
