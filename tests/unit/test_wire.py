@@ -80,6 +80,7 @@ def test_payload_is_chunked_and_reassembled_byte_exact(size: int) -> None:
     wire = through_wire(frames)
     rebuilt = read_snapshot(iter(wire[1:]), wire[0], max_payload_bytes=size)
     assert rebuilt == snapshot
+    assert memoryview(rebuilt.payload).readonly  # nobody writes into a received payload
     assert sum(wire_size(f) for f in frames) == snapshot_wire_bytes(snapshot)
 
 
