@@ -1,7 +1,7 @@
 """An in-memory network for unit and simulation tests, with fault knobs.
 
 Calls are synchronous and run in the caller's thread, but every message is
-serialised and parsed through the same protobuf code as gRPC, so encoding
+serialised and parsed through the same code as gRPC (wire.py), so encoding
 bugs show up without sockets. Faults: a node can be taken down, pairs can be
 partitioned, and a seeded fraction of calls can be dropped.
 """
