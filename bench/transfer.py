@@ -13,7 +13,12 @@ Throughput counts payload bytes moved both ways over the wall time of one
 exchange. Rounds alternate grpc/tcp; medians go to bench/results/transfer.json
 and the grpc/tcp ratio is printed last.
 
-    .venv/bin/python bench/transfer.py [--params N] [--repeats R]
+``--profile`` runs the node's own exchange path instead (an Exchanger and a
+Replica of 10M parameters on each side, codec ``none``, over gRPC) and prints
+where the milliseconds of one exchange go on each side, medians per step
+(bench/_steps.py) to bench/results/transfer_profile.json.
+
+    .venv/bin/python bench/transfer.py [--params N] [--repeats R] [--profile]
 """
 
 from __future__ import annotations
@@ -29,11 +34,15 @@ from typing import Any
 
 import numpy as np
 from _common import machine, median, write_result
+from _steps import STEPS, Steps
 
-from gossip.averaging.pairwise import RAW_CODEC, Replica, Snapshot
+from gossip.averaging.pairwise import RAW_CODEC, Identity, Replica, Snapshot
+from gossip.clock import SystemClock
+from gossip.exchanger import Exchanger
 from gossip.membership.types import Digest
 from gossip.transport.base import StatusDict
 from gossip.transport.grpc_transport import GrpcTransport
+from gossip.transport.metered import MeteredTransport
 from gossip.transport.wire import CHUNK_BYTES
 
 FINGERPRINT = "bench-transfer"
@@ -57,7 +66,20 @@ class _Accepted:
         pass
 
 
-class _Handler:
+class _NoMembership:
+    """A responder's calls besides the exchange: none in this bench."""
+
+    def on_refused(self, reason: str, detail: str) -> None:
+        pass
+
+    def on_push_pull(self, digest: Digest) -> Digest:
+        return digest
+
+    def on_status(self) -> StatusDict:
+        return {}
+
+
+class _Handler(_NoMembership):
     """Accepts any offer of the right size and replies with a fixed snapshot."""
 
     def __init__(self, reply: Snapshot) -> None:
@@ -70,15 +92,6 @@ class _Handler:
         assert len(offer.payload) == len(self._reply.payload)
         return _Accepted(self._reply)
 
-    def on_refused(self, reason: str, detail: str) -> None:
-        pass
-
-    def on_push_pull(self, digest: Digest) -> Digest:
-        return digest
-
-    def on_status(self) -> StatusDict:
-        return {}
-
 
 def _grpc_responder(conn: Connection, num_params: int) -> None:
     transport = GrpcTransport()
@@ -86,6 +99,66 @@ def _grpc_responder(conn: Connection, num_params: int) -> None:
         address = transport.serve("127.0.0.1:0", _Handler(_snapshot(num_params, 2, "responder")))
         conn.send(address)
         conn.recv()  # until told to stop (or the parent is gone: EOFError)
+    except EOFError:
+        pass
+    finally:
+        transport.stop(0)
+
+
+class _Profiled:
+    """The responder's session: commits, then closes this exchange's profile."""
+
+    def __init__(self, session: Any, handler: _ExchangerHandler) -> None:
+        self._session = session
+        self._handler = handler
+        self.reply = session.reply
+
+    def commit(self, applied: bool, reason: str = "", detail: str = "") -> None:
+        self._session.commit(applied, reason, detail)
+        self._handler.done()
+
+
+class _ExchangerHandler(_NoMembership):
+    """A node's responder side (its Exchanger), profiled exchange by exchange."""
+
+    def __init__(self, exchanger: Exchanger, steps: Steps) -> None:
+        self._exchanger = exchanger
+        self._steps = steps
+        self._began = 0.0
+        self.profiles: list[dict[str, float]] = []
+
+    def check_header(self, offer: Snapshot) -> None:
+        self._began = time.perf_counter()  # the header frame has just been parsed
+        self._exchanger.check_header(offer)
+
+    def on_exchange(self, offer: Snapshot) -> _Profiled:
+        return _Profiled(self._exchanger.on_exchange(offer), self)
+
+    def done(self) -> None:
+        self.profiles.append(self._steps.take(time.perf_counter() - self._began))
+
+
+def _exchanger(name: str, num_params: int, seed: int, transport: Any) -> Exchanger:
+    params = np.random.default_rng(seed).standard_normal(num_params, dtype=np.float32)
+    return Exchanger(
+        Replica(params, FINGERPRINT),
+        transport,
+        SystemClock(),
+        identity=lambda: Identity(name, 1, name),
+        step=lambda: 0,
+        timeout=60.0,
+    )
+
+
+def _profile_responder(conn: Connection, num_params: int) -> None:
+    steps = Steps()
+    steps.install()
+    transport = GrpcTransport(max_payload_bytes=4 * num_params + 4096)
+    handler = _ExchangerHandler(_exchanger("responder", num_params, 2, transport), steps)
+    try:
+        conn.send(transport.serve("127.0.0.1:0", handler))
+        while conn.recv() == "report":
+            conn.send(handler.profiles)
     except EOFError:
         pass
     finally:
@@ -168,11 +241,64 @@ def _summary(seconds: list[float], moved: int) -> dict[str, Any]:
     }
 
 
+def profile(num_params: int, repeats: int) -> None:
+    """One exchange at a time through both Exchangers; medians per step, each side."""
+    steps = Steps()
+    steps.install()
+    transport = GrpcTransport(max_payload_bytes=4 * num_params + 4096)
+    clock = SystemClock()
+    metered = MeteredTransport(transport, clock)
+    exchanger = _exchanger("initiator", num_params, 1, metered)
+    metered.distance = lambda _offer, reply: exchanger.mixer.take_distance(reply.sender_id)
+    initiator: list[dict[str, float]] = []
+    process, conn = _start(_profile_responder, num_params)
+    try:
+        address = conn.recv()
+        for round_ in range(repeats + 1):  # the first one warms up channel and allocator
+            steps.reset()
+            start = time.perf_counter()
+            assert exchanger.exchange_with("responder", address), "the exchange failed"
+            initiator.append(steps.take(time.perf_counter() - start))
+            print(f"round {round_}: {initiator[-1]['total']:.1f} ms")
+        conn.send("report")
+        responder: list[dict[str, float]] = conn.recv()
+    finally:
+        transport.stop(0)
+        _stop(process, conn)
+    sides = {"initiator": initiator[1:], "responder": responder[1:]}
+    table = {
+        side: {step: round(median([p[step] for p in runs]), 1) for step in (*STEPS, "total")}
+        for side, runs in sides.items()
+    }
+    print(f"{'step (ms)':<20}{'initiator':>10}{'responder':>10}")
+    for step in (*STEPS, "total"):
+        print(f"{step:<20}{table['initiator'][step]:>10.1f}{table['responder'][step]:>10.1f}")
+    if steps.missing:
+        print("not found (not timed):", ", ".join(steps.missing))
+    moved = 2 * 4 * num_params
+    print(f"exchange: {moved / table['initiator']['total'] / 1e6:.3f} GB/s")
+    write_result(
+        "transfer_profile",
+        {
+            "bench": "transfer --profile",
+            "params": num_params,
+            "repeats": repeats,
+            "median_ms": table,
+            "chunk_bytes": CHUNK_BYTES,
+            "machine": machine(),
+        },
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--params", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="where one exchange's time goes")
     args = parser.parse_args()
+    if args.profile:
+        profile(args.params, args.repeats)
+        return
 
     offer = _snapshot(args.params, 1, "initiator")
     nbytes = len(offer.payload)

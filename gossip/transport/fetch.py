@@ -61,10 +61,10 @@ def fetch_frames(fetched: Fetched, chunk_bytes: int = CHUNK_BYTES) -> Iterator[p
         yield pb.FetchFrame(done=pb.FetchDone(ahead=False, step=fetched.step))
         return
     for frame in snapshot_frames(snapshot, chunk_bytes):
-        if frame.WhichOneof("kind") == "header":
+        if isinstance(frame, pb.Frame):
             yield pb.FetchFrame(header=frame.header)
         else:
-            yield pb.FetchFrame(chunk=frame.chunk)
+            yield pb.FetchFrame(chunk=bytes(frame.chunk))
     digest = hashlib.sha256(snapshot.payload).digest()
     yield pb.FetchFrame(done=pb.FetchDone(ahead=True, sha256=digest, step=fetched.step))
 

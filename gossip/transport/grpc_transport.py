@@ -52,6 +52,7 @@ from gossip.transport.session import initiate, respond
 from gossip.transport.wire import (
     CHUNK_BYTES,
     GRPC_FRAME_OVERHEAD,
+    Frame,
     decode_frame,
     digest_from_pb,
     digest_to_pb,
@@ -120,19 +121,20 @@ class _FrameCodec:
     """Exchange (de)serializers that count each frame's wire bytes as it is encoded or parsed.
 
     The encoding is the protobuf ``Frame`` of gossip.proto, as in the generated
-    stubs; counting here (``len(data)``) spares a ``ByteSize()`` per frame, which
-    re-encodes a whole 1 MiB chunk.
+    stubs; chunk frames are written and read in their wire form
+    (:class:`~gossip.transport.wire.Chunk`), without a protobuf copy. Counting
+    here (``len(data)``) spares a ``ByteSize()`` per frame.
     """
 
     def __init__(self, traffic: Traffic) -> None:
         self._traffic = traffic
 
-    def serialize(self, frame: pb.Frame) -> bytes:
+    def serialize(self, frame: Frame) -> bytes:
         data = encode_frame(frame)
         self._traffic.add(sent=len(data) + GRPC_FRAME_OVERHEAD)
         return data
 
-    def deserialize(self, data: bytes) -> pb.Frame:
+    def deserialize(self, data: bytes) -> Frame:
         self._traffic.add(received=len(data) + GRPC_FRAME_OVERHEAD)
         return decode_frame(data)
 
@@ -142,7 +144,7 @@ class _ExchangeServicer:
         self._transport = transport
         self._handler = handler
 
-    def Exchange(self, request_iterator: Iterator[pb.Frame], context: Any) -> Iterator[pb.Frame]:
+    def Exchange(self, request_iterator: Iterator[Frame], context: Any) -> Iterator[Frame]:
         replies = respond(request_iterator, self._handler, self._transport.max_payload_bytes)
         try:
             yield from replies
@@ -151,7 +153,7 @@ class _ExchangeServicer:
 
     def method_handlers(
         self, wrap: Callable[[Any], Any] | None = None
-    ) -> grpc.GenericRpcHandler[pb.Frame, pb.Frame]:
+    ) -> grpc.GenericRpcHandler[Frame, Frame]:
         """The Exchange service, registered by hand to use :class:`_FrameCodec`."""
         codec = _FrameCodec(self._transport.traffic)
         handler = grpc.stream_stream_rpc_method_handler(
@@ -330,9 +332,9 @@ class GrpcTransport:
             return channel
 
     def exchange(self, address: str, offer: Snapshot, complete: Completion, timeout: float) -> None:
-        verdicts: queue.Queue[pb.Frame | None] = queue.Queue()
+        verdicts: queue.Queue[Frame | None] = queue.Queue()
 
-        def requests() -> Iterator[pb.Frame]:
+        def requests() -> Iterator[Frame]:
             yield from snapshot_frames(offer)
             try:
                 verdict = verdicts.get(timeout=timeout)

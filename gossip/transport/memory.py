@@ -1,7 +1,7 @@
 """An in-memory network for unit and simulation tests, with fault knobs.
 
 Calls are synchronous and run in the caller's thread, but every message is
-serialised and parsed through the same protobuf code as gRPC, so encoding
+serialised and parsed through the same code as gRPC (wire.py), so encoding
 bugs show up without sockets. Faults: a node can be taken down, pairs can be
 partitioned, and a seeded fraction of calls can be dropped.
 """
@@ -19,20 +19,28 @@ from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport.base import Completion, Handler, StatusDict, Traffic
 from gossip.transport.session import counted, initiate, respond
 from gossip.transport.wire import (
+    Frame,
+    decode_frame,
     digest_from_pb,
     digest_to_pb,
+    encode_frame,
     snapshot_frames,
     status_from_pb,
     status_to_pb,
     wire_size,
 )
 
-M = TypeVar("M", pb.Frame, pb.Digest, pb.StatusReply)
+M = TypeVar("M", pb.Digest, pb.StatusReply)
 
 
 def _through_wire(message: M) -> M:
     """Serialise and parse, as a real carrier would."""
     return type(message).FromString(message.SerializeToString())
+
+
+def _frame_through_wire(frame: Frame) -> Frame:
+    """An Exchange frame serialised and parsed as gRPC's codec does."""
+    return decode_frame(encode_frame(frame))
 
 
 class InMemoryNetwork:
@@ -91,16 +99,16 @@ class InMemoryTransport:
 
     def exchange(self, address: str, offer: Snapshot, complete: Completion, timeout: float) -> None:
         handler = self.network.route(self.address, address)
-        verdicts: list[pb.Frame] = []
+        verdicts: list[Frame] = []
 
-        def requests() -> Iterator[pb.Frame]:
-            yield from (_through_wire(f) for f in snapshot_frames(offer))
-            yield from (_through_wire(f) for f in verdicts)
+        def requests() -> Iterator[Frame]:
+            yield from (_frame_through_wire(f) for f in snapshot_frames(offer))
+            yield from (_frame_through_wire(f) for f in verdicts)
 
         theirs = self.network.traffic.get(address, Traffic())
         offered = counted(counted(requests(), self.traffic, sent=True), theirs, sent=False)
         replies = counted(respond(offered, handler, self.max_payload_bytes), theirs, sent=True)
-        wire_replies = (_through_wire(f) for f in replies)
+        wire_replies = (_frame_through_wire(f) for f in replies)
         try:
             initiate(
                 offer,

@@ -12,19 +12,20 @@ from collections.abc import Callable, Iterator
 
 from gossip.averaging.pairwise import Snapshot
 from gossip.errors import ExchangeRefused, WireError
-from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport.base import Completion, Handler, Traffic
 from gossip.transport.wire import (
+    Frame,
     SnapshotAssembler,
     header_snapshot,
     read_snapshot,
     snapshot_frames,
     verdict_frame,
+    verdict_of,
     wire_size,
 )
 
 
-def counted(frames: Iterator[pb.Frame], traffic: Traffic, *, sent: bool) -> Iterator[pb.Frame]:
+def counted(frames: Iterator[Frame], traffic: Traffic, *, sent: bool) -> Iterator[Frame]:
     """Pass frames through, adding their wire size to ``traffic``."""
     for frame in frames:
         size = wire_size(frame)
@@ -32,9 +33,7 @@ def counted(frames: Iterator[pb.Frame], traffic: Traffic, *, sent: bool) -> Iter
         yield frame
 
 
-def respond(
-    frames: Iterator[pb.Frame], handler: Handler, max_payload_bytes: int
-) -> Iterator[pb.Frame]:
+def respond(frames: Iterator[Frame], handler: Handler, max_payload_bytes: int) -> Iterator[Frame]:
     """Serve one exchange: read the offer, reply with our snapshot, apply on the verdict."""
     first = next(frames, None)
     if first is None:
@@ -54,19 +53,19 @@ def respond(
     applied, reason, detail = False, "lost", "the initiator sent no verdict"
     try:
         yield from snapshot_frames(session.reply, answering=offer)
-        verdict = next(frames, None)
-        if verdict is not None and verdict.WhichOneof("kind") == "verdict":
-            applied = verdict.verdict.applied
-            reason, detail = verdict.verdict.reason or "refused", verdict.verdict.detail
+        verdict = verdict_of(next(frames, None))
+        if verdict is not None:
+            applied = verdict.applied
+            reason, detail = verdict.reason or "refused", verdict.detail
     finally:
         session.commit(applied, "" if applied else reason, "" if applied else detail)
 
 
 def initiate(
     offer: Snapshot,
-    responses: Iterator[pb.Frame],
+    responses: Iterator[Frame],
     complete: Completion,
-    send_verdict: Callable[[pb.Frame], None],
+    send_verdict: Callable[[Frame], None],
     max_payload_bytes: int,
 ) -> None:
     """Read the responder's reply to ``offer``, check and apply it, and send our verdict.
@@ -76,8 +75,9 @@ def initiate(
     first = next(responses, None)
     if first is None:
         raise WireError("the peer closed the exchange without answering")
-    if first.WhichOneof("kind") == "verdict":
-        raise ExchangeRefused(first.verdict.reason or "refused", f"peer: {first.verdict.detail}")
+    verdict = verdict_of(first)
+    if verdict is not None:
+        raise ExchangeRefused(verdict.reason or "refused", f"peer: {verdict.detail}")
     try:
         reply = read_snapshot(responses, first, max_payload_bytes, answering=offer)
     except WireError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from google.protobuf.message import DecodeError
 
 from gossip.averaging.pairwise import RAW_CODEC, Snapshot
 from gossip.errors import WireError
@@ -12,11 +13,14 @@ from gossip.membership.types import Digest, MemberEntry, State
 from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport.wire import (
     CHUNK_BYTES,
+    Chunk,
+    Frame,
     SnapshotAssembler,
     decode_frame,
     digest_from_pb,
     digest_to_pb,
     encode_frame,
+    frame_kind,
     read_snapshot,
     snapshot_frames,
     snapshot_wire_bytes,
@@ -35,7 +39,7 @@ def make_snapshot(size: int) -> Snapshot:
     return Snapshot("a", 3, "127.0.0.1:1", 42, "fp", size // 4, RAW_CODEC, payload[:size])
 
 
-def through_wire(frames: list[pb.Frame]) -> list[pb.Frame]:
+def through_wire(frames: list[Frame]) -> list[Frame]:
     return [decode_frame(encode_frame(f)) for f in frames]
 
 
@@ -53,8 +57,8 @@ def test_payload_is_chunked_and_reassembled_byte_exact(size: int) -> None:
     snapshot = make_snapshot(size)
     frames = list(snapshot_frames(snapshot))
 
+    assert isinstance(frames[0], pb.Frame) and frame_kind(frames[0]) == "header"
     header = frames[0].header
-    assert frames[0].WhichOneof("kind") == "header"
     if size <= CHUNK_BYTES:  # one chunk at most: inside the header, nothing follows
         assert len(frames) == 1
         assert (header.payload, header.payload_bytes, header.chunk_bytes) == (
@@ -69,13 +73,14 @@ def test_payload_is_chunked_and_reassembled_byte_exact(size: int) -> None:
             CHUNK_BYTES,
         )
         chunks = frames[1:]
-        assert all(f.WhichOneof("kind") == "chunk" for f in chunks)
+        assert all(frame_kind(f) == "chunk" for f in chunks)
         assert len(chunks) == -(-size // CHUNK_BYTES)
         assert all(0 < len(f.chunk) <= CHUNK_BYTES for f in chunks)
 
     wire = through_wire(frames)
     rebuilt = read_snapshot(iter(wire[1:]), wire[0], max_payload_bytes=size)
     assert rebuilt == snapshot
+    assert memoryview(rebuilt.payload).readonly  # nobody writes into a received payload
     assert sum(wire_size(f) for f in frames) == snapshot_wire_bytes(snapshot)
 
 
@@ -84,6 +89,45 @@ def test_chunk_frame_encoding_is_protobuf_field_2() -> None:
     encoded = encode_frame(pb.Frame(chunk=data))
     assert encoded == b"\x12" + varint(len(data)) + data
     assert wire_size(pb.Frame(chunk=data)) == len(encoded) + 5
+
+
+@pytest.mark.parametrize("size", [0, 1, 127, 128, 16383, 16384, MIB])
+def test_chunk_in_wire_form_is_the_protobuf_frame(size: int) -> None:
+    data = bytes(i % 251 for i in range(size))
+    protobuf = pb.Frame(chunk=data).SerializeToString()
+    ours = Chunk.of(memoryview(data))
+    assert encode_frame(ours) == protobuf  # what a plain protobuf client writes
+    assert pb.Frame.FromString(ours.encoded).chunk == data  # and reads
+    parsed = decode_frame(protobuf)
+    assert isinstance(parsed, Chunk) and bytes(parsed.chunk) == data
+    assert wire_size(ours) == wire_size(pb.Frame(chunk=data))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pb.Frame(chunk=b"abc").SerializeToString() + verdict_frame(True).SerializeToString(),
+        pb.Frame(chunk=b"abc").SerializeToString() * 2,
+        verdict_frame(False, "x").SerializeToString() + pb.Frame(chunk=b"z").SerializeToString(),
+        b"\x12\x80\x80\x01" + b"q" * 16384,  # a longer varint than needed: still one chunk
+    ],
+)
+def test_frames_that_are_more_than_one_chunk_parse_as_protobuf_does(data: bytes) -> None:
+    expected = pb.Frame.FromString(data)
+    parsed = decode_frame(data)
+    assert frame_kind(parsed) == expected.WhichOneof("kind")
+    if isinstance(parsed, Chunk):
+        assert bytes(parsed.chunk) == expected.chunk
+    else:
+        assert parsed == expected
+
+
+@pytest.mark.parametrize("data", [b"\x12", b"\x12\x05abc", b"\x12\xff", b"\x12" + b"\xff" * 11])
+def test_truncated_chunk_frames_are_refused_as_protobuf_refuses_them(data: bytes) -> None:
+    with pytest.raises(DecodeError):
+        pb.Frame.FromString(data)
+    with pytest.raises(DecodeError):
+        decode_frame(data)
 
 
 def test_header_fields_survive_the_wire() -> None:
