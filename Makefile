@@ -40,7 +40,7 @@ test-fast: setup  ## unit + sim only
 	$(BIN)/pytest -q -m "not slow and not compose"
 
 demo: setup  ## 4 peers on 127.0.0.1 training on digits, live table, then the summary
-	$(BIN)/gossip-cluster --nodes 4 --dataset digits --duration 30 --step-rate 150 --compare-centralized
+	$(BIN)/gossip-cluster --nodes 4 --dataset digits --duration 30 --compare-centralized
 
 bench: setup  ## every benchmark; JSON and PNG under bench/results/
 	$(BIN)/python bench/convergence.py

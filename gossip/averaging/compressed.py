@@ -51,6 +51,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -59,7 +60,6 @@ from gossip.averaging.pairwise import (
     Replica,
     Snapshot,
     check_header,
-    half_squared_distance,
     increment,
 )
 from gossip.averaging.references import (
@@ -114,6 +114,16 @@ def scatter(values: np.ndarray, slices: list[slice], parts: np.ndarray, *, add: 
         else:
             values[s] = parts[start:end]
         start = end
+
+
+def raw_bytes(values: np.ndarray) -> bytes:
+    """The float32 bytes of a private copy, without copying them again (40 ms at 10M values).
+
+    A read-only view, typed ``bytes`` as ``Snapshot.payload`` is (see
+    ``wire._received_payload``, which does the same for received payloads).
+    """
+    view = memoryview(np.ascontiguousarray(values, dtype="<f4")).cast("B")  # type: ignore[arg-type]
+    return cast(bytes, view.toreadonly())
 
 
 def moved(own: np.ndarray, peer: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -238,7 +248,7 @@ class Mixer:
         ids = self._choose_blocks()
         slices = block_slices(self.replica.num_params, self.spec.blocks, ids)
         own = self.replica.gather(slices)
-        offer = self._snapshot("none", own.tobytes(), 0, 0, 0, self._blocks(ids), ids)
+        offer = self._snapshot("none", raw_bytes(own), 0, 0, 0, self._blocks(ids), ids)
         return Outgoing(peer_id, RAW, self.spec.codec, slices, offer, own, None)
 
     def finish(self, out: Outgoing, reply: Snapshot) -> None:
@@ -252,9 +262,7 @@ class Mixer:
         size = out.new_own.size
         peer = _finite(out.codec.decode(reply.payload, size, reply.seed), "the peer's reply")
         if out.mode == RAW:
-            self._sample(out, peer)
-            delta = self._checked(increment(out.new_own, peer, self.gamma))
-            self.replica.add(delta, out.slices)
+            self.replica.add(self._move(out, peer), out.slices)
             return
         if out.mode == CONTINUE:
             assert out.ref is not None
@@ -265,20 +273,24 @@ class Mixer:
         else:
             new_peer = self.base + peer if out.mode == BASE else peer
             version = start_version(offer.ref_base, offer.generation, reply.generation)
-        self._sample(out, new_peer)
-        delta = self._checked(increment(out.new_own, new_peer, self.gamma))
+        delta = self._move(out, new_peer)
         self.replica.add(delta, out.slices)
         version = next_version(version, offer.payload, reply.payload)
         own, peer_ref = moved(out.new_own, new_peer, delta)
         self.keep(out.peer_id, reply.generation, out.ref, out.slices, own, peer_ref, version)
 
-    def _sample(self, out: Outgoing, peer: np.ndarray) -> None:
-        """The consensus distance sample of this exchange, from the two decoded estimates.
+    def _move(self, out: Outgoing, peer: np.ndarray) -> np.ndarray:
+        """Our checked increment toward ``peer``, and this exchange's consensus distance sample.
 
-        A partial exchange (``blocks:K``) sees a random part of the vector: scaled up.
+        The sample is ``0.5 * ||peer - own||^2`` of the two decoded estimates, read
+        off the increment in the same pass (a partial ``blocks:K`` exchange sees a
+        random part of the vector: scaled up).
         """
-        scale = self.replica.num_params / max(out.new_own.size, 1)
-        self._distances[out.peer_id] = scale * half_squared_distance(out.new_own, peer)
+        move = increment(out.new_own, peer, self.gamma)
+        scale = self.replica.num_params / max(move.size, 1)
+        squared = float(np.dot(move, move)) / (self.gamma * self.gamma)
+        self._distances[out.peer_id] = 0.5 * scale * squared
+        return self._checked(move)
 
     def take_distance(self, peer_id: str) -> float | None:
         """The sample of the last exchange we started with ``peer_id`` (once; None: none)."""
@@ -308,7 +320,7 @@ class Mixer:
             own = self.replica.gather(slices)
             delta = self._checked(increment(own, peer, gamma))
             reply = self._snapshot(
-                "none", own.tobytes(), 0, 0, 0, offer.blocks, offer.block_ids, gamma
+                "none", raw_bytes(own), 0, 0, 0, offer.blocks, offer.block_ids, gamma
             )
             return ResponderPending(self, offer, reply, RAW, slices, delta, (None, own, peer, 0))
         sender = offer.sender_id

@@ -1,0 +1,70 @@
+"""Real processes: the schedule keeps pace with exchanges, and nobody's death or pause stalls it."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from .conftest import Processes, free_port, wait_for
+
+pytestmark = pytest.mark.slow
+
+DEADLINE_S = 2.0
+ARGS = ["--heartbeat-interval", "0.2", "--eval-interval", "0.5",
+        "--exchange-timeout", str(DEADLINE_S)]  # fmt: skip
+
+
+def step_of(procs: Processes, address: str) -> int | None:
+    status = procs.status(address)
+    return None if status is None else int(status["step"])
+
+
+def longest_stall(procs: Processes, address: str, seconds: float) -> float:
+    """The longest time ``address`` took no training step, sampled every 0.1 s."""
+    last_step, last_change, longest = -1, time.monotonic(), 0.0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        step = step_of(procs, address)
+        now = time.monotonic()
+        if step is not None and step != last_step:
+            last_step, last_change = step, now
+        longest = max(longest, now - last_change)
+        time.sleep(0.1)
+    return longest
+
+
+def test_peers_keep_pace_and_a_paused_neighbour_stalls_no_one(procs: Processes) -> None:
+    addresses = [f"127.0.0.1:{free_port()}" for _ in range(2)]
+    for i, address in enumerate(addresses):
+        procs.node(f"s{i}", "--listen", address, "--peers", addresses[1 - i],
+                   "--shard", f"{i}/2", *ARGS)  # fmt: skip
+
+    def paced() -> dict[str, object] | None:
+        status = procs.status(addresses[0])
+        schedule = status["schedule"] if status else None
+        done = schedule and schedule["completed"] >= 50 and status["step"] >= 100  # type: ignore[index]
+        return status if done else None
+
+    status = wait_for(paced, 60, "50 completed exchanges and 100 steps")
+    schedule = status["schedule"]
+    assert schedule["local_steps"] == 2  # the default
+    # at most 2 steps past the last exchange: never more steps than 2 per exchange (+ in flight)
+    assert schedule["steps_per_exchange"] <= 2.0 + 2 / schedule["completed"]
+
+    procs.children[1].send_signal(signal.SIGSTOP)  # mid-exchange, most likely: it hangs there
+    try:
+        stall = longest_stall(procs, addresses[0], 3 * DEADLINE_S)
+    finally:
+        procs.children[1].send_signal(signal.SIGCONT)
+    assert stall <= DEADLINE_S + 1.0, f"training stalled {stall:.1f}s with a paused neighbour"
+
+    procs.children[1].send_signal(signal.SIGKILL)
+    procs.children[1].wait(timeout=10)
+    before = wait_for(lambda: step_of(procs, addresses[0]), 10, "a status")
+    assert longest_stall(procs, addresses[0], 2 * DEADLINE_S) <= DEADLINE_S + 1.0
+    after = wait_for(lambda: step_of(procs, addresses[0]), 10, "a status")
+    assert after > before + 50  # alone, it trains on
+    status = procs.status(addresses[0])
+    assert status is not None and all(m["state"] != "alive" for m in status["members"])
