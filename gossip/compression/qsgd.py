@@ -2,8 +2,9 @@
 
 Per bucket of 128 values: the L2 norm (float32), then each value as a signed
 level ``l`` in ``[-s, s]`` with ``|v| / norm * s`` rounded up or down at
-random so that ``E[decode] = v``. Levels are packed two per byte when
-``2s + 1 <= 16`` (s <= 7), else one signed byte each (s <= 127).
+random so that ``E[decode] = v`` (the rounding draws 16 random bits per
+value: unbiased to within 2**-16 of a level). Levels are packed two per byte
+when ``2s + 1 <= 16`` (s <= 7), else one signed byte each (s <= 127).
 """
 
 from __future__ import annotations
@@ -12,10 +13,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gossip.compression.base import F32, as_f32, buckets, expect_length, finite, padded, refuse
+from gossip.compression.base import (
+    F32,
+    as_f32,
+    buckets,
+    chunks,
+    expect_length,
+    join,
+    read_scales,
+    refuse,
+)
 
 BUCKET = 128
 MAX_LEVELS = 127
+_UNIT = np.float32(2.0**-16)
+"""One step of the 16-bit uniform draws."""
 
 
 @dataclass(frozen=True)
@@ -37,42 +49,52 @@ class QsgdCodec:
         return -(-size // 2) if self._nibbles else size
 
     def encode(self, values: np.ndarray, seed: int) -> bytes:
-        v = padded(as_f32(values), BUCKET)
-        norm = np.sqrt(np.square(v, dtype=np.float64).sum(axis=1)).astype(F32)
-        safe = np.where(norm > 0, norm, np.float32(1))
-        scaled = np.abs(v) / safe[:, None] * np.float32(self.levels)
-        low = np.floor(scaled)
-        rng = np.random.default_rng(seed)
-        level = low + (rng.random(scaled.shape, dtype=np.float32) < scaled - low)
-        signed = (np.sign(v) * np.minimum(level, self.levels)).astype(np.int8).reshape(-1)
-        signed = signed[: values.size]
+        v = as_f32(values)
+        count = buckets(v.size, BUCKET)
+        norm = np.empty(count, dtype=F32)
+        offset = np.empty((count, BUCKET), dtype=np.uint8)  # level + s: 0 .. 2s
+        bits = np.random.default_rng(seed).bit_generator
+        s = np.float32(self.levels)
+        for rows, piece in chunks(v, BUCKET):
+            np.sqrt(np.einsum("ij,ij->i", piece, piece), out=norm[rows])
+            safe = np.where(norm[rows] > 0, norm[rows], np.float32(1))
+            # floor(x + u) with u uniform in [0, 1) is x on average, whatever x's sign;
+            # s + v / norm * s lies in [0, 2s], so the cast's truncation is that floor
+            level = piece * (s / safe)[:, None]
+            level += s
+            draws = bits.random_raw(-(-piece.size // 4)).view(np.uint16)[: piece.size]
+            level += draws.reshape(piece.shape) * _UNIT
+            np.clip(level, 0, 2 * s, out=level)
+            offset[rows] = level
         if self._nibbles:
-            u = (signed + self.levels).astype(np.uint8)
-            if u.size % 2:
-                u = np.append(u, np.uint8(self.levels))
-            packed = (u[0::2] << 4) | u[1::2]
-            return bytes(norm.tobytes() + packed.tobytes())
-        return bytes(norm.tobytes() + signed.tobytes())
+            pairs = offset.reshape(-1)[: 2 * self._level_bytes(v.size)]  # padding: level 0
+            return join(norm, (pairs[0::2] << 4) | pairs[1::2])
+        return join(norm, (offset.reshape(-1)[: v.size] - np.uint8(self.levels)))
 
     def decode(self, payload: bytes, size: int, seed: int) -> np.ndarray:
         count = buckets(size, BUCKET)
         expect_length(payload, 4 * count + self._level_bytes(size), self.name)
-        norm = finite(np.frombuffer(payload, dtype=F32, count=count), self.name)
-        if (norm < 0).any():
-            raise refuse("malformed", "qsgd payload has a negative norm")
+        norm = read_scales(payload, count, self.name)
         body = np.frombuffer(payload, dtype=np.uint8, offset=4 * count)
         if self._nibbles:
-            u = np.empty(2 * body.size, dtype=np.int16)
-            u[0::2] = body >> 4
-            u[1::2] = body & 0x0F
-            signed = u[:size] - self.levels
+            offset = np.empty(2 * body.size, dtype=np.uint8)
+            np.right_shift(body, 4, out=offset[0::2])
+            np.bitwise_and(body, 0x0F, out=offset[1::2])
+            offset = offset[:size]
+            beyond = offset.size and int(offset.max()) > 2 * self.levels
+            signed = offset.view(np.int8)
         else:
-            signed = body.view(np.int8).astype(np.int16)
-        if signed.size and int(np.abs(signed).max()) > self.levels:
+            signed = body.view(np.int8)
+            beyond = signed.size and max(int(signed.max()), -int(signed.min())) > self.levels
+        if beyond:
             raise refuse("index_out_of_range", f"qsgd level beyond {self.levels}")
-        out = signed.astype(np.float32)
-        out *= np.repeat(norm / np.float32(self.levels), BUCKET)[:size]
-        return out
+        step = norm / np.float32(self.levels)
+        zero = step * np.float32(self.levels if self._nibbles else 0)  # what offset 0 means
+        out = np.empty((count, BUCKET), dtype=F32)
+        for rows, piece in chunks(signed, BUCKET):
+            np.multiply(piece, step[rows, None], out=out[rows])
+            out[rows] -= zero[rows, None]
+        return out.reshape(-1)[:size]
 
     def ratio(self, size: int) -> float:
         return (4 * buckets(size, BUCKET) + self._level_bytes(size)) / (4 * max(size, 1))
