@@ -110,8 +110,8 @@ def test_rice_codes_match_a_naive_coder_and_refuse_malformed_input() -> None:
     values = np.array([0, 1, 5, 63, 64, 200, 1000, 3], np.uint64)
     data = idx.rice_encode(values)
     b = data[0]
-    naive = "".join("1" * (int(v) >> b) + "0" for v in values)
-    naive += "".join(format(int(v) & ((1 << b) - 1), f"0{b}b") if b else "" for v in values)
+    naive = "".join(format(int(v) & ((1 << b) - 1), f"0{b}b") if b else "" for v in values)
+    naive += "".join("1" * (int(v) >> b) + "0" for v in values)
     naive += "0" * (-len(naive) % 8)
     assert data[1:] == int(naive, 2).to_bytes(len(naive) // 8, "big")
     assert np.array_equal(idx.rice_decode(data, values.size), values)
