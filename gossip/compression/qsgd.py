@@ -10,6 +10,7 @@ when ``2s + 1 <= 16`` (s <= 7), else one signed byte each (s <= 127).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -28,6 +29,15 @@ BUCKET = 128
 MAX_LEVELS = 127
 _UNIT = np.float32(2.0**-16)
 """One step of the 16-bit uniform draws."""
+
+
+@lru_cache(maxsize=4)
+def _pairs(levels: int) -> np.ndarray:
+    """The two signed levels each byte of the packed form holds (read-only, 256 x 2)."""
+    byte = np.arange(256)
+    table = np.stack([byte >> 4, byte & 0x0F], axis=1).astype(F32) - np.float32(levels)
+    table.flags.writeable = False
+    return table
 
 
 @dataclass(frozen=True)
@@ -76,24 +86,22 @@ class QsgdCodec:
         expect_length(payload, 4 * count + self._level_bytes(size), self.name)
         norm = read_scales(payload, count, self.name)
         body = np.frombuffer(payload, dtype=np.uint8, offset=4 * count)
-        if self._nibbles:
-            offset = np.empty(2 * body.size, dtype=np.uint8)
-            np.right_shift(body, 4, out=offset[0::2])
-            np.bitwise_and(body, 0x0F, out=offset[1::2])
-            offset = offset[:size]
-            beyond = offset.size and int(offset.max()) > 2 * self.levels
-            signed = offset.view(np.int8)
-        else:
-            signed = body.view(np.int8)
-            beyond = signed.size and max(int(signed.max()), -int(signed.min())) > self.levels
-        if beyond:
-            raise refuse("index_out_of_range", f"qsgd level beyond {self.levels}")
         step = norm / np.float32(self.levels)
-        zero = step * np.float32(self.levels if self._nibbles else 0)  # what offset 0 means
         out = np.empty((count, BUCKET), dtype=F32)
+        if self._nibbles:
+            beyond = body.size and max(int((body >> 4).max()), int((body & 0x0F).max()))
+            if beyond > 2 * self.levels:
+                raise refuse("index_out_of_range", f"qsgd level beyond {self.levels}")
+            pairs = _pairs(self.levels)
+            for rows, piece in chunks(body, BUCKET // 2):  # a byte: two levels from the table
+                np.take(pairs, piece, axis=0, out=out[rows].reshape(*piece.shape, 2))
+                out[rows] *= step[rows, None]
+            return out.reshape(-1)[:size]
+        signed = body.view(np.int8)
+        if signed.size and max(int(signed.max()), -int(signed.min())) > self.levels:
+            raise refuse("index_out_of_range", f"qsgd level beyond {self.levels}")
         for rows, piece in chunks(signed, BUCKET):
             np.multiply(piece, step[rows, None], out=out[rows])
-            out[rows] -= zero[rows, None]
         return out.reshape(-1)[:size]
 
     def ratio(self, size: int) -> float:
