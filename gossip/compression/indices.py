@@ -27,23 +27,34 @@ _MAX_RICE_BITS = 40
 
 
 def varint_encode(values: np.ndarray) -> bytes:
-    """LEB128 of non-negative integers (< 2**35), all at once."""
+    """LEB128 of non-negative integers (< 2**35), all at once.
+
+    Every value's first byte is written by one ``np.repeat`` (one copy per
+    byte the value takes); only the values longer than a byte, few in a
+    top-k's gaps, are then visited again for their further bytes.
+    """
     v = values.astype(np.uint64, copy=False)
     if v.size == 0:
         return b""
     longest = max(1, -(-int(v.max()).bit_length() // 7))
-    if longest == 1:  # dense top-k: every gap fits in one byte, which is its own varint
-        return v.astype(np.uint8).tobytes()
-    lengths = np.ones(v.size, dtype=np.uint8)
+    long = v >= np.uint64(0x80)
+    first = (v & np.uint64(0x7F)).astype(np.uint8)
+    if longest == 1:  # every value fits in one byte, which is its own varint
+        return first.tobytes()
+    first |= long.view(np.uint8) << np.uint8(7)
+    several = np.flatnonzero(long)
+    rest = v[several]
+    extra = np.ones(several.size, dtype=np.int64)  # bytes after the first
+    for b in range(2, longest):
+        extra += rest >= np.uint64(1 << (7 * b))
+    lengths = np.ones(v.size, dtype=np.intp)
+    lengths[several] += extra
+    out = np.repeat(first, lengths)
+    starts = several + np.cumsum(extra) - extra  # where each long value's first byte went
     for b in range(1, longest):
-        lengths += v >= np.uint64(1 << (7 * b))
-    starts = np.cumsum(lengths, dtype=np.int64)
-    out = np.empty(int(starts[-1]), dtype=np.uint8)
-    starts -= lengths
-    for b in range(longest):  # byte b of the values that have one, a continuation bit if more
-        has = slice(None) if b == 0 else np.flatnonzero(lengths > b)
-        byte = (v[has] >> np.uint64(7 * b)).astype(np.uint8) & np.uint8(0x7F)
-        byte |= (lengths[has] > b + 1).view(np.uint8) << np.uint8(7)
+        has = np.flatnonzero(extra >= b)
+        byte = (rest[has] >> np.uint64(7 * b)).astype(np.uint8) & np.uint8(0x7F)
+        byte |= (extra[has] > b).view(np.uint8) << np.uint8(7)
         out[starts[has] + b] = byte
     return out.tobytes()
 
@@ -54,24 +65,26 @@ def varint_decode(data: bytes | memoryview, count: int) -> np.ndarray:
     if count == 0:
         if raw.size:
             raise refuse("size_mismatch", "index bytes after the last index")
-        return np.zeros(0, dtype=np.uint64)
+        return np.zeros(0, dtype=np.int64)
     if raw.size == 0 or raw[-1] & 0x80:
         raise refuse("truncated", "index varints end in the middle of a value")
     if raw.size == count and int(raw.max()) < 0x80:  # one byte each: the bytes are the values
-        return raw.astype(np.uint64)
+        return raw.astype(np.int64)
     ends = np.flatnonzero(raw < 0x80)
     if ends.size != count:
         raise refuse("size_mismatch", f"{ends.size} indices coded, header says {count}")
-    starts = np.empty_like(ends)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    lengths = ends - starts + 1
-    if int(lengths.max()) > _MAX_VARINT_BYTES:
-        raise refuse("index_out_of_range", "an index varint is longer than 5 bytes")
-    values = (raw[starts] & np.uint8(0x7F)).astype(np.uint64)
-    for b in range(1, int(lengths.max())):
-        has = np.flatnonzero(lengths > b)
-        values[has] |= (raw[starts[has] + b] & np.uint8(0x7F)).astype(np.uint64) << np.uint64(7 * b)
+    values = raw[ends].astype(np.int64)  # the last byte of each: the highest 7 bits
+    lengths = gaps_between(ends)
+    longer = np.flatnonzero(lengths)  # gaps between ends: the bytes before the last
+    if longer.size:
+        lengths = lengths[longer] + 1
+        if int(lengths.max()) > _MAX_VARINT_BYTES:
+            raise refuse("index_out_of_range", "an index varint is longer than 5 bytes")
+        end, rest = ends[longer], values[longer]
+        for back in range(1, int(lengths.max())):  # earlier bytes, lower bits
+            has = lengths > back
+            rest[has] = (rest[has] << 7) | (raw[end[has] - back] & 0x7F)
+        values[longer] = rest
     return values
 
 
@@ -105,10 +118,7 @@ def decode(data: bytes | memoryview, count: int, size: int) -> np.ndarray:
     if tag == VARINT:
         return _from_gaps(varint_decode(body, count), size)
     if tag == RICE:
-        gaps = rice_decode(body, count)
-        if count and int(gaps.max()) >= size:  # before the sum, which could wrap around
-            raise refuse("index_out_of_range", f"index gap {int(gaps.max())} >= size {size}")
-        return _from_gaps(gaps, size)
+        return _from_gaps(rice_decode(body, count), size)
     if tag == BITMAP:
         if len(body) != -(-size // 8):
             raise refuse("truncated", f"bitmap has {len(body)} bytes for {size} positions")
@@ -126,10 +136,15 @@ def _from_gaps(gaps: np.ndarray, size: int) -> np.ndarray:
     """Indices (int64) from the gaps between them; refused when one lies beyond ``size``."""
     if not gaps.size:
         return gaps.astype(np.int64)
-    indices = np.cumsum(gaps + np.uint64(1)) - np.uint64(1)
+    if int(gaps.max()) >= size:  # checked before the sum, which could wrap around
+        raise refuse("index_out_of_range", f"index gap {int(gaps.max())} >= size {size}")
+    indices = gaps.astype(np.int64, copy=False)  # gaps < size: no sign, no overflow
+    indices += 1
+    np.cumsum(indices, out=indices)
+    indices -= 1
     if int(indices[-1]) >= size:
         raise refuse("index_out_of_range", f"index {int(indices[-1])} >= size {size}")
-    return indices.astype(np.int64)
+    return indices
 
 
 # ---------------------------------------------------------------- Golomb-Rice
