@@ -9,7 +9,7 @@ Two forms, and the encoder keeps the smaller (one tag byte says which):
 * ``bitmap``: one bit per position (``size / 8`` bytes), smaller above ~10% density.
 
 No Python loop runs over the indices: the loops below are over byte
-positions (at most 5) only.
+positions (at most 5) or remainder bits (at most 39) only.
 """
 
 from __future__ import annotations
