@@ -70,10 +70,11 @@ def buckets(size: int, bucket: int) -> int:
     return -(-size // bucket)
 
 
-CHUNK_VALUES = 1 << 16
-"""Values per piece of the codecs' loops: a piece's temporaries stay in the L2
-cache, where a full-size temporary of a 10M vector would cost a trip to memory
-(and fresh pages) per operation."""
+CHUNK_VALUES = 1 << 17
+"""Values per piece of the codecs' loops (512 KB of float32): a piece's
+temporaries stay in cache, where a full-size temporary of a 10M vector would
+cost a trip to memory (and fresh pages) per operation; 2**14 and 2**16 were
+slower on the 2-core machine, the Python overhead per piece adding up."""
 
 
 def chunks(values: np.ndarray, bucket: int) -> Iterator[tuple[slice, np.ndarray]]:

@@ -62,24 +62,27 @@ class QsgdCodec:
         v = as_f32(values)
         count = buckets(v.size, BUCKET)
         norm = np.empty(count, dtype=F32)
-        offset = np.empty((count, BUCKET), dtype=np.uint8)  # level + s: 0 .. 2s
+        body = np.empty((count, BUCKET // 2 if self._nibbles else BUCKET), dtype=np.uint8)
         bits = np.random.default_rng(seed).bit_generator
         s = np.float32(self.levels)
         for rows, piece in chunks(v, BUCKET):
             np.sqrt(np.einsum("ij,ij->i", piece, piece), out=norm[rows])
-            safe = np.where(norm[rows] > 0, norm[rows], np.float32(1))
+            factor = np.divide(s, norm[rows], out=np.zeros_like(norm[rows]), where=norm[rows] > 0)
             # floor(x + u) with u uniform in [0, 1) is x on average, whatever x's sign;
             # s + v / norm * s lies in [0, 2s], so the cast's truncation is that floor
-            level = piece * (s / safe)[:, None]
+            level = piece * factor[:, None]
             level += s
             draws = bits.random_raw(-(-piece.size // 4)).view(np.uint16)[: piece.size]
             level += draws.reshape(piece.shape) * _UNIT
             np.clip(level, 0, 2 * s, out=level)
-            offset[rows] = level
-        if self._nibbles:
-            pairs = offset.reshape(-1)[: 2 * self._level_bytes(v.size)]  # padding: level 0
-            return join(norm, (pairs[0::2] << 4) | pairs[1::2])
-        return join(norm, (offset.reshape(-1)[: v.size] - np.uint8(self.levels)))
+            offset = level.astype(np.uint8)  # level + s: 0 .. 2s
+            if self._nibbles:
+                high = offset[:, 0::2]
+                high <<= np.uint8(4)
+                np.bitwise_or(high, offset[:, 1::2], out=body[rows])
+            else:  # the signed level's byte
+                np.subtract(offset, np.uint8(self.levels), out=body[rows])
+        return join(norm, body.reshape(-1)[: self._level_bytes(v.size)])
 
     def decode(self, payload: bytes, size: int, seed: int) -> np.ndarray:
         count = buckets(size, BUCKET)
