@@ -46,12 +46,12 @@ class SignCodec:
         expect_length(payload, payload_bytes(size), self.name)
         scale = read_scales(payload, count, self.name)
         body = np.frombuffer(payload, dtype=np.uint8, offset=4 * count)
-        bits = np.unpackbits(body, count=count * BUCKET).reshape(count, BUCKET)
         out = np.empty((count, BUCKET), dtype=F32)
-        for rows, piece in chunks(bits, BUCKET):  # scale * (2 bit - 1), bucket by bucket
-            twice = scale[rows, None] + scale[rows, None]
-            np.multiply(piece, twice, out=out[rows])
-            out[rows] -= scale[rows, None]
+        out_bits, scale_bits = out.view(np.uint32), scale.view(np.uint32)
+        for rows, packed in chunks(body, BUCKET // 8):  # the scale, negative where the bit is 0
+            negative = np.unpackbits(~packed.reshape(-1)).reshape(-1, BUCKET)
+            np.left_shift(negative, 31, out=out_bits[rows], dtype=np.uint32, casting="unsafe")
+            out_bits[rows] |= scale_bits[rows, None]  # scales are >= 0: their sign bit is free
         return out.reshape(-1)[:size]
 
     def ratio(self, size: int) -> float:
