@@ -76,10 +76,12 @@ class QsgdCodec:
             level += draws.reshape(piece.shape) * _UNIT
             np.clip(level, 0, 2 * s, out=level)
             offset = level.astype(np.uint8)  # level + s: 0 .. 2s
-            if self._nibbles:
-                high = offset[:, 0::2]
-                high <<= np.uint8(4)
-                np.bitwise_or(high, offset[:, 1::2], out=body[rows])
+            if self._nibbles:  # a pair (a, b) read as the number a + 256 b: low byte 16 a + b
+                pair = offset.view("<u2")
+                second = pair >> np.uint16(8)
+                pair <<= np.uint16(4)
+                pair |= second
+                body[rows] = pair
             else:  # the signed level's byte
                 np.subtract(offset, np.uint8(self.levels), out=body[rows])
         return join(norm, body.reshape(-1)[: self._level_bytes(v.size)])
