@@ -10,11 +10,11 @@ when ``2s + 1 <= 16`` (s <= 7), else one signed byte each (s <= 127).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from gossip.compression.base import (
+    CHUNK_VALUES,
     F32,
     as_f32,
     buckets,
@@ -29,15 +29,6 @@ BUCKET = 128
 MAX_LEVELS = 127
 _UNIT = np.float32(2.0**-16)
 """One step of the 16-bit uniform draws."""
-
-
-@lru_cache(maxsize=4)
-def _pairs(levels: int) -> np.ndarray:
-    """The two signed levels each byte of the packed form holds (read-only, 256 x 2)."""
-    byte = np.arange(256)
-    table = np.stack([byte >> 4, byte & 0x0F], axis=1).astype(F32) - np.float32(levels)
-    table.flags.writeable = False
-    return table
 
 
 @dataclass(frozen=True)
@@ -63,7 +54,7 @@ class QsgdCodec:
         count = buckets(v.size, BUCKET)
         norm = np.empty(count, dtype=F32)
         body = np.empty((count, BUCKET // 2 if self._nibbles else BUCKET), dtype=np.uint8)
-        bits = np.random.default_rng(seed).bit_generator
+        bits = np.random.SFC64(seed)  # a third faster than the default PCG64 here
         s = np.float32(self.levels)
         for rows, piece in chunks(v, BUCKET):
             np.sqrt(np.einsum("ij,ij->i", piece, piece), out=norm[rows])
@@ -97,10 +88,13 @@ class QsgdCodec:
             beyond = body.size and max(int((body >> 4).max()), int((body & 0x0F).max()))
             if beyond > 2 * self.levels:
                 raise refuse("index_out_of_range", f"qsgd level beyond {self.levels}")
-            pairs = _pairs(self.levels)
-            for rows, piece in chunks(body, BUCKET // 2):  # a byte: two levels from the table
-                np.take(pairs, piece, axis=0, out=out[rows].reshape(*piece.shape, 2))
-                out[rows] *= step[rows, None]
+            scratch = np.empty((min(count, CHUNK_VALUES // (BUCKET // 2)), BUCKET), dtype=np.int8)
+            for rows, piece in chunks(body, BUCKET // 2):  # a byte: two levels plus s, 4 bits each
+                level = scratch[: piece.shape[0]]
+                np.right_shift(piece, 4, out=level[:, 0::2], casting="unsafe")
+                np.bitwise_and(piece, 0x0F, out=level[:, 1::2], casting="unsafe")
+                level -= np.int8(self.levels)
+                np.multiply(level, step[rows, None], out=out[rows])
             return out.reshape(-1)[:size]
         signed = body.view(np.int8)
         if signed.size and max(int(signed.max()), -int(signed.min())) > self.levels:
