@@ -72,7 +72,7 @@ def largest(values: np.ndarray, k: int) -> np.ndarray:
     positions, magnitudes = [], []
     for start in range(0, size, CHUNK_VALUES):
         magnitude = np.abs(values[start : start + CHUNK_VALUES])
-        hits = np.flatnonzero(magnitude >= threshold)
+        hits = np.flatnonzero(~(magnitude < threshold))  # NaN too: sent, and refused
         positions.append(hits + start)
         magnitudes.append(magnitude[hits])
     candidates = np.concatenate(positions)
@@ -86,7 +86,7 @@ def _exactly(positions: np.ndarray, magnitudes: np.ndarray, k: int) -> np.ndarra
     if k >= positions.size:
         return positions
     kth = np.partition(magnitudes, positions.size - k)[positions.size - k]
-    keep = magnitudes > kth
+    keep = ~(magnitudes <= kth)  # NaN sorts last, as the largest
     ties = k - int(np.count_nonzero(keep))
     keep[np.flatnonzero(magnitudes == kth)[:ties]] = True
     chosen: np.ndarray = positions[keep]

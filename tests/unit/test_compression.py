@@ -288,3 +288,11 @@ def test_fp16_matches_numpys_rounding_and_refuses_inf_and_nan() -> None:
         _bad(bad.tobytes(), "fp16", 1, "non_finite")
     v[5] = np.nan
     _bad(codec.encode(v, 0), "fp16", v.size, "non_finite")
+
+
+@pytest.mark.parametrize("spec", ["topk:0.01", "topk:0.01:sign", "topk:0.3"])
+@pytest.mark.parametrize("size", [1000, LARGE])
+def test_topk_sends_nan_so_that_decoding_refuses_it(spec: str, size: int) -> None:
+    v = vector(size)
+    v[size // 3] = np.nan
+    _bad(parse_spec(spec).codec.encode(v, 0), spec, size, "non_finite")
