@@ -18,15 +18,19 @@ mean of all models with training frozen (must stay put under every codec).
 
     python bench/compression.py [--steps 3000] [--large-steps 600] [--quick]
     python bench/compression.py --schedules 1,2,10,20 [--codecs none,sign,topk:0.03:sign]
+    python bench/compression.py --codec-speed [--codecs ...] [--size 10000000] [--repeats 5]
 
 ``--schedules`` instead runs digits (IID and dirichlet:0.5) with a peer
 exchanging about once per 1, 2, 10 or 20 of its steps, to check that a codec
 keeps float32's accuracy however often peers gossip (the choice of default).
+``--codec-speed`` only times each codec's encode + decode (median of 5) and
+writes ``bench/results/codec_speed.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import time
@@ -170,19 +174,57 @@ def mass(codecs: list[str], exchanges: int) -> dict[str, float]:
 
 
 def speed(codecs: list[str], size: int, repeats: int) -> dict[str, dict[str, float]]:
+    """Encode + decode throughput per codec, GB/s of float32 (median of ``repeats``).
+
+    ``blocks:K+CODEC`` times CODEC on one block (``size / K`` values), what one
+    exchange encodes. Also the CPU time this process used: on a shared
+    machine it shows what the wall time would be without the other tenants.
+    Printed slowest last.
+    """
     v = np.random.default_rng(0).standard_normal(size).astype(np.float32)
     out = {}
     for spec in codecs:
-        codec = parse_spec(spec).codec
-        times = []
+        parsed = parse_spec(spec)
+        block = v[: size // parsed.blocks]
+        encode, decode, cpu = [], [], []
         for r in range(repeats):
-            t = time.perf_counter()
-            payload = codec.encode(v, r)
-            codec.decode(payload, size, r)
-            times.append(time.perf_counter() - t)
-        out[spec] = {"gb_per_s": 4 * size / median(times) / 1e9, "payload_bytes": len(payload)}
-        print(f"speed {spec:12s} encode+decode {out[spec]['gb_per_s']:.2f} GB/s", flush=True)
+            cpu_start, start = time.process_time(), time.perf_counter()
+            payload = parsed.codec.encode(block, r + 1)
+            middle = time.perf_counter()
+            parsed.codec.decode(payload, block.size, r + 1)
+            decode.append(time.perf_counter() - middle)
+            encode.append(middle - start)
+            cpu.append(time.process_time() - cpu_start)
+        total = median([e + d for e, d in zip(encode, decode, strict=True)])
+        out[spec] = {
+            "gb_per_s": 4 * block.size / total / 1e9,
+            "cpu_gb_per_s": 4 * block.size / median(cpu) / 1e9,
+            "encode_ms": 1000 * median(encode),
+            "decode_ms": 1000 * median(decode),
+            "payload_bytes": len(payload),
+            "bytes_per_value": len(payload) / block.size,
+        }
+    for spec in sorted(out, key=lambda s: -out[s]["gb_per_s"]):
+        row = out[spec]
+        print(
+            f"speed {spec:16s} encode+decode {row['gb_per_s']:5.2f} GB/s "
+            f"(encode {row['encode_ms']:5.1f} ms, decode {row['decode_ms']:5.1f} ms; "
+            f"CPU time {row['cpu_gb_per_s']:5.2f} GB/s; {row['bytes_per_value']:.4f} bytes/value)",
+            flush=True,
+        )
     return out
+
+
+def codec_speed(args: argparse.Namespace) -> None:
+    """``--codec-speed``: only the codecs' throughput, into bench/results/codec_speed.json."""
+    codecs = args.codecs.split(",") if args.codecs else CODECS
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cpus")
+    speeds = speed(codecs, args.size, args.repeats)
+    result = {"codec_speed": speeds, "size": args.size, "repeats": args.repeats,
+              "load_average_before": list(load), "load_average_after": list(os.getloadavg()),
+              "machine": machine()}  # fmt: skip
+    write_result("codec_speed", result)
 
 
 class _Peer:
@@ -265,7 +307,7 @@ def plot(tasks: list[dict[str, Any]], path: Path) -> None:
 
 def schedules(args: argparse.Namespace) -> None:
     """Digits under each gossip schedule: does a codec's accuracy depend on how often peers talk?"""
-    codecs = args.codecs.split(",")
+    codecs = (args.codecs or "none,sign,topk:0.03:sign").split(",")
     rows = []
     for every in (int(e) for e in args.schedules.split(",")):
         for partition, margin in (("iid", 0.005), ("dirichlet:0.5", 0.015)):
@@ -292,9 +334,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="digits IID only, no large model")
     parser.add_argument("--schedules", help="steps per peer between gossip rounds, e.g. 1,2,10,20")
-    parser.add_argument("--codecs", default="none,sign,topk:0.03:sign",
-                        help="codecs for --schedules (the first is the reference)")  # fmt: skip
+    parser.add_argument(
+        "--codecs",
+        help="codecs for --schedules (the first is the reference; "
+        "default none,sign,topk:0.03:sign) or --codec-speed (default: all)",
+    )
+    parser.add_argument(
+        "--codec-speed",
+        action="store_true",
+        help="only encode + decode throughput of each codec on --size values",
+    )
+    parser.add_argument("--size", type=int, default=10_000_000)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    if args.codec_speed:
+        codec_speed(args)
+        return
     if args.schedules:
         schedules(args)
         return
@@ -317,7 +372,7 @@ def main() -> None:
     drift = mass(CODECS, 300)
     for codec, value in drift.items():
         print(f"mass {codec:14s} relative drift of the mean after 300 exchanges {value:.1e}")
-    speeds = speed(CODECS, 10_000_000, 3)
+    speeds = speed(CODECS, 10_000_000, 5)
     try:
         exchange: Any = loopback(["none", "int8", "sign", "topk:0.01"], 10_000_000, 3)
     except Exception as exc:  # the gRPC carrier is shared work in progress; keep the rest

@@ -9,7 +9,7 @@ Two forms, and the encoder keeps the smaller (one tag byte says which):
 * ``bitmap``: one bit per position (``size / 8`` bytes), smaller above ~10% density.
 
 No Python loop runs over the indices: the loops below are over byte
-positions (at most 5) only.
+positions (at most 5) or remainder bits (at most 39) only.
 """
 
 from __future__ import annotations
@@ -27,21 +27,35 @@ _MAX_RICE_BITS = 40
 
 
 def varint_encode(values: np.ndarray) -> bytes:
-    """LEB128 of non-negative integers (< 2**35), all at once."""
+    """LEB128 of non-negative integers (< 2**35), all at once.
+
+    Every value's first byte is written by one ``np.repeat`` (one copy per
+    byte the value takes); only the values longer than a byte, few in a
+    top-k's gaps, are then visited again for their further bytes.
+    """
     v = values.astype(np.uint64, copy=False)
     if v.size == 0:
         return b""
-    lengths = np.ones(v.size, dtype=np.int64)
-    for b in range(1, _MAX_VARINT_BYTES):
-        lengths += v >= np.uint64(1 << (7 * b))
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
-    out = np.empty(int(ends[-1]), dtype=np.uint8)
-    for b in range(int(lengths.max())):
-        has = lengths > b
-        byte = ((v[has] >> np.uint64(7 * b)) & np.uint64(0x7F)).astype(np.uint8)
-        more = (lengths[has] > b + 1).astype(np.uint8) << 7
-        out[starts[has] + b] = byte | more
+    longest = max(1, -(-int(v.max()).bit_length() // 7))
+    long = v >= np.uint64(0x80)
+    first = (v & np.uint64(0x7F)).astype(np.uint8)
+    if longest == 1:  # every value fits in one byte, which is its own varint
+        return first.tobytes()
+    first |= long.view(np.uint8) << np.uint8(7)
+    several = np.flatnonzero(long)
+    rest = v[several]
+    extra = np.ones(several.size, dtype=np.int64)  # bytes after the first
+    for b in range(2, longest):
+        extra += rest >= np.uint64(1 << (7 * b))
+    lengths = np.ones(v.size, dtype=np.intp)
+    lengths[several] += extra
+    out = np.repeat(first, lengths)
+    starts = several + np.cumsum(extra) - extra  # where each long value's first byte went
+    for b in range(1, longest):
+        has = np.flatnonzero(extra >= b)
+        byte = (rest[has] >> np.uint64(7 * b)).astype(np.uint8) & np.uint8(0x7F)
+        byte |= (extra[has] > b).view(np.uint8) << np.uint8(7)
+        out[starts[has] + b] = byte
     return out.tobytes()
 
 
@@ -51,21 +65,27 @@ def varint_decode(data: bytes | memoryview, count: int) -> np.ndarray:
     if count == 0:
         if raw.size:
             raise refuse("size_mismatch", "index bytes after the last index")
-        return np.zeros(0, dtype=np.uint64)
+        return np.zeros(0, dtype=np.int64)
     if raw.size == 0 or raw[-1] & 0x80:
         raise refuse("truncated", "index varints end in the middle of a value")
-    ends = np.flatnonzero((raw & 0x80) == 0)
+    if raw.size == count and int(raw.max()) < 0x80:  # one byte each: the bytes are the values
+        return raw.astype(np.int64)
+    ends = np.flatnonzero(raw < 0x80)
     if ends.size != count:
         raise refuse("size_mismatch", f"{ends.size} indices coded, header says {count}")
-    starts = np.empty_like(ends)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    lengths = ends - starts + 1
-    if int(lengths.max()) > _MAX_VARINT_BYTES:
-        raise refuse("index_out_of_range", "an index varint is longer than 5 bytes")
-    shift = (np.arange(raw.size) - np.repeat(starts, lengths)) * 7
-    parts = (raw & 0x7F).astype(np.uint64) << shift.astype(np.uint64)
-    return np.add.reduceat(parts, starts)
+    values = raw[ends].astype(np.int64)  # the last byte of each: the highest 7 bits
+    lengths = gaps_between(ends)
+    longer = np.flatnonzero(lengths)  # gaps between ends: the bytes before the last
+    if longer.size:
+        lengths = lengths[longer] + 1
+        if int(lengths.max()) > _MAX_VARINT_BYTES:
+            raise refuse("index_out_of_range", "an index varint is longer than 5 bytes")
+        end, rest = ends[longer], values[longer]
+        for back in range(1, int(lengths.max())):  # earlier bytes, lower bits
+            has = lengths > back
+            rest[has] = (rest[has] << 7) | (raw[end[has] - back] & 0x7F)
+        values[longer] = rest
+    return values
 
 
 def encode(indices: np.ndarray, size: int, *, rice: bool = False) -> bytes:
@@ -75,7 +95,7 @@ def encode(indices: np.ndarray, size: int, *, rice: bool = False) -> bytes:
     than it refuse it as ``malformed``, so only codecs newer than it ask).
     """
     idx = indices.astype(np.int64, copy=False)
-    gaps = np.diff(idx, prepend=-1) - 1
+    gaps = gaps_between(idx)
     bitmap_bytes = -(-size // 8)
     if rice:
         code = rice_encode(gaps)
@@ -98,10 +118,7 @@ def decode(data: bytes | memoryview, count: int, size: int) -> np.ndarray:
     if tag == VARINT:
         return _from_gaps(varint_decode(body, count), size)
     if tag == RICE:
-        gaps = rice_decode(body, count)
-        if count and int(gaps.max()) >= size:  # before the sum, which could wrap around
-            raise refuse("index_out_of_range", f"index gap {int(gaps.max())} >= size {size}")
-        return _from_gaps(gaps, size)
+        return _from_gaps(rice_decode(body, count), size)
     if tag == BITMAP:
         if len(body) != -(-size // 8):
             raise refuse("truncated", f"bitmap has {len(body)} bytes for {size} positions")
@@ -119,10 +136,15 @@ def _from_gaps(gaps: np.ndarray, size: int) -> np.ndarray:
     """Indices (int64) from the gaps between them; refused when one lies beyond ``size``."""
     if not gaps.size:
         return gaps.astype(np.int64)
-    indices = np.cumsum(gaps + np.uint64(1)) - np.uint64(1)
+    if int(gaps.max()) >= size:  # checked before the sum, which could wrap around
+        raise refuse("index_out_of_range", f"index gap {int(gaps.max())} >= size {size}")
+    indices = gaps.astype(np.int64, copy=False)  # gaps < size: no sign, no overflow
+    indices += 1
+    np.cumsum(indices, out=indices)
+    indices -= 1
     if int(indices[-1]) >= size:
         raise refuse("index_out_of_range", f"index {int(indices[-1])} >= size {size}")
-    return indices.astype(np.int64)
+    return indices
 
 
 # ---------------------------------------------------------------- Golomb-Rice
@@ -145,25 +167,34 @@ def rice_parameter(gaps: np.ndarray) -> int:
 def rice_encode(gaps: np.ndarray) -> bytes:
     """Golomb-Rice code of non-negative integers, two streams so decoding is vectorised.
 
-    One byte ``b``; then the quotients ``g >> b`` in unary (ones closed by a
-    zero), all of them; then the remainders, ``b`` bits each; zero bits pad
-    the last byte. Gaps of a top-k mask are about geometric, for which this
-    is within a few percent of their entropy (~8.1 bits at 1% density
-    against ~10 for byte varints).
+    One byte ``b``; then the remainders ``g mod 2**b``, ``b`` bits each (most
+    significant first); then the quotients ``g >> b`` in unary (ones closed by
+    a zero), all of them; zero bits pad the last byte. The remainders come
+    first so that every zero after them closes a quotient. Gaps of a top-k
+    mask are about geometric, for which this is within a few percent of their
+    entropy (~8.1 bits at 1% density against ~10 for byte varints).
     """
     g = gaps.astype(np.uint64, copy=False)
     b = rice_parameter(g)
     quotients = (g >> np.uint64(b)).astype(np.int64)
-    unary_bits = int(quotients.sum()) + g.size
-    bits = np.zeros(unary_bits + g.size * b, dtype=np.uint8)
-    ends = np.cumsum(quotients + 1) - 1  # the closing zero of each quotient
-    bits[:unary_bits] = 1
-    bits[ends] = 0
+    remainder_bits = g.size * b
+    bits = np.ones(remainder_bits + int(quotients.sum()) + g.size, dtype=np.uint8)
+    bits[remainder_bits + np.cumsum(quotients + 1) - 1] = 0  # the closing zero of each quotient
     if b:
-        shifts = np.arange(b - 1, -1, -1, dtype=np.uint64)
-        remainders = (g[:, None] >> shifts[None, :]) & np.uint64(1)
-        bits[unary_bits:] = remainders.reshape(-1).astype(np.uint8)
+        low = (g & np.uint64((1 << b) - 1)).astype(_narrow(b))
+        columns = bits[:remainder_bits].reshape(g.size, b)
+        for j in range(b):
+            np.bitwise_and(low >> (b - 1 - j), 1, out=columns[:, j], casting="unsafe")
     return bytes([b]) + np.packbits(bits).tobytes()
+
+
+def _narrow(b: int) -> np.dtype:
+    """The narrowest unsigned type of ``b`` bits or more."""
+    return np.dtype(
+        next(
+            t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if 8 * np.dtype(t).itemsize >= b
+        )
+    )
 
 
 def rice_decode(data: bytes | memoryview, count: int) -> np.ndarray:
@@ -173,24 +204,34 @@ def rice_decode(data: bytes | memoryview, count: int) -> np.ndarray:
     b = data[0]
     if b >= _MAX_RICE_BITS:
         raise refuse("malformed", f"Rice parameter {b} too large")
-    body = np.frombuffer(data, dtype=np.uint8, offset=1)
-    bits = np.unpackbits(body)
-    zeros = np.flatnonzero(bits == 0)[:count] if count else np.zeros(0, dtype=np.int64)
-    if zeros.size < count:
+    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8, offset=1))
+    remainder_bits = count * b
+    ends = np.flatnonzero(bits[remainder_bits:] == 0)[:count]
+    if ends.size < count:
         raise refuse("truncated", f"Rice code holds fewer than {count} values")
-    unary_bits = int(zeros[-1]) + 1 if count else 0
-    needed = unary_bits + count * b
-    if -(-needed // 8) != body.size:
+    needed = remainder_bits + (int(ends[-1]) + 1 if count else 0)
+    if -(-needed // 8) != -(-bits.size // 8):
         raise refuse(
-            "truncated" if needed > 8 * body.size else "size_mismatch",
-            f"Rice code of {count} values needs {needed} bits, has {8 * body.size}",
+            "size_mismatch", f"Rice code of {count} values needs {needed} bits, has {bits.size}"
         )
     if bits[needed:].any():
         raise refuse("malformed", "Rice code has bits set in its padding")
-    quotients = np.diff(zeros, prepend=-1) - 1
-    values = quotients.astype(np.uint64) << np.uint64(b)
+    values = gaps_between(ends).astype(np.uint64) << np.uint64(b)
     if b:
-        rem = bits[unary_bits:needed].reshape(count, b).astype(np.uint64)
-        weights = np.uint64(1) << np.arange(b - 1, -1, -1, dtype=np.uint64)
-        values |= (rem * weights[None, :]).sum(axis=1, dtype=np.uint64)
+        columns = bits[:remainder_bits].reshape(count, b)
+        low = columns[:, 0].astype(_narrow(b))
+        for j in range(1, b):
+            low <<= 1
+            low |= columns[:, j]
+        values |= low
     return values
+
+
+def gaps_between(positions: np.ndarray) -> np.ndarray:
+    """Positions (sorted, distinct, from 0) minus one more than the one before: what
+    the codings store (the first gap is the first position)."""
+    gaps = np.empty_like(positions)
+    gaps[:1] = positions[:1]
+    np.subtract(positions[1:], positions[:-1], out=gaps[1:])
+    gaps[1:] -= 1
+    return gaps

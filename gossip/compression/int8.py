@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gossip.compression.base import F32, as_f32, buckets, expect_length, finite, padded, refuse
+from gossip.compression.base import F32, as_f32, buckets, chunks, expect_length, join, read_scales
 
 BUCKET = 256
 
@@ -30,23 +30,29 @@ class Int8Codec:
     seeded: bool = False
 
     def encode(self, values: np.ndarray, seed: int) -> bytes:
-        v = padded(as_f32(values), BUCKET)
-        scale = (np.abs(v).max(axis=1) / np.float32(127)).astype(F32)
-        safe = np.where(scale > 0, scale, np.float32(1))
-        with np.errstate(invalid="ignore"):  # NaN in, NaN scale out: the decoder refuses it
-            q = np.rint(v / safe[:, None]).astype(np.int8)
-        return bytes(scale.tobytes() + q.reshape(-1)[: values.size].tobytes())
+        v = as_f32(values)
+        count = buckets(v.size, BUCKET)
+        scale = np.empty(count, dtype=F32)
+        q = np.empty((count, BUCKET), dtype=np.int8)
+        with np.errstate(invalid="ignore", divide="ignore"):  # NaN in, NaN scale out: refused
+            for rows, piece in chunks(v, BUCKET):
+                peak = np.maximum(piece.max(axis=1), -piece.min(axis=1))
+                inverse = np.float32(127) / peak
+                inverse[peak == 0] = 0
+                levels = piece * inverse[:, None]
+                np.rint(levels, out=q[rows], casting="unsafe")
+                np.divide(peak, np.float32(127), out=scale[rows])
+        return join(scale, q.reshape(-1)[: v.size])
 
     def decode(self, payload: bytes, size: int, seed: int) -> np.ndarray:
         count = buckets(size, BUCKET)
         expect_length(payload, payload_bytes(size), self.name)
-        scale = finite(np.frombuffer(payload, dtype=F32, count=count), self.name)
-        if (scale < 0).any():
-            raise refuse("malformed", "int8 payload has a negative scale")
+        scale = read_scales(payload, count, self.name)
         q = np.frombuffer(payload, dtype=np.int8, offset=4 * count)
-        out = q.astype(np.float32)
-        out *= np.repeat(scale, BUCKET)[:size]
-        return out
+        out = np.empty((count, BUCKET), dtype=F32)
+        for rows, piece in chunks(q, BUCKET):
+            np.multiply(piece, scale[rows, None], out=out[rows])
+        return out.reshape(-1)[:size]
 
     def ratio(self, size: int) -> float:
         return payload_bytes(size) / (4 * max(size, 1))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gossip.compression.base import F32, as_f32, buckets, expect_length, finite, padded, refuse
+from gossip.compression.base import F32, as_f32, buckets, chunks, expect_length, join, read_scales
 
 BUCKET = 256
 
@@ -32,22 +32,27 @@ class SignCodec:
 
     def encode(self, values: np.ndarray, seed: int) -> bytes:
         v = as_f32(values)
-        scale = np.abs(padded(v, BUCKET)).sum(axis=1, dtype=np.float64)
-        counts = np.full(scale.size, BUCKET, dtype=np.float64)
+        scale = np.empty(buckets(v.size, BUCKET), dtype=F32)
+        for rows, piece in chunks(v, BUCKET):
+            np.sum(np.abs(piece), axis=1, out=scale[rows])
+        counts = np.full(scale.size, BUCKET, dtype=F32)
         if scale.size:  # an empty vector (top-k of nothing) has no bucket
             counts[-1] = v.size - BUCKET * (scale.size - 1)
-        return bytes((scale / counts).astype(F32).tobytes() + np.packbits(v >= 0).tobytes())
+        scale /= counts
+        return join(scale, np.packbits(v >= 0))
 
     def decode(self, payload: bytes, size: int, seed: int) -> np.ndarray:
         count = buckets(size, BUCKET)
         expect_length(payload, payload_bytes(size), self.name)
-        scale = finite(np.frombuffer(payload, dtype=F32, count=count), self.name)
-        if (scale < 0).any():
-            raise refuse("malformed", "sign payload has a negative scale")
-        bits = np.unpackbits(np.frombuffer(payload, dtype=np.uint8, offset=4 * count), count=size)
-        out = bits.astype(np.float32) * np.float32(2) - np.float32(1)
-        out *= np.repeat(scale, BUCKET)[:size]
-        return out
+        scale = read_scales(payload, count, self.name)
+        body = np.frombuffer(payload, dtype=np.uint8, offset=4 * count)
+        out = np.empty((count, BUCKET), dtype=F32)
+        out_bits, scale_bits = out.view(np.uint32), scale.view(np.uint32)
+        for rows, packed in chunks(body, BUCKET // 8):  # the scale, negative where the bit is 0
+            negative = np.unpackbits(~packed.reshape(-1)).reshape(-1, BUCKET)
+            np.left_shift(negative, 31, out=out_bits[rows], dtype=np.uint32, casting="unsafe")
+            out_bits[rows] |= scale_bits[rows, None]  # scales are >= 0: their sign bit is free
+        return out.reshape(-1)[:size]
 
     def ratio(self, size: int) -> float:
         return payload_bytes(size) / (4 * max(size, 1))

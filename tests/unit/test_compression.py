@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
-from gossip.compression import VALID_FORMS, codec_for_header, parse_spec
+from gossip.compression import VALID_FORMS, codec_for_header, parse_spec, randk, topk
 from gossip.compression import indices as idx
 from gossip.errors import ExchangeRefused, UsageError
 
@@ -110,8 +112,8 @@ def test_rice_codes_match_a_naive_coder_and_refuse_malformed_input() -> None:
     values = np.array([0, 1, 5, 63, 64, 200, 1000, 3], np.uint64)
     data = idx.rice_encode(values)
     b = data[0]
-    naive = "".join("1" * (int(v) >> b) + "0" for v in values)
-    naive += "".join(format(int(v) & ((1 << b) - 1), f"0{b}b") if b else "" for v in values)
+    naive = "".join(format(int(v) & ((1 << b) - 1), f"0{b}b") if b else "" for v in values)
+    naive += "".join("1" * (int(v) >> b) + "0" for v in values)
     naive += "0" * (-len(naive) % 8)
     assert data[1:] == int(naive, 2).to_bytes(len(naive) // 8, "big")
     assert np.array_equal(idx.rice_decode(data, values.size), values)
@@ -202,3 +204,95 @@ def test_specs_parse_and_unknown_header_codecs_are_refused() -> None:
     with pytest.raises(ExchangeRefused) as info:
         codec_for_header("zstd")
     assert info.value.reason == "unknown_codec"
+
+
+def heavy_tailed(size: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_t(2, size).astype(np.float32)
+
+
+LARGE = 300_007
+"""Above 4 * topk.SAMPLE: top-k takes its sampled-threshold path."""
+ERROR_BOUNDS = {  # spec: (Gaussian, heavy-tailed) relative L2 error of decode(encode(v));
+    # what the codecs achieved before they were made faster, plus a little for seeded ones
+    "none": (0.0, 0.0),
+    "fp16": (2.2e-4, 2.2e-4),
+    "int8": (0.0071, 0.0275),
+    "qsgd:7": (0.67, 0.53),
+    "qsgd:64": (0.074, 0.073),
+    "sign": (0.602, 0.904),
+    "randk:0.1": (0.953, 0.97),
+    "topk:0.1": (0.749, 0.324),
+    "topk:0.01": (0.957, 0.549),
+    "topk:0.04:sign": (0.875, 0.804),
+    "topk:0.01:sign": (0.958, 0.803),
+}
+
+
+@pytest.mark.parametrize("spec", list(ERROR_BOUNDS))
+def test_round_trip_error_and_kept_count_stay_within_bounds(spec: str) -> None:
+    codec = parse_spec(spec).codec
+    fraction = float(spec.split(":")[1]) if spec.startswith(("topk", "randk")) else 1.0
+    for v, bound in zip((vector(LARGE), heavy_tailed(LARGE)), ERROR_BOUNDS[spec], strict=True):
+        decoded = codec.decode(codec.encode(v, 3), v.size, 3)
+        error = np.linalg.norm(decoded - v) / np.linalg.norm(v)
+        assert error <= bound, (spec, error)
+        if fraction < 1.0:
+            assert np.count_nonzero(decoded) == int(np.ceil(fraction * v.size))
+    if spec.startswith("randk"):  # an average position kept with probability F
+        assert abs(error - np.sqrt(1 - fraction)) < 0.05
+
+
+@pytest.mark.parametrize("make", [vector, heavy_tailed])
+@pytest.mark.parametrize("fraction", [0.001, 0.03, 0.1, 0.5])
+def test_sampled_topk_threshold_finds_exactly_the_largest(
+    make: Callable[[int], np.ndarray], fraction: float
+) -> None:
+    v = make(LARGE)
+    v[: LARGE // 2] *= 1e-3  # a layer of small values: the sample must not be fooled by it
+    k = topk.kept(fraction, v.size)
+    chosen = topk.largest(v, k)
+    assert np.array_equal(chosen, np.sort(np.argpartition(np.abs(v), v.size - k)[v.size - k :]))
+
+
+def test_topk_ties_keep_exactly_k_at_the_lowest_positions() -> None:
+    v = np.where(vector(LARGE) > 0, 1, -1).astype(np.float32)  # all magnitudes equal
+    assert np.array_equal(topk.largest(v, 1000), np.arange(1000))
+    codec = parse_spec("topk:0.01:sign").codec
+    decoded = codec.decode(codec.encode(v, 0), v.size, 0)
+    assert np.array_equal(np.flatnonzero(decoded), np.arange(topk.kept(0.01, v.size)))
+
+
+@pytest.mark.parametrize(("size", "k"), [(10, 3), (10, 10), (1000, 7), (LARGE, 30_001)])
+def test_randk_draws_one_position_per_stratum(size: int, k: int) -> None:
+    bounds = -(-np.arange(k + 1) * size // k)
+    for seed in (1, 2):
+        chosen = randk.positions(seed, size, k)
+        assert chosen.size == k
+        assert ((bounds[:-1] <= chosen) & (chosen < bounds[1:])).all()
+    assert not np.array_equal(randk.positions(1, size, k), randk.positions(2, size, k)) or k == size
+
+
+def test_fp16_matches_numpys_rounding_and_refuses_inf_and_nan() -> None:
+    rng = np.random.default_rng(0)
+    v = (rng.standard_normal(200_000) * np.exp(rng.uniform(-20, 14, 200_000))).astype(np.float32)
+    v[:8] = [np.inf, -np.inf, 0.0, -0.0, 65520.0, -1e-30, 2.0**-14, -(2.0**-24)]
+    codec = parse_spec("fp16").codec
+    payload = codec.encode(v, 0)
+    expected = np.clip(v, -65504, 65504).astype(np.float16)  # round to nearest even
+    assert payload == expected.tobytes()
+    halves = np.arange(1 << 16, dtype=np.uint16)
+    finite = np.isfinite(halves.view(np.float16))
+    decoded = codec.decode(halves[finite].tobytes(), int(finite.sum()), 0)
+    assert np.array_equal(decoded, halves[finite].view(np.float16).astype(np.float32))
+    for bad in halves[~finite][::61]:
+        _bad(bad.tobytes(), "fp16", 1, "non_finite")
+    v[5] = np.nan
+    _bad(codec.encode(v, 0), "fp16", v.size, "non_finite")
+
+
+@pytest.mark.parametrize("spec", ["topk:0.01", "topk:0.01:sign", "topk:0.3"])
+@pytest.mark.parametrize("size", [1000, LARGE])
+def test_topk_sends_nan_so_that_decoding_refuses_it(spec: str, size: int) -> None:
+    v = vector(size)
+    v[size // 3] = np.nan
+    _bad(parse_spec(spec).codec.encode(v, 0), spec, size, "non_finite")
