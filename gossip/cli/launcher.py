@@ -286,6 +286,12 @@ def per_child_args(node_args: Sequence[str], index: int, node_id: str) -> list[s
     return extra
 
 
+MALLOC_TUNABLES = "glibc.malloc.hugetlb=1"
+"""Children's malloc asks for transparent huge pages (unless GLIBC_TUNABLES is set): the
+fresh buffers of a large exchange then fault in 2 MiB at a time, not 4 KiB. A copy of a
+10M-parameter model into fresh memory took 83 ms without, 35 ms with (2-core machine)."""
+
+
 def spawn(
     argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None, *, append: bool = False
 ) -> subprocess.Popen[bytes]:
@@ -296,7 +302,12 @@ def spawn(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
+            env={
+                "GLIBC_TUNABLES": MALLOC_TUNABLES,
+                **os.environ,
+                **(env or {}),
+                "PYTHONUNBUFFERED": "1",
+            },
             start_new_session=True,
             preexec_fn=_terminate_with_parent,
         )
