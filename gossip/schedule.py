@@ -17,12 +17,12 @@ ties the two loops of a peer together:
   while training goes on: it adds an increment, so steps taken meanwhile are
   kept.
 * **Concurrent exchanges never overshoot.** Each exchange moves a peer by
-  ``gamma * (peer - own)`` computed from snapshots taken when it began; two
-  running at once both start from the same snapshot. The consensus steps of
-  the exchanges in flight on a peer (both roles) add up to at most 1, so its
-  new parameters stay a convex combination of the snapshots (with gamma 0.5:
-  two at once; a third is refused ``busy``), and at most one runs per
-  neighbour.
+  ``gamma * (peer - own)`` computed from snapshots taken when it began. The
+  exchanges in flight on a peer (both roles) all began from the same
+  snapshot (none completed since), and their consensus steps add up to at
+  most 1, so its new parameters stay a convex combination of the snapshots
+  (with gamma 0.5: two at once; a third waits or is refused ``busy``); at
+  most one runs per neighbour.
 * **Partners are dealt, not drawn.** Alive members are dealt from a shuffled
   deck (reshuffled when it is empty), skipping those already in an exchange
   with us: every neighbour is met once per round, and crossing offers
@@ -93,7 +93,8 @@ class Schedule:
         self._cond = threading.Condition()
         self._lead = 0  # steps since the last completed exchange
         self._started_ended = 0  # exchanges we started that are over, whatever the outcome
-        self._in_flight: dict[str, float] = {}  # neighbour id -> consensus step
+        self._in_flight: dict[str, tuple[float, int]] = {}  # neighbour -> (gamma, mixes seen)
+        self._mixes = 0  # exchanges completed: each changes what a snapshot would read
         self._deck: list[str] = []
         self._stopped = False
         self._steps = 0
@@ -181,7 +182,15 @@ class Schedule:
     # ------------------------------------------------------------ exchanges (both roles)
 
     def _room(self, gamma: float) -> bool:
-        return sum(self._in_flight.values()) + gamma <= BUDGET + _EPSILON
+        """Room for one more: the moves in flight sum to at most 1, all from one snapshot.
+
+        An exchange that completed since one in flight began changed the model
+        under it: a new one would start from another snapshot, and the two
+        increments together could weigh the older snapshot negatively.
+        """
+        if any(mixes != self._mixes for _, mixes in self._in_flight.values()):
+            return False
+        return sum(g for g, _ in self._in_flight.values()) + gamma <= BUDGET + _EPSILON
 
     def check(self, peer_id: str, gamma: float, wait: float = 0.0, yields: bool = False) -> None:
         """Refuse (``busy``) an exchange that :meth:`begin` would refuse; reserves nothing.
@@ -202,7 +211,7 @@ class Schedule:
         """
         with self._cond:
             self._await_room(peer_id, gamma, wait, yields)
-            self._in_flight[peer_id] = gamma
+            self._in_flight[peer_id] = (gamma, self._mixes)
 
     def _await_room(self, peer_id: str, gamma: float, wait: float, yields: bool) -> None:
         deadline = self._clock.now() + wait
@@ -217,7 +226,7 @@ class Schedule:
         if crossing:
             raise ExchangeRefused("busy", f"an exchange with {peer_id} is already running")
         raise ExchangeRefused(
-            "busy", f"{len(self._in_flight)} exchanges running here already move it enough"
+            "busy", f"no room beside the {len(self._in_flight)} exchanges running here"
         )
 
     def end(self, peer_id: str, *, completed: bool, started_here: bool) -> None:
@@ -227,6 +236,7 @@ class Schedule:
             if completed:
                 self._lead = 0
                 self._completed += 1
+                self._mixes += 1
             if started_here:
                 self._started_ended += 1
             self._cond.notify_all()

@@ -39,9 +39,23 @@ def test_in_flight_moves_add_up_to_at_most_one() -> None:
     assert refused.value.reason == "busy"
     with pytest.raises(ExchangeRefused):  # a smaller step does not fit either
         s.check("c", 0.25)
-    s.end("a", completed=True, started_here=True)
+    s.end("a", completed=False, started_here=True)  # refused: the model did not change
     s.begin("c", 0.5)
     assert s.in_flight() == {"b", "c"}
+
+
+def test_exchanges_in_flight_all_start_from_one_snapshot() -> None:
+    """After one completes, a new one waits for the older ones: no chain of stale increments."""
+    s = schedule()
+    s.begin("a", 0.5)
+    s.begin("b", 0.5)
+    s.end("b", completed=True, started_here=False)  # the model moved under a's snapshot
+    with pytest.raises(ExchangeRefused, match="busy"):
+        s.begin("c", 0.5, wait=0.02)
+    s.end("a", completed=True, started_here=True)
+    s.begin("c", 0.5)
+    s.begin("d", 0.5)
+    assert s.in_flight() == {"c", "d"}
 
 
 def test_one_exchange_per_neighbour_and_crossing_offers_resolve() -> None:
@@ -59,9 +73,9 @@ def test_an_offer_waits_for_room_up_to_its_wait() -> None:
     s = schedule()
     s.begin("a", 0.5)
     s.begin("b", 0.5)
-    with pytest.raises(ExchangeRefused, match="move it enough"):
+    with pytest.raises(ExchangeRefused, match="no room"):
         s.begin("c", 0.5, wait=0.02)
-    ender = later(0.05, lambda: s.end("b", completed=True, started_here=False))
+    ender = later(0.05, lambda: s.end("b", completed=False, started_here=False))
     s.begin("c", 0.5, wait=5.0)
     ender.join()
     assert s.in_flight() == {"a", "c"}
