@@ -281,8 +281,8 @@ def peer_main(setting: Setting, peer: int, addresses: list[str], conn: Connectio
             )
         )
         conn.send_bytes(memoryview(params).cast("B"))
-    except (EOFError, KeyboardInterrupt):
-        pass
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        pass  # the coordinator is gone or interrupted: shut down quietly
     finally:
         sampler.halt.set()
         if started:
@@ -496,6 +496,7 @@ def fmt_reached(entry: dict[str, Any] | None) -> str:
 def summary_line(result: dict[str, Any]) -> str:
     peers = result["peers"]
     ok = sum(p["exchanges"]["ok"] for p in peers) // 2
+    failed = sum(p["exchanges"]["failed"] for p in peers)
     busy = sum(p["refusals"].get("busy", 0) for p in peers)
     started = sum(sum(p["started"].values()) for p in peers)
     duration = np.mean([p["started_ok_mean_s"] for p in peers])
@@ -506,7 +507,7 @@ def summary_line(result: dict[str, Any]) -> str:
         f"{Setting(**result['setting']).name:>16}: 1e-2 {fmt_reached(reached['0.01'])}; "
         f"1e-3 {fmt_reached(reached['0.001'])}; spread growth max "
         f"{'n/a' if growth is None else f'{growth:.2f}'}, drift {result['mean_drift']:.1e}; "
-        f"{ok} exchanges ({started} started, {busy} busy refusals), "
+        f"{ok} exchanges ({started} started, {busy} busy refusals, {failed} failed), "
         f"mean {duration * 1e3:.0f} ms each, {result['in_flight_mean']:.2f} in flight per peer; "
         f"peak RSS {peak:.0f} MiB/peer; first exchange {-result['go_s']:.2f} s after start, "
         f"load {result['load_before'][0]:.1f}"
@@ -574,20 +575,24 @@ def main() -> None:
         settings = [Setting(p, n, c, args.limit) for p, n in TABLE for c in codecs]
         settings = settings * args.repeats + [Setting(*MEMORY, "none", args.memory_seconds)]
 
-    results = []
-    for setting in settings:
-        print(f"--- {setting.name} (limit {setting.limit_s:g} s)", flush=True)
-        result = run_setting(setting)
-        results.append(result)
-        print(summary_line(result), flush=True)
-
     hivemind: dict[str, Any] = {
         "reference_s": HIVEMIND_REFERENCE_S,
         "reference_note": "DecentralizedAverager.step(), group of 4, 10M float32, hivemind "
         "1.1.12, measured on this machine earlier outside this repository",
     }
+    results: list[dict[str, Any]] = []
+    try:
+        for setting in settings:
+            print(f"--- {setting.name} (limit {setting.limit_s:g} s)", flush=True)
+            result = run_setting(setting)
+            results.append(result)
+            print(summary_line(result), flush=True)
+            write_result("large", {"runs": results, "hivemind": hivemind, "machine": machine()})
+    except KeyboardInterrupt:
+        sys.exit("large.py: interrupted; every peer was shut down")
     if args.hivemind:
         hivemind["measured"] = hivemind_mean(args.hivemind, max(args.repeats, 3))
+        print(f"hivemind, 4 x 10M exact mean: median {hivemind['measured']['median_s']:.2f} s")
     write_result("large", {"runs": results, "hivemind": hivemind, "machine": machine()})
     plot(results, RESULTS_DIR / "large.png")
     report(results, hivemind)
