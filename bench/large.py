@@ -36,7 +36,8 @@ refusals by reason and schedule counters, in the JSON and summarised.
 ``--hivemind PYTHON`` runs bench/hivemind_mean.py in that interpreter (which
 must have hivemind; never this project's venv): 4 processes average 10M
 float32 with hivemind's DecentralizedAverager, for the gossip/hivemind ratio.
-Writes bench/results/large.json and large.png (spread against time).
+Writes bench/results/large.json and large.png (spread against time); --memory and one
+setting write large_memory.* and large_custom.* instead.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ TABLE = ((4, 10_000_000), (8, 1_000_000))
 MEMORY = (4, 100_000_000)
 GOAL_1E3_S = 2.0
 GOAL_BYTES = 60e6
+MEMORY_FLOOR_MIB = 2048
+"""Stop a run early when the machine has less memory available than this (it is shared)."""
 HIVEMIND_REFERENCE_S = (1.0, 1.3)
 """hivemind 1.1.12 DecentralizedAverager.step(), group of 4, exact mean of 10M float32:
 measured on this machine earlier, outside this repository (not by this bench)."""
@@ -149,6 +152,14 @@ def exact_distance(params: np.ndarray, seed: int, peers: int) -> float:
 def model_with(params: int) -> Any:
     hidden = max(1, round((params - 2) / (INPUTS + 3)))
     return mlp(INPUTS, [hidden], 2, "classification", seed=0, optimizer="sgd")
+
+
+def available_mib() -> int:
+    """MemAvailable of the whole machine."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) // 1024
+    return 0
 
 
 def memory_kib() -> dict[str, int]:
@@ -280,7 +291,8 @@ def peer_main(setting: Setting, peer: int, addresses: list[str], conn: Connectio
                 },
             )
         )
-        conn.send_bytes(memoryview(params).cast("B"))
+        # the final models, for the mean drift; not 100M of them (1.6 GB in the coordinator)
+        conn.send_bytes(memoryview(params).cast("B") if setting.params < MEMORY[1] else b"")
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass  # the coordinator is gone or interrupted: shut down quietly
     finally:
@@ -321,6 +333,8 @@ class Run:
         self.procs: list[BaseProcess] = []
         self.samples: list[list[tuple[float, ...]]] = [[] for _ in range(setting.peers)]
         self.first: list[float] = []
+        self.lowest_available_mib = available_mib()
+        self.memory_guard = False
 
     def __enter__(self) -> Run:
         n = self.setting.peers
@@ -369,6 +383,10 @@ class Run:
                     self.samples[peer].append(message[1])
                 elif message[0] == "first":
                     self.first.append(message[1])
+            self.lowest_available_mib = min(self.lowest_available_mib, available_mib())
+            if self.lowest_available_mib < MEMORY_FLOOR_MIB:
+                self.memory_guard = True  # stop before the machine runs out: say so
+                break
             if any(not p.is_alive() for p in self.procs):
                 raise RuntimeError("a peer process died (see its log above)")
             latest = [self.latest(i) for i in range(self.setting.peers)]
@@ -390,7 +408,9 @@ class Run:
         return finals, models, settled
 
 
-def mean_drift(models: list[np.ndarray], seed: int) -> float:
+def mean_drift(models: list[np.ndarray], seed: int) -> float | None:
+    if not models[0].size:
+        return None
     drift2 = norm2 = 0.0
     for index, start, end in chunk_bounds(models[0].size):
         m0 = mean_chunk(seed, len(models), index, end - start)
@@ -467,6 +487,8 @@ def run_setting(setting: Setting) -> dict[str, Any]:
         load_after=os.getloadavg(),
         settled=settled,
         mean_drift=mean_drift(models, setting.seed),
+        lowest_available_mib=run.lowest_available_mib,
+        memory_guard_tripped=run.memory_guard,
         peers=finals,
     )
     return result
@@ -502,11 +524,12 @@ def summary_line(result: dict[str, Any]) -> str:
     duration = np.mean([p["started_ok_mean_s"] for p in peers])
     reached = result["reached"]
     growth = result["spread_growth_max"]
+    drift = "n/a" if result["mean_drift"] is None else f"{result['mean_drift']:.1e}"
     peak = max(p["memory_exchanging_kib"]["VmHWM"] for p in peers) / 1024
     return (
         f"{Setting(**result['setting']).name:>16}: 1e-2 {fmt_reached(reached['0.01'])}; "
         f"1e-3 {fmt_reached(reached['0.001'])}; spread growth max "
-        f"{'n/a' if growth is None else f'{growth:.2f}'}, drift {result['mean_drift']:.1e}; "
+        f"{'n/a' if growth is None else f'{growth:.2f}'}, drift {drift}; "
         f"{ok} exchanges ({started} started, {busy} busy refusals, {failed} failed), "
         f"mean {duration * 1e3:.0f} ms each, {result['in_flight_mean']:.2f} in flight per peer; "
         f"peak RSS {peak:.0f} MiB/peer; first exchange {-result['go_s']:.2f} s after start, "
@@ -565,12 +588,15 @@ def main() -> None:
 
     codecs = [args.compression] if args.compression else ["none", DEFAULT_CODEC]
     settings: list[Setting] = []
+    name = "large"  # the whole table; a part of it is written beside, not over it
     if args.memory:
         settings = [Setting(*MEMORY, "none", args.memory_seconds)]
+        name = "large_memory"
     elif args.peers or args.params:
         peers, params = args.peers or 4, args.params or 10_000_000
         limit = args.memory_seconds if params >= MEMORY[1] else args.limit
         settings = [Setting(peers, params, c, limit) for c in codecs] * args.repeats
+        name = "large_custom"
     else:
         settings = [Setting(p, n, c, args.limit) for p, n in TABLE for c in codecs]
         settings = settings * args.repeats + [Setting(*MEMORY, "none", args.memory_seconds)]
@@ -587,14 +613,14 @@ def main() -> None:
             result = run_setting(setting)
             results.append(result)
             print(summary_line(result), flush=True)
-            write_result("large", {"runs": results, "hivemind": hivemind, "machine": machine()})
+            write_result(name, {"runs": results, "hivemind": hivemind, "machine": machine()})
     except KeyboardInterrupt:
         sys.exit("large.py: interrupted; every peer was shut down")
     if args.hivemind:
         hivemind["measured"] = hivemind_mean(args.hivemind, max(args.repeats, 3))
         print(f"hivemind, 4 x 10M exact mean: median {hivemind['measured']['median_s']:.2f} s")
-    write_result("large", {"runs": results, "hivemind": hivemind, "machine": machine()})
-    plot(results, RESULTS_DIR / "large.png")
+    write_result(name, {"runs": results, "hivemind": hivemind, "machine": machine()})
+    plot(results, RESULTS_DIR / f"{name}.png")
     report(results, hivemind)
 
 
@@ -608,9 +634,16 @@ def report(results: list[dict[str, Any]], hivemind: dict[str, Any]) -> None:
         setting = Setting(**runs[0]["setting"])
         if setting.params >= MEMORY[1]:
             peak = max(p["memory_exchanging_kib"]["VmHWM"] for r in runs for p in r["peers"])
+            tripped = any(r["memory_guard_tripped"] for r in runs)
+            lowest = min(r["lowest_available_mib"] for r in runs)
+            verdict = (
+                f"STOPPED EARLY: machine below {MEMORY_FLOOR_MIB} MiB available"
+                if tripped
+                else "ran to the end without running out of memory"
+            )
             print(
-                f"  {name}: ran {len(runs)} time(s) to the end without running out of memory, "
-                f"peak RSS {peak / 1024:.0f} MiB per peer while exchanging"
+                f"  {name}: {len(runs)} run(s) {verdict}; peak RSS {peak / 1024:.0f} MiB per "
+                f"peer while exchanging, machine's lowest MemAvailable {lowest} MiB"
             )
             continue
         growth = max(r["spread_growth_max"] or 0.0 for r in runs)
