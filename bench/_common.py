@@ -1,4 +1,4 @@
-"""Small helpers shared by the benchmarks (DESIGN.md §6).
+"""Small helpers shared by the benchmarks.
 
 Each bench writes one JSON file under ``bench/results/`` with a stable,
 timestamp-free name (so a rerun replaces it) and prints what it wrote.

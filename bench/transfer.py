@@ -1,4 +1,4 @@
-"""Transfer speed of one pairwise exchange over gRPC against plain TCP (DESIGN.md §3, §6).
+"""Transfer speed of one pairwise exchange over gRPC against plain TCP.
 
 Side by side in one run, each between two OS processes on 127.0.0.1:
 

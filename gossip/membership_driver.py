@@ -178,7 +178,7 @@ class MembershipDriver:
     # ------------------------------------------------------------ reading
 
     def status(self) -> list[dict[str, Any]]:
-        """Members as in the status JSON of DESIGN.md §5."""
+        """Members as in the status JSON (README, Status JSON)."""
         with self._lock:
             now = self._clock.now()
             return [

@@ -8,7 +8,7 @@ membership driver's event counts, and turns them into metric families. A
 scrape costs about what one ``gossip-ctl status`` does; a node that is never
 scraped pays nothing.
 
-Every metric name starts with ``gossip_`` (DESIGN.md §5); :data:`METRICS`
+Every metric name starts with ``gossip_``; :data:`METRICS`
 lists them with their help text (the README table is made from it).
 """
 

@@ -407,7 +407,7 @@ class Node:
         return self.exchanger.refusals()
 
     def status(self) -> StatusDict:
-        """The node's view, as the JSON of DESIGN.md §5."""
+        """The node's view, as the status JSON of the README."""
         now = self.clock.now()
         evaluation = self.evaluation
         loss = self.trainer.loss

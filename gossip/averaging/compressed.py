@@ -11,7 +11,7 @@ knows them) and ``h_j`` (:mod:`gossip.averaging.references`). One exchange:
    chained version.
 
 The two increments are exact negatives (IEEE subtraction is antisymmetric),
-so the pair's sum, hence the mean, is kept under every codec (DESIGN.md §3).
+so the pair's sum, hence the mean, is kept under every codec.
 Both sides know the move exactly, so the references follow it for free and
 the next difference holds only what changed elsewhere (training, other
 neighbours). CHOCO-SGD leaves the move in the difference, to be sent through

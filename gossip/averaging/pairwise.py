@@ -1,4 +1,4 @@
-"""The pairwise, two-way averaging rule (DESIGN.md §3), free of any transport.
+"""The pairwise, two-way averaging rule, free of any transport.
 
 An exchange between an initiator ``i`` and a responder ``j``:
 

@@ -1,6 +1,6 @@
 """Tables shared by gossip-ctl and gossip-cluster, built with rich.
 
-Every function takes plain status / report dicts (DESIGN.md §5) and returns a
+Every function takes plain status / report dicts (README, Status JSON) and returns a
 rich renderable or a string; nothing here talks to a node, so the rendering is
 unit-tested without processes. :func:`render` turns a renderable into text.
 """

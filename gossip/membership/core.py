@@ -7,7 +7,7 @@ to :meth:`Membership.merge` and failed calls to :meth:`Membership.on_failure`,
 and logs the :class:`~gossip.membership.types.Event` values they all return.
 No clock, no sockets, no threads, no randomness of its own.
 
-Rules (DESIGN.md §4):
+Rules:
 
 * Every ``interval`` the node bumps its own heartbeat and push-pulls its
   digest with ``fanout`` random live members; for each member the newer

@@ -22,7 +22,7 @@ from gossip.averaging.pairwise import Snapshot
 from gossip.membership.types import Digest
 
 StatusDict = dict[str, Any]
-"""The status JSON of DESIGN.md §5."""
+"""The status JSON (README, Status JSON)."""
 
 
 class ResponderSession(Protocol):

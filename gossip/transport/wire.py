@@ -470,7 +470,7 @@ def _recovery_from_pb(r: pb.Recovery) -> dict[str, Any]:
 
 
 def status_from_pb(reply: pb.StatusReply) -> dict[str, Any]:
-    """The JSON of DESIGN.md §5 (plus a few extra fields)."""
+    """The status JSON (README, Status JSON)."""
     return {
         "id": reply.id,
         "address": reply.address,

@@ -1,4 +1,4 @@
-"""With training frozen, pairwise gossip keeps the mean and shrinks disagreement (DESIGN §3)."""
+"""With training frozen, pairwise gossip keeps the mean and shrinks disagreement."""
 
 from __future__ import annotations
 
