@@ -1,4 +1,4 @@
-"""Large models at wire speed (issue 13): how fast real peers agree on 1M to 100M parameters.
+"""Large models at wire speed: how fast real peers agree on 1M to 100M parameters.
 
 Each peer is its own OS process running a :class:`gossip.Node` on 127.0.0.1
 that only averages (``max_steps=0``: nothing trains). Before ``start()`` a peer

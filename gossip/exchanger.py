@@ -34,7 +34,7 @@ LOG_REPEAT_S = 10.0
 
 
 ADMIT_WAIT_S = 0.05
-"""How long an offer may wait for room among the exchanges running here before ``busy``."""
+"""How long an offer may wait for the exchange running here to end before ``busy``."""
 
 ROUTINE_REFUSALS = ("reference_mismatch", "busy")
 """Refusals logged at INFO: they end in a full exchange or a retry, not a bad peer."""
@@ -98,7 +98,7 @@ class Exchanger:
         self.timeout = timeout
         self.mixer = Mixer(replica, mixing or Mixing(), identity, step)
         self.schedule = schedule or Schedule(0, clock, random.Random(0))
-        """Exchanges in flight (both roles): one per neighbour, moves that cannot overshoot."""
+        """One exchange at a time, in either role (gossip.schedule)."""
         self._identity = identity
         self._lock = threading.Lock()
         self._counts = ExchangeCounts()
@@ -115,7 +115,7 @@ class Exchanger:
     def exchange_with(self, peer_id: str, address: str) -> bool:
         """One two-way exchange as the initiator; True when both sides applied it."""
         try:
-            self.schedule.begin(peer_id, self.mixer.gamma)
+            self.schedule.begin(peer_id)
         except ExchangeRefused as busy:  # already exchanging with that peer, or moving enough
             log.debug("%s: skipped exchange with %s: %s", self._identity().id, peer_id, busy)
             return False
@@ -192,16 +192,12 @@ class Exchanger:
             raise
         return _Pending(self, pending)
 
-    def _admission(self, offer: Snapshot) -> tuple[float, float, bool]:
-        """How far the offer moves us, how long it may wait for room, and who yields.
+    def _admission(self, offer: Snapshot) -> tuple[float, bool]:
+        """How long the offer may wait for its turn, and whether we yield to it.
 
-        The gamma is the offer's consensus step, or ours when it names none. Of
-        two crossing offers, the one from the smaller id goes through.
+        Of two crossing offers, the one from the smaller id goes through.
         """
-        gamma = offer.consensus_step or self.mixer.gamma
-        if not 0.0 < gamma <= 1.0:
-            raise ExchangeRefused("malformed", f"consensus step {gamma} is not in (0, 1]")
-        return gamma, ADMIT_WAIT_S, offer.sender_id < self._identity().id
+        return ADMIT_WAIT_S, offer.sender_id < self._identity().id
 
     # ------------------------------------------------------------ bookkeeping
 

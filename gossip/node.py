@@ -320,14 +320,12 @@ class Node:
             if self._stop.wait(0.05):
                 return
         misses = 0  # exchanges in a row that did not complete: back off, a little, at random
-        while self.schedule.wait_for_work(
-            interval * self.rng.uniform(0.5, 1.5), self.exchanger.mixer.gamma
-        ):
+        while self.schedule.wait_for_work(interval * self.rng.uniform(0.5, 1.5)):
             if self._stop.is_set():
                 return
             alive = self.membership.alive()
             peer = self.schedule.choose(alive, key=lambda m: m.id)
-            if peer is None:  # alone, or in an exchange with every alive member already
+            if peer is None:  # alone, or the only alive member is in an exchange with us
                 self._stop.wait(interval if not alive else IDLE_RETRY_S)
                 continue
             if self.exchange_with(peer.id, peer.address):

@@ -16,13 +16,14 @@ ties the two loops of a peer together:
   after ``gossip_interval`` (averaging only, slow steps). The exchange runs
   while training goes on: it adds an increment, so steps taken meanwhile are
   kept.
-* **Concurrent exchanges never overshoot.** Each exchange moves a peer by
-  ``gamma * (peer - own)`` computed from snapshots taken when it began. The
-  exchanges in flight on a peer (both roles) all began from the same
-  snapshot (none completed since), and their consensus steps add up to at
-  most 1, so its new parameters stay a convex combination of the snapshots
-  (with gamma 0.5: two at once; a third waits or is refused ``busy``); at
-  most one runs per neighbour.
+* **One exchange at a time per peer** (either role). An exchange moves a
+  peer by ``gamma * (peer - own)`` computed from snapshots taken when it
+  began; with two at once, one lands on a model the other has moved and the
+  sum can overshoot (three offers answered from one snapshot move a peer 1.5
+  times past their mean) or pull it back toward a stale snapshot after the
+  others have agreed. One at a time, every exchange averages what the two
+  peers hold (plus the training steps taken meanwhile). An offer waits a
+  little for the running exchange to end, then is refused ``busy``.
 * **Partners are dealt, not drawn.** Alive members are dealt from a shuffled
   deck (reshuffled when it is empty), skipping those already in an exchange
   with us: every neighbour is met once per round, and crossing offers
@@ -42,10 +43,6 @@ from typing import Any, TypeVar
 from gossip.clock import Clock
 from gossip.errors import ExchangeRefused
 
-BUDGET = 1.0
-"""Most a peer's exchanges in flight may move it, as a sum of their consensus steps."""
-
-_EPSILON = 1e-9
 _RECHECK_S = 0.1
 """While waiting for an exchange, how often training re-checks that someone is alive."""
 
@@ -93,8 +90,7 @@ class Schedule:
         self._cond = threading.Condition()
         self._lead = 0  # steps since the last completed exchange
         self._started_ended = 0  # exchanges we started that are over, whatever the outcome
-        self._in_flight: dict[str, tuple[float, int]] = {}  # neighbour -> (gamma, mixes seen)
-        self._mixes = 0  # exchanges completed: each changes what a snapshot would read
+        self._partner: str | None = None  # the neighbour of the exchange running now
         self._deck: list[str] = []
         self._stopped = False
         self._steps = 0
@@ -141,27 +137,27 @@ class Schedule:
 
     # ------------------------------------------------------------ gossip side
 
-    def wait_for_work(self, interval: float, gamma: float) -> bool:
+    def wait_for_work(self, interval: float) -> bool:
         """Block until an exchange should start; False when stopping.
 
-        An exchange should start when there is room for one more in flight and
-        either the model took a step since its last completed exchange (paced)
-        or ``interval`` seconds have passed.
+        An exchange should start when none is running and either the model took
+        a step since its last completed exchange (paced) or ``interval`` seconds
+        have passed.
         """
         with self._cond:
             deadline = self._clock.now() + interval
             while not self._stopped:
-                room = self._room(gamma)
+                free = self._partner is None
                 remaining = deadline - self._clock.now()
-                if room and ((self.local_steps > 0 and self._lead > 0) or remaining <= 0):
+                if free and ((self.local_steps > 0 and self._lead > 0) or remaining <= 0):
                     return True
                 self._cond.wait(remaining if remaining > 0 else _RECHECK_S)
             return False
 
     def choose(self, alive: Sequence[M], key: Callable[[M], str]) -> M | None:
-        """The next alive member from the shuffled deck, skipping those we exchange with now."""
+        """The next alive member from the shuffled deck, skipping the one we exchange with now."""
         with self._cond:
-            free = {key(m): m for m in alive if key(m) not in self._in_flight}
+            free = {key(m): m for m in alive if key(m) != self._partner}
             if not free:
                 return None
             for _ in range(2):  # what is left of the deck, then a new one
@@ -181,69 +177,53 @@ class Schedule:
 
     # ------------------------------------------------------------ exchanges (both roles)
 
-    def _room(self, gamma: float) -> bool:
-        """Room for one more: the moves in flight sum to at most 1, all from one snapshot.
-
-        An exchange that completed since one in flight began changed the model
-        under it: a new one would start from another snapshot, and the two
-        increments together could weigh the older snapshot negatively.
-        """
-        if any(mixes != self._mixes for _, mixes in self._in_flight.values()):
-            return False
-        return sum(g for g, _ in self._in_flight.values()) + gamma <= BUDGET + _EPSILON
-
-    def check(self, peer_id: str, gamma: float, wait: float = 0.0, yields: bool = False) -> None:
+    def check(self, peer_id: str, wait: float = 0.0, yields: bool = False) -> None:
         """Refuse (``busy``) an exchange that :meth:`begin` would refuse; reserves nothing.
 
         See :meth:`begin` for ``wait`` and ``yields``.
         """
         with self._cond:
-            self._await_room(peer_id, gamma, wait, yields)
+            self._await_turn(peer_id, wait, yields)
 
-    def begin(self, peer_id: str, gamma: float, wait: float = 0.0, yields: bool = False) -> None:
-        """Reserve room for an exchange with ``peer_id``; ExchangeRefused('busy') if none.
+    def begin(self, peer_id: str, wait: float = 0.0, yields: bool = False) -> None:
+        """Take the turn for an exchange with ``peer_id``; ExchangeRefused('busy') if none.
 
-        Waits up to ``wait`` seconds for room: exchanges are short, and a
-        refusal costs a round trip and a retry. When we are already in an
-        exchange with ``peer_id`` (two crossing offers), only the side with
-        ``yields`` waits for its own to end; the other refuses at once, so one
-        of the two goes through.
+        Waits up to ``wait`` seconds for the running exchange to end: exchanges
+        are short, and a refusal costs a round trip and a retry. When the
+        running one is with ``peer_id`` itself (two crossing offers), only the
+        side with ``yields`` waits for its own to end; the other refuses at
+        once, so one of the two goes through.
         """
         with self._cond:
-            self._await_room(peer_id, gamma, wait, yields)
-            self._in_flight[peer_id] = (gamma, self._mixes)
+            self._await_turn(peer_id, wait, yields)
+            self._partner = peer_id
 
-    def _await_room(self, peer_id: str, gamma: float, wait: float, yields: bool) -> None:
+    def _await_turn(self, peer_id: str, wait: float, yields: bool) -> None:
         deadline = self._clock.now() + wait
-        while True:
-            crossing = peer_id in self._in_flight
-            if not crossing and self._room(gamma):
-                return
+        while self._partner is not None:
+            crossing = self._partner == peer_id
             remaining = deadline - self._clock.now()
             if self._stopped or remaining <= 0 or (crossing and not yields):
-                break
+                what = "an exchange with it" if crossing else f"one with {self._partner}"
+                raise ExchangeRefused("busy", f"{what} is running here")
             self._cond.wait(remaining)
-        if crossing:
-            raise ExchangeRefused("busy", f"an exchange with {peer_id} is already running")
-        raise ExchangeRefused(
-            "busy", f"no room beside the {len(self._in_flight)} exchanges running here"
-        )
 
     def end(self, peer_id: str, *, completed: bool, started_here: bool) -> None:
-        """An exchange reserved by :meth:`begin` is over; ``completed``: both sides applied it."""
+        """The exchange begun with :meth:`begin` is over; ``completed``: both sides applied it."""
         with self._cond:
-            self._in_flight.pop(peer_id, None)
+            if self._partner == peer_id:
+                self._partner = None
             if completed:
                 self._lead = 0
                 self._completed += 1
-                self._mixes += 1
             if started_here:
                 self._started_ended += 1
             self._cond.notify_all()
 
-    def in_flight(self) -> set[str]:
+    def partner(self) -> str | None:
+        """The neighbour of the exchange running now, if any."""
         with self._cond:
-            return set(self._in_flight)
+            return self._partner
 
     def stats(self) -> ScheduleStats:
         with self._cond:
@@ -253,5 +233,5 @@ class Schedule:
                 completed=self._completed,
                 waits=self._waits,
                 waiting_s=self._waiting_s,
-                in_flight=len(self._in_flight),
+                in_flight=0 if self._partner is None else 1,
             )

@@ -30,55 +30,37 @@ def later(seconds: float, action: Callable[[], None]) -> threading.Thread:
     return thread
 
 
-def test_in_flight_moves_add_up_to_at_most_one() -> None:
+def test_one_exchange_at_a_time_in_either_role() -> None:
     s = schedule()
-    s.begin("a", 0.5)
-    s.begin("b", 0.5)
+    s.begin("a")
     with pytest.raises(ExchangeRefused) as refused:
-        s.begin("c", 0.5)
+        s.begin("b")
     assert refused.value.reason == "busy"
-    with pytest.raises(ExchangeRefused):  # a smaller step does not fit either
-        s.check("c", 0.25)
-    s.end("a", completed=False, started_here=True)  # refused: the model did not change
-    s.begin("c", 0.5)
-    assert s.in_flight() == {"b", "c"}
-
-
-def test_exchanges_in_flight_all_start_from_one_snapshot() -> None:
-    """After one completes, a new one waits for the older ones: no chain of stale increments."""
-    s = schedule()
-    s.begin("a", 0.5)
-    s.begin("b", 0.5)
-    s.end("b", completed=True, started_here=False)  # the model moved under a's snapshot
     with pytest.raises(ExchangeRefused, match="busy"):
-        s.begin("c", 0.5, wait=0.02)
+        s.check("b", wait=0.02)  # waits its turn, then gives up
     s.end("a", completed=True, started_here=True)
-    s.begin("c", 0.5)
-    s.begin("d", 0.5)
-    assert s.in_flight() == {"c", "d"}
+    s.begin("b")
+    assert s.partner() == "b" and s.stats().in_flight == 1
 
 
-def test_one_exchange_per_neighbour_and_crossing_offers_resolve() -> None:
+def test_crossing_offers_resolve_one_way() -> None:
     s = schedule()
-    s.begin("p", 0.5)
-    with pytest.raises(ExchangeRefused, match="already running"):
-        s.begin("p", 0.5, wait=1.0, yields=False)  # refuses at once: no wait
+    s.begin("p")
+    with pytest.raises(ExchangeRefused, match="with it"):
+        s.begin("p", wait=1.0, yields=False)  # refuses at once: no wait
     ender = later(0.05, lambda: s.end("p", completed=False, started_here=True))
-    s.begin("p", 0.5, wait=5.0, yields=True)  # waits for our own to end, then goes through
+    s.begin("p", wait=5.0, yields=True)  # waits for our own to end, then goes through
     ender.join()
-    assert s.in_flight() == {"p"}
+    assert s.partner() == "p"
 
 
-def test_an_offer_waits_for_room_up_to_its_wait() -> None:
+def test_an_offer_waits_for_its_turn_up_to_its_wait() -> None:
     s = schedule()
-    s.begin("a", 0.5)
-    s.begin("b", 0.5)
-    with pytest.raises(ExchangeRefused, match="no room"):
-        s.begin("c", 0.5, wait=0.02)
-    ender = later(0.05, lambda: s.end("b", completed=False, started_here=False))
-    s.begin("c", 0.5, wait=5.0)
+    s.begin("a")
+    ender = later(0.05, lambda: s.end("a", completed=True, started_here=False))
+    s.begin("c", wait=5.0)
     ender.join()
-    assert s.in_flight() == {"a", "c"}
+    assert s.partner() == "c"
 
 
 def test_training_takes_at_most_local_steps_past_the_last_exchange() -> None:
@@ -86,7 +68,7 @@ def test_training_takes_at_most_local_steps_past_the_last_exchange() -> None:
     s.stepped()
     assert s.wait_to_step(5.0, alone=lambda: False) == 0.0  # one step past: under the bound
     s.stepped()
-    s.begin("p", 0.5)
+    s.begin("p")
     ender = later(0.05, lambda: s.end("p", completed=True, started_here=False))
     waited = s.wait_to_step(5.0, alone=lambda: False)
     ender.join()
@@ -100,7 +82,7 @@ def test_training_takes_at_most_local_steps_past_the_last_exchange() -> None:
 def test_a_failed_exchange_we_started_frees_one_step() -> None:
     s = schedule(local_steps=1)
     s.stepped()
-    s.begin("dead", 0.5)
+    s.begin("dead")
     ender = later(0.05, lambda: s.end("dead", completed=False, started_here=True))
     assert s.wait_to_step(5.0, alone=lambda: False) < 5.0
     ender.join()
@@ -124,16 +106,15 @@ def test_training_never_waits_alone_free_running_or_past_the_deadline() -> None:
 def test_gossip_starts_after_a_step_or_after_the_interval() -> None:
     s = schedule(local_steps=2)
     began = time.monotonic()
-    assert s.wait_for_work(0.05, 0.5)  # nothing new: the interval
+    assert s.wait_for_work(0.05)  # nothing new: the interval
     assert time.monotonic() - began >= 0.05
     s.stepped()
     began = time.monotonic()
-    assert s.wait_for_work(5.0, 0.5)  # a step since the last exchange: at once
+    assert s.wait_for_work(5.0)  # a step since the last exchange: at once
     assert time.monotonic() - began < 1.0
     stopper = later(0.05, s.stop)
-    s.begin("a", 0.5)
-    s.begin("b", 0.5)
-    assert not s.wait_for_work(5.0, 0.5)  # no room until stopped
+    s.begin("a")
+    assert not s.wait_for_work(5.0)  # an exchange runs: not until it ends (or we stop)
     stopper.join()
 
 
@@ -142,7 +123,7 @@ def test_partners_are_dealt_once_per_round_skipping_those_in_flight() -> None:
     members = ["a", "b", "c", "d"]
     dealt = [s.choose(members, key=str) for _ in range(8)]
     assert sorted(dealt[:4]) == members and sorted(dealt[4:]) == members
-    s.begin("a", 0.5)
+    s.begin("a")
     assert all(s.choose(members, key=str) != "a" for _ in range(6))
     assert s.choose(["a"], key=str) is None
     assert s.choose([], key=str) is None
@@ -161,21 +142,20 @@ def _exchanger(name: str, value: float, generation: int) -> Exchanger:
     )
 
 
-def test_a_responder_never_applies_more_than_one_full_move_at_once() -> None:
-    """Three offers answered from one snapshot would overshoot: the third is refused."""
+def test_a_responder_answers_one_offer_at_a_time() -> None:
+    """Two offers answered from one snapshot would both move it: the second waits its turn."""
     responder = _exchanger("j", 0.0, 1)
-    offers = [
-        _exchanger(n, v, 2).mixer.offer("j").offer for n, v in (("a", 4), ("b", 8), ("c", 12))
-    ]
-    pending = []
-    for offer in offers[:2]:
-        responder.check_header(offer)
-        pending.append(responder.on_exchange(offer))
+    first, second = (
+        _exchanger(n, v, 2).mixer.offer("j").offer for n, v in (("a", 4.0), ("b", 8.0))
+    )
+    responder.check_header(first)
+    pending = responder.on_exchange(first)
     with pytest.raises(ExchangeRefused) as refused:
-        responder.on_exchange(offers[2])
+        responder.check_header(second)
     assert refused.value.reason == "busy"
-    for session in pending:
-        session.commit(True)
-    # 0 + 0.5 * (4 - 0) + 0.5 * (8 - 0): the midpoint of the two peers, inside their range
-    assert np.allclose(responder.replica.params, 6.0)
-    assert responder.schedule.in_flight() == set()
+    pending.commit(True)
+    assert np.allclose(responder.replica.params, 2.0)  # the midpoint of 0 and 4
+    responder.check_header(second)
+    responder.on_exchange(second).commit(True)
+    assert np.allclose(responder.replica.params, 5.0)  # then of 2 and 8
+    assert responder.schedule.partner() is None
