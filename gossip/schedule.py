@@ -25,9 +25,9 @@ ties the two loops of a peer together:
   peers hold (plus the training steps taken meanwhile). An offer waits a
   little for the running exchange to end, then is refused ``busy``.
 * **Partners are dealt, not drawn.** Alive members are dealt from a shuffled
-  deck (reshuffled when it is empty), skipping those already in an exchange
-  with us: every neighbour is met once per round, and crossing offers
-  (A to B while B to A) are rarer than with independent random picks.
+  deck (reshuffled when it is empty): every neighbour is met once per round,
+  and crossing offers (A to B while B to A) are rarer than with independent
+  random picks.
 
 ``local_steps = 0`` is the free-running schedule (exchanges on the timer only).
 """
