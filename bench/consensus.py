@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import random
-import socket
 import sys
 import time
 from multiprocessing.connection import Connection
@@ -26,6 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write_result
 
+from gossip.cli.launcher import free_ports
 from gossip.config import NodeConfig
 from gossip.data import load_shard
 from gossip.model import mlp
@@ -84,16 +84,6 @@ def process_peer(config: NodeConfig, model_seed: int, conn: Connection) -> None:
     conn.recv()  # the coordinator says stop: all peers stop at the same moment
     status = node.shutdown()
     conn.send((node.replica.params.copy(), status["exchanges"]))
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def real_processes(n: int, seconds: float) -> dict[str, Any]:

@@ -49,7 +49,6 @@ import json
 import multiprocessing as mp
 import os
 import resource
-import socket
 import subprocess
 import sys
 import threading
@@ -66,6 +65,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS_DIR, machine, median, write_result
 
+from gossip.cli.launcher import free_ports
 from gossip.config import NodeConfig
 from gossip.data import from_arrays
 from gossip.model import mlp
@@ -302,16 +302,6 @@ def peer_main(setting: Setting, peer: int, addresses: list[str], conn: Connectio
 
 
 # ------------------------------------------------------------------ the coordinator
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def expect(pipe: Connection, kind: str, timeout: float) -> tuple[Any, ...]:

@@ -116,7 +116,7 @@ class Exchanger:
         """One two-way exchange as the initiator; True when both sides applied it."""
         try:
             self.schedule.begin(peer_id)
-        except ExchangeRefused as busy:  # already exchanging with that peer, or moving enough
+        except ExchangeRefused as busy:  # another exchange is running here
             log.debug("%s: skipped exchange with %s: %s", self._identity().id, peer_id, busy)
             return False
         completed = False
@@ -131,7 +131,7 @@ class Exchanger:
     def _initiate(self, peer_id: str, address: str) -> bool:
         try:
             out = self.mixer.offer(peer_id)
-        except ExchangeRefused as busy:  # our own exchange with that peer is still running
+        except ExchangeRefused as busy:  # the mixer's own pair guard (the schedule comes first)
             log.debug("%s: skipped exchange with %s: %s", self._identity().id, peer_id, busy)
             return False
         key = codec_key(out.offer)
