@@ -23,6 +23,11 @@ STEPS = (
     "decode/deserialize", "apply", "references", "metrics",
 )  # fmt: skip
 
+_CODECS = (
+    ("sign", "SignCodec"), ("fp16", "Fp16Codec"), ("int8", "Int8Codec"), ("qsgd", "QsgdCodec"),
+    ("topk", "TopkCodec"), ("randk", "RandkCodec"),
+)  # fmt: skip
+
 _TARGETS: dict[str, tuple[str, ...]] = {
     "snapshot": ("gossip.averaging.pairwise:Replica.gather",),
     "checks": (
@@ -35,6 +40,8 @@ _TARGETS: dict[str, tuple[str, ...]] = {
         "gossip.averaging.compressed:Mixer.offer",
         "gossip.averaging.compressed:Mixer.accept",
         "gossip.compression.none:NoCodec.encode",
+        "gossip.averaging.compressed:Mixer._encode",
+        *(f"gossip.compression.{m}:{c}.encode" for m, c in _CODECS),
     ),
     "frames/serialize": (
         "gossip.transport.grpc_transport:_FrameCodec.serialize",
@@ -49,6 +56,7 @@ _TARGETS: dict[str, tuple[str, ...]] = {
         "gossip.transport.wire:SnapshotAssembler.snapshot",
         "gossip.transport.session:header_snapshot",
         "gossip.compression.none:NoCodec.decode",
+        *(f"gossip.compression.{m}:{c}.decode" for m, c in _CODECS),
     ),
     "apply": (
         "gossip.averaging.compressed:increment",
@@ -58,6 +66,8 @@ _TARGETS: dict[str, tuple[str, ...]] = {
     ),
     "references": (
         "gossip.averaging.compressed:Mixer.keep",
+        "gossip.averaging.compressed:gather",
+        "gossip.averaging.compressed:moved",
         "gossip.averaging.compressed:Mixer.done",
         "gossip.averaging.references:ReferenceStore.acquire",
         "gossip.averaging.references:ReferenceStore.release",

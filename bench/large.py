@@ -195,7 +195,7 @@ class Sampler(threading.Thread):
         last = 0.0
         while not self.halt.is_set():
             now = time.monotonic()
-            if first is None and node.schedule.in_flight():
+            if first is None and node.schedule.partner() is not None:
                 first = now
                 self.send(("first", now))
             if now - last >= SAMPLE_S:
@@ -205,7 +205,7 @@ class Sampler(threading.Thread):
                     now,
                     self.distance(),
                     node.transport.traffic.sent,
-                    len(node.schedule.in_flight()),
+                    int(node.schedule.partner() is not None),
                     alive,
                     node.schedule.stats().completed,
                 )
@@ -260,12 +260,12 @@ def peer_main(setting: Setting, peer: int, addresses: list[str], conn: Connectio
         quiet_since = time.monotonic()
         deadline = quiet_since + 2 * config.exchange_timeout
         while time.monotonic() < deadline and time.monotonic() - quiet_since < 0.3:
-            if node.schedule.in_flight():
+            if node.schedule.partner() is not None:
                 quiet_since = time.monotonic()
             time.sleep(0.01)
         sampler.halt.set()
         sampler.join()
-        send(("settled", not node.schedule.in_flight()))
+        send(("settled", node.schedule.partner() is None))
         if conn.recv() != "final":
             return
         latency = node.metered.stats.latency()

@@ -36,8 +36,10 @@ import numpy as np
 from _common import machine, median, write_result
 from _steps import STEPS, Steps
 
+from gossip.averaging.compressed import Mixing
 from gossip.averaging.pairwise import RAW_CODEC, Identity, Replica, Snapshot
 from gossip.clock import SystemClock
+from gossip.compression import parse_spec
 from gossip.exchanger import Exchanger
 from gossip.membership.types import Digest
 from gossip.transport.base import StatusDict
@@ -138,23 +140,32 @@ class _ExchangerHandler(_NoMembership):
         self.profiles.append(self._steps.take(time.perf_counter() - self._began))
 
 
-def _exchanger(name: str, num_params: int, seed: int, transport: Any) -> Exchanger:
-    params = np.random.default_rng(seed).standard_normal(num_params, dtype=np.float32)
-    return Exchanger(
-        Replica(params, FINGERPRINT),
+def _exchanger(
+    name: str, num_params: int, seed: int, transport: Any, compression: str = "none"
+) -> Exchanger:
+    """A node's exchange path; both sides start from one base (first contact is free)."""
+    base = np.random.default_rng(0).standard_normal(num_params, dtype=np.float32)
+    exchanger = Exchanger(
+        Replica(base, FINGERPRINT),
         transport,
         SystemClock(),
         identity=lambda: Identity(name, 1, name),
         step=lambda: 0,
         timeout=60.0,
+        mixing=Mixing(spec=parse_spec(compression)),
     )
+    exchanger.replica.params += np.random.default_rng(seed).standard_normal(
+        num_params, dtype=np.float32
+    )
+    return exchanger
 
 
-def _profile_responder(conn: Connection, num_params: int) -> None:
+def _profile_responder(conn: Connection, num_params: int, compression: str) -> None:
     steps = Steps()
     steps.install()
     transport = GrpcTransport(max_payload_bytes=4 * num_params + 4096)
-    handler = _ExchangerHandler(_exchanger("responder", num_params, 2, transport), steps)
+    responder = _exchanger("responder", num_params, 2, transport, compression)
+    handler = _ExchangerHandler(responder, steps)
     try:
         conn.send(transport.serve("127.0.0.1:0", handler))
         while conn.recv() == "report":
@@ -212,10 +223,10 @@ def _tcp_round(sock: socket.socket, payload: memoryview, buffer: memoryview) -> 
     return time.perf_counter() - start
 
 
-def _start(target: Any, num_params: int) -> tuple[BaseProcess, Connection]:
+def _start(target: Any, *args: Any) -> tuple[BaseProcess, Connection]:
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
-    process = ctx.Process(target=target, args=(child, num_params), daemon=True)
+    process = ctx.Process(target=target, args=(child, *args), daemon=True)
     process.start()
     child.close()
     if not parent.poll(60.0):
@@ -241,17 +252,17 @@ def _summary(seconds: list[float], moved: int) -> dict[str, Any]:
     }
 
 
-def profile(num_params: int, repeats: int) -> None:
+def profile(num_params: int, repeats: int, compression: str) -> None:
     """One exchange at a time through both Exchangers; medians per step, each side."""
     steps = Steps()
     steps.install()
     transport = GrpcTransport(max_payload_bytes=4 * num_params + 4096)
     clock = SystemClock()
     metered = MeteredTransport(transport, clock)
-    exchanger = _exchanger("initiator", num_params, 1, metered)
+    exchanger = _exchanger("initiator", num_params, 1, metered, compression)
     metered.distance = lambda _offer, reply: exchanger.mixer.take_distance(reply.sender_id)
     initiator: list[dict[str, float]] = []
-    process, conn = _start(_profile_responder, num_params)
+    process, conn = _start(_profile_responder, num_params, compression)
     try:
         address = conn.recv()
         for round_ in range(repeats + 1):  # the first one warms up channel and allocator
@@ -295,9 +306,10 @@ def main() -> None:
     parser.add_argument("--params", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="where one exchange's time goes")
+    parser.add_argument("--compression", default="none", help="--profile: the codec (default none)")
     args = parser.parse_args()
     if args.profile:
-        profile(args.params, args.repeats)
+        profile(args.params, args.repeats, args.compression)
         return
 
     offer = _snapshot(args.params, 1, "initiator")
