@@ -10,7 +10,6 @@ refused exchanges and of bytes per codec that status and logs show.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -32,9 +31,6 @@ log = logging.getLogger("gossip.exchange")
 LOG_REPEAT_S = 10.0
 """The same warning about the same peer is logged at most once per this many seconds."""
 
-
-ADMIT_WAIT_S = 0.05
-"""How long an offer may wait for the exchange running here to end before ``busy``."""
 
 ROUTINE_REFUSALS = ("reference_mismatch", "busy")
 """Refusals logged at INFO: they end in a full exchange or a retry, not a bad peer."""
@@ -97,7 +93,7 @@ class Exchanger:
         self.clock = clock
         self.timeout = timeout
         self.mixer = Mixer(replica, mixing or Mixing(), identity, step)
-        self.schedule = schedule or Schedule(0, clock, random.Random(0))
+        self.schedule = schedule or Schedule(0, clock)
         """One exchange at a time, in either role (gossip.schedule)."""
         self._identity = identity
         self._lock = threading.Lock()
@@ -119,21 +115,24 @@ class Exchanger:
         except ExchangeRefused as busy:  # another exchange is running here
             log.debug("%s: skipped exchange with %s: %s", self._identity().id, peer_id, busy)
             return False
-        completed = False
+        outcome = "quarantined"
         try:
             guard, now = self.guard, self.clock.now()
-            quarantined = guard is not None and guard.quarantined(peer_id, now)
-            completed = not quarantined and self._initiate(peer_id, address)
+            if guard is None or not guard.quarantined(peer_id, now):
+                outcome = self._initiate(peer_id, address)
         finally:
-            self.schedule.end(peer_id, completed=completed, started_here=True)
-        return completed
+            self.schedule.end(
+                peer_id, completed=outcome == "", started_here=True, retry=outcome == "busy"
+            )
+        return outcome == ""
 
-    def _initiate(self, peer_id: str, address: str) -> bool:
+    def _initiate(self, peer_id: str, address: str) -> str:
+        """Offer, and apply the reply; "" when both sides applied, else why not."""
         try:
             out = self.mixer.offer(peer_id)
         except ExchangeRefused as busy:  # the mixer's own pair guard (the schedule comes first)
             log.debug("%s: skipped exchange with %s: %s", self._identity().id, peer_id, busy)
-            return False
+            return busy.reason
         key = codec_key(out.offer)
         reason = ""
         try:
@@ -141,19 +140,18 @@ class Exchanger:
         except ExchangeRefused as refused:
             reason = refused.reason
             self.refused(peer_id, refused.reason, refused.detail)
-            return False
         except (TransportError, WireError) as exc:
             reason = "failed"
             self.count("failed")
             if self.on_failed is not None:
                 self.on_failed(peer_id)
             self._warn(peer_id, "failed", f"exchange with {peer_id} failed: {exc}", logging.INFO)
-            return False
         finally:
             self.mixer.done(out, reason)
             self.count_bytes(key, sent=snapshot_wire_bytes(out.offer) + verdict_wire_bytes())
-        self.count("ok")
-        return True
+        if not reason:
+            self.count("ok")
+        return reason
 
     def _run(self, out: Outgoing, address: str) -> None:
         def complete(reply: Snapshot) -> None:
@@ -197,7 +195,7 @@ class Exchanger:
 
         Of two crossing offers, the one from the smaller id goes through.
         """
-        return ADMIT_WAIT_S, offer.sender_id < self._identity().id
+        return self.schedule.admission_wait(), offer.sender_id < self._identity().id
 
     # ------------------------------------------------------------ bookkeeping
 

@@ -113,7 +113,7 @@ class Node:
         )
         self.transport: Transport = self.metered
         self.address = ""
-        self.schedule = Schedule(config.local_steps, self.clock, random.Random(self.rng.random()))
+        self.schedule = Schedule(config.local_steps, self.clock)
         self.exchanger = Exchanger(
             self.replica,
             self.transport,
@@ -324,7 +324,7 @@ class Node:
             if self._stop.is_set():
                 return
             alive = self.membership.alive()
-            peer = self.schedule.choose(alive, key=lambda m: m.id)
+            peer = self.schedule.choose(alive, key=lambda m: m.id, me=self.id)
             if peer is None:  # alone, or the only alive member is in an exchange with us
                 self._stop.wait(interval if not alive else IDLE_RETRY_S)
                 continue

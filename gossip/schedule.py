@@ -24,17 +24,19 @@ ties the two loops of a peer together:
   others have agreed. One at a time, every exchange averages what the two
   peers hold (plus the training steps taken meanwhile). An offer waits a
   little for the running exchange to end, then is refused ``busy``.
-* **Partners are dealt, not drawn.** Alive members are dealt from a shuffled
-  deck (reshuffled when it is empty): every neighbour is met once per round,
-  and crossing offers (A to B while B to A) are rarer than with independent
-  random picks.
+* **Partners come in rounds of disjoint pairs** (:mod:`gossip.pairing`): the
+  hypercube when the cluster is a power of two, the circle method otherwise.
+  A peer goes to the round partner it met least recently. Of a pair, the
+  peer of lower rank starts the exchange; the other waits for it a little
+  (a few exchange durations) before starting it itself, so the two offers
+  rarely cross. Every peer is in one pair per round, and with no training
+  in between 2^k peers hold the exact mean after k rounds.
 
 ``local_steps = 0`` is the free-running schedule (exchanges on the timer only).
 """
 
 from __future__ import annotations
 
-import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,9 +44,23 @@ from typing import Any, TypeVar
 
 from gossip.clock import Clock
 from gossip.errors import ExchangeRefused
+from gossip.pairing import round_partners
 
 _RECHECK_S = 0.1
 """While waiting for an exchange, how often training re-checks that someone is alive."""
+
+PATIENCE_S = 0.02
+"""How long the higher-ranked peer of a pair waits for the other's offer, at least;
+more when exchanges take longer (PATIENCE_EXCHANGES times their recent mean duration)."""
+PATIENCE_EXCHANGES = 3.0
+ADMIT_WAIT_S = 0.05
+"""How long an offer may wait for the exchange running here to end before ``busy``, at
+least; up to ADMIT_EXCHANGES recent mean durations (a round partner ending its previous
+exchange), never more than ADMIT_WAIT_MAX_S."""
+ADMIT_EXCHANGES = 2.0
+ADMIT_WAIT_MAX_S = 1.0
+_DURATION_WEIGHT = 0.2
+"""Weight of the newest completed exchange in the running mean of their durations."""
 
 
 M = TypeVar("M")
@@ -81,17 +97,20 @@ class ScheduleStats:
 class Schedule:
     """The pacing shared by one peer's training loop, gossip loop and exchanges (thread-safe)."""
 
-    def __init__(self, local_steps: int, clock: Clock, rng: random.Random) -> None:
+    def __init__(self, local_steps: int, clock: Clock) -> None:
         if local_steps < 0:
             raise ValueError("local_steps must be >= 0")
         self.local_steps = local_steps
         self._clock = clock
-        self._rng = rng
         self._cond = threading.Condition()
         self._lead = 0  # steps since the last completed exchange
         self._started_ended = 0  # exchanges we started that are over, whatever the outcome
         self._partner: str | None = None  # the neighbour of the exchange running now
-        self._deck: list[str] = []
+        self._offered: tuple[str | None, float] = (None, 0.0)  # last header in: whose, when
+        self._began = 0.0  # when the running exchange began
+        self._duration: float | None = None  # running mean of completed exchanges' durations
+        self._met: dict[str, int] = {}  # neighbour -> the number of our last exchange with it
+        self._ended = 0  # exchanges over, either role, whatever the outcome
         self._stopped = False
         self._steps = 0
         self._completed = 0
@@ -154,20 +173,44 @@ class Schedule:
                 self._cond.wait(remaining if remaining > 0 else _RECHECK_S)
             return False
 
-    def choose(self, alive: Sequence[M], key: Callable[[M], str]) -> M | None:
-        """The next alive member from the shuffled deck, skipping the one we exchange with now."""
+    def choose(self, alive: Sequence[M], key: Callable[[M], str], me: str) -> M | None:
+        """The round partner met least recently, once it is our turn to start; None: not now.
+
+        When the partner ranks below us, we first wait up to the patience for
+        its offer; None if it arrives, or an exchange ends, meanwhile.
+        Without a free round partner (views that disagree): any free member.
+        """
         with self._cond:
-            free = {key(m): m for m in alive if key(m) != self._partner}
+            members = {key(m): m for m in alive}
+            ranked = sorted({*members, me})
+            self._met = {p: n for p, n in self._met.items() if p in members}  # bounded by the view
+            partners = [ranked[p] for p in round_partners(ranked.index(me), len(ranked))]
+            free = [p for p in partners if p != self._partner] or [
+                p for p in ranked if p not in (me, self._partner)
+            ]
             if not free:
                 return None
-            for _ in range(2):  # what is left of the deck, then a new one
-                while self._deck:
-                    chosen = free.get(self._deck.pop())
-                    if chosen is not None:
-                        return chosen
-                self._deck = sorted(free)
-                self._rng.shuffle(self._deck)
-            return None  # unreachable: a new deck holds every free member
+            chosen = min(free, key=lambda p: self._met.get(p, -1))
+            if chosen < me and not self._expect(chosen):
+                return None
+            return members[chosen]
+
+    def _expect(self, partner: str) -> bool:
+        """Wait up to the patience for ``partner``'s offer; True when we should start instead."""
+        ended, patience = self._ended, max(PATIENCE_S, PATIENCE_EXCHANGES * (self._duration or 0.0))
+        began = self._clock.now()
+
+        def waiting() -> bool:
+            offered, at = self._offered
+            coming = offered == partner and self._clock.now() - at < patience  # its header is in
+            return self._ended == ended and self._partner is None and not coming
+
+        while waiting() and not self._stopped:
+            remaining = began + patience - self._clock.now()
+            if remaining <= 0:
+                break
+            self._cond.wait(remaining)
+        return waiting()
 
     def stop(self) -> None:
         """Wake every waiting loop; nothing waits any more."""
@@ -183,6 +226,8 @@ class Schedule:
         See :meth:`begin` for ``wait`` and ``yields``.
         """
         with self._cond:
+            self._offered = (peer_id, self._clock.now())
+            self._cond.notify_all()
             self._await_turn(peer_id, wait, yields)
 
     def begin(self, peer_id: str, wait: float = 0.0, yields: bool = False) -> None:
@@ -197,6 +242,8 @@ class Schedule:
         with self._cond:
             self._await_turn(peer_id, wait, yields)
             self._partner = peer_id
+            self._offered = (None, 0.0)
+            self._began = self._clock.now()
 
     def _await_turn(self, peer_id: str, wait: float, yields: bool) -> None:
         deadline = self._clock.now() + wait
@@ -208,14 +255,31 @@ class Schedule:
                 raise ExchangeRefused("busy", f"{what} is running here")
             self._cond.wait(remaining)
 
-    def end(self, peer_id: str, *, completed: bool, started_here: bool) -> None:
-        """The exchange begun with :meth:`begin` is over; ``completed``: both sides applied it."""
+    def admission_wait(self) -> float:
+        """How long an offer may wait for its turn here (see ADMIT_WAIT_S)."""
+        with self._cond:
+            recent = ADMIT_EXCHANGES * (self._duration or 0.0)
+            return min(ADMIT_WAIT_MAX_S, max(ADMIT_WAIT_S, recent))
+
+    def end(
+        self, peer_id: str, *, completed: bool, started_here: bool, retry: bool = False
+    ) -> None:
+        """The exchange begun with :meth:`begin` is over; ``completed``: both sides applied it.
+
+        ``retry``: the peer was busy; it stays the next partner (its round is not over).
+        """
         with self._cond:
             if self._partner == peer_id:
                 self._partner = None
+            self._ended += 1
+            if completed or (started_here and not retry):  # a refused or failed one: next round
+                self._met[peer_id] = self._ended
             if completed:
                 self._lead = 0
                 self._completed += 1
+                took = self._clock.now() - self._began
+                last = took if self._duration is None else self._duration
+                self._duration = last + _DURATION_WEIGHT * (took - last)
             if started_here:
                 self._started_ended += 1
             self._cond.notify_all()

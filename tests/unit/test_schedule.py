@@ -1,8 +1,7 @@
-"""The schedule: bounded local steps, exchanges in flight that cannot overshoot, dealt partners."""
+"""The schedule: bounded local steps, one exchange at a time, partners in rounds of pairs."""
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -16,11 +15,12 @@ from gossip.clock import SystemClock
 from gossip.compression import parse_spec
 from gossip.errors import ExchangeRefused
 from gossip.exchanger import Exchanger
-from gossip.schedule import Schedule
+from gossip.pairing import round_partners
+from gossip.schedule import PATIENCE_S, Schedule
 
 
 def schedule(local_steps: int = 2) -> Schedule:
-    return Schedule(local_steps, SystemClock(), random.Random(0))
+    return Schedule(local_steps, SystemClock())
 
 
 def later(seconds: float, action: Callable[[], None]) -> threading.Thread:
@@ -118,15 +118,57 @@ def test_gossip_starts_after_a_step_or_after_the_interval() -> None:
     stopper.join()
 
 
-def test_partners_are_dealt_once_per_round_skipping_those_in_flight() -> None:
+def test_the_partner_met_least_recently_and_the_lower_rank_starts() -> None:
     s = schedule()
-    members = ["a", "b", "c", "d"]
-    dealt = [s.choose(members, key=str) for _ in range(8)]
-    assert sorted(dealt[:4]) == members and sorted(dealt[4:]) == members
+    others = ["a", "c", "d"]  # with "b": the hypercube of 4, "b" pairs with "a", then "d"
+    began = time.monotonic()
+    assert s.choose(others, key=str, me="b") == "a"  # "a" starts: "b" waits for it, then starts
+    assert time.monotonic() - began >= PATIENCE_S
     s.begin("a")
-    assert all(s.choose(members, key=str) != "a" for _ in range(6))
-    assert s.choose(["a"], key=str) is None
-    assert s.choose([], key=str) is None
+    s.end("a", completed=True, started_here=False)
+    assert s.choose(others, key=str, me="b") == "d"  # the next round; "b" ranks lower: at once
+    assert schedule().choose(["b", "c", "d"], key=str, me="a") == "b"
+
+
+def test_waiting_for_the_partner_ends_when_an_exchange_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("gossip.schedule.PATIENCE_S", 30.0)
+    s = schedule()
+    ender = later(0.05, lambda: (s.begin("a"), s.end("a", completed=True, started_here=False)))
+    began = time.monotonic()
+    assert s.choose(["a"], key=str, me="b") is None  # "a" started it: nothing for "b" to start
+    ender.join()
+    assert time.monotonic() - began < 10.0
+
+
+def test_choose_skips_the_partner_in_flight_and_knows_when_alone() -> None:
+    s = schedule()
+    s.begin("b")
+    assert s.choose(["b", "c", "d"], key=str, me="a") == "c"  # hypercube of 4: b and c
+    assert s.choose(["b"], key=str, me="a") is None
+    assert s.choose([], key=str, me="a") is None
+
+
+def test_rounds_are_perfect_matchings() -> None:
+    for size in range(1, 17):
+        table = [round_partners(rank, size) for rank in range(size)]
+        for rank, partners in enumerate(table):
+            assert rank not in partners
+            assert all(rank in table[partner] for partner in partners)
+        if size & (size - 1) == 0:
+            assert all(len(p) == size.bit_length() - 1 for p in table)
+        else:  # the circle method: everyone once per cycle
+            assert all(sorted(p) == [q for q in range(size) if q != r] for r, p in enumerate(table))
+
+
+def test_the_hypercube_averages_exactly_in_log2_rounds() -> None:
+    size = 8
+    values = np.arange(size, dtype=np.float64) ** 2
+    for d in range(3):
+        partner = [round_partners(r, size)[d] for r in range(size)]
+        values = (values + values[partner]) / 2
+    assert np.allclose(values, np.mean(np.arange(size) ** 2))
 
 
 def _exchanger(name: str, value: float, generation: int) -> Exchanger:
