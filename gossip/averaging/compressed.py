@@ -71,10 +71,19 @@ from gossip.averaging.references import (
 )
 from gossip.compression import Codec, CompressionSpec, codec_for_header, parse_spec
 from gossip.compression.fp16 import Fp16Codec
+from gossip.compression.int8 import Int8Codec
 from gossip.errors import ExchangeRefused
 
 FULL_CODEC: Codec = Fp16Codec()
 """Dense codec of a full exchange (references starting from zero)."""
+FAR_CODEC: Codec = Int8Codec()
+"""What a continuing exchange is coded with while the pair is far apart (see FAR)."""
+FAR = 0.05
+"""A side whose difference to its reference is over this fraction of its parameters'
+norm codes it with FAR_CODEC, when the pair's codec is coarser: a sign codec removes
+about 40% of a difference per exchange, int8 about 99%. Training moves a model by
+far less than this between two exchanges; models that started apart (different
+seeds, a rejoin) or a reference that fell far behind do not."""
 
 RAW, BASE, FULL, CONTINUE = "raw", "base", "full", "continue"
 
@@ -99,20 +108,17 @@ def block_slices(size: int, blocks: int, ids: tuple[int, ...]) -> list[slice]:
 
 
 def gather(values: np.ndarray, slices: list[slice]) -> np.ndarray:
-    """The selected parts of ``values`` as one new vector."""
+    """The selected parts of ``values`` as one vector, to read: a view when it is one part."""
     if len(slices) == 1:
-        return values[slices[0]].copy()
+        return values[slices[0]]
     return np.concatenate([values[s] for s in slices])
 
 
-def scatter(values: np.ndarray, slices: list[slice], parts: np.ndarray, *, add: bool) -> None:
+def scatter(values: np.ndarray, slices: list[slice], parts: np.ndarray) -> None:
     start = 0
     for s in slices:
         end = start + (s.stop - s.start)
-        if add:
-            values[s] += parts[start:end]
-        else:
-            values[s] = parts[start:end]
+        values[s] = parts[start:end]
         start = end
 
 
@@ -127,14 +133,31 @@ def raw_bytes(values: np.ndarray) -> bytes:
 
 
 def moved(own: np.ndarray, peer: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The pair's references after a move of ``delta`` here and ``-delta`` there (step 3)."""
-    return own + delta, peer - delta
+    """The pair's references after a move of ``delta`` here and ``-delta`` there (step 3).
+
+    In place: both are this exchange's own new vectors (decoded sums), never shared.
+    """
+    own += delta
+    peer -= delta
+    return own, peer
 
 
-def _finite(values: np.ndarray, what: str) -> np.ndarray:
-    if not np.isfinite(values).all():
-        raise ExchangeRefused("non_finite", f"{what} contains NaN or Inf")
-    return values
+def _squared_norm(values: np.ndarray, what: str) -> float:
+    """``||values||^2``; ExchangeRefused unless every value is finite.
+
+    One pass where ``isfinite`` takes two: the sum is finite when every value is,
+    except for float32 overflow (values beyond ~1e19), which the slow path tells apart.
+    """
+    squared = float(np.dot(values, values))
+    if not np.isfinite(squared):
+        if not np.isfinite(values).all():
+            raise ExchangeRefused("non_finite", f"{what} contains NaN or Inf")
+        squared = float(np.dot(values.astype(np.float64), values))
+    return squared
+
+
+def _far(diff: np.ndarray, x: np.ndarray) -> bool:
+    return float(np.dot(diff, diff)) > FAR * FAR * float(np.dot(x, x))
 
 
 @dataclass
@@ -237,7 +260,7 @@ class Mixer:
             slices = block_slices(self.replica.num_params, self.spec.blocks, ids)
             x = self.replica.gather(slices)
             known = gather(own_ref, slices) if own_ref is not None else None
-            payload, seed, new_own = self._encode(codec, x, known)
+            codec, payload, seed, new_own = self._encode(codec, x, known)
             offer = self._snapshot(codec.name, payload, seed, version, base, self._blocks(ids), ids)
             return Outgoing(peer_id, mode, codec, slices, offer, new_own, ref)
         except BaseException:
@@ -255,12 +278,13 @@ class Mixer:
         """Check the reply and apply our increment (and keep the references); ExchangeRefused."""
         check_header(reply, self.replica.fingerprint, self.replica.num_params)
         offer = out.offer
-        mine = (offer.codec, offer.blocks, offer.block_ids, offer.ref_version, offer.ref_base)
-        theirs = (reply.codec, reply.blocks, reply.block_ids, reply.ref_version, reply.ref_base)
-        if mine != theirs:
+        mine = (offer.blocks, offer.block_ids, offer.ref_version, offer.ref_base)
+        theirs = (reply.blocks, reply.block_ids, reply.ref_version, reply.ref_base)
+        if mine != theirs or (reply.codec != offer.codec and reply.codec not in self._answers(out)):
             raise ExchangeRefused("malformed", f"reply {theirs} does not answer offer {mine}")
         size = out.new_own.size
-        peer = _finite(out.codec.decode(reply.payload, size, reply.seed), "the peer's reply")
+        codec = out.codec if reply.codec == offer.codec else FAR_CODEC
+        peer = codec.decode(reply.payload, size, reply.seed)  # checked in the increment
         if out.mode == RAW:
             self.replica.add(self._move(out, peer), out.slices)
             return
@@ -288,9 +312,9 @@ class Mixer:
         """
         move = increment(out.new_own, peer, self.gamma)
         scale = self.replica.num_params / max(move.size, 1)
-        squared = float(np.dot(move, move)) / (self.gamma * self.gamma)
+        squared = _squared_norm(move, "increment") / (self.gamma * self.gamma)
         self._distances[out.peer_id] = 0.5 * scale * squared
-        return self._checked(move)
+        return self._robust(move)
 
     def take_distance(self, peer_id: str) -> float | None:
         """The sample of the last exchange we started with ``peer_id`` (once; None: none)."""
@@ -316,7 +340,7 @@ class Mixer:
         slices = block_slices(self.replica.num_params, offer.blocks, offer.block_ids)
         size = sum(s.stop - s.start for s in slices)
         if offer.codec == "none" and offer.ref_version == 0 and offer.ref_base == 0:
-            peer = _finite(codec.decode(offer.payload, size, offer.seed), "the peer's offer")
+            peer = codec.decode(offer.payload, size, offer.seed)  # checked in the increment
             own = self.replica.gather(slices)
             delta = self._checked(increment(own, peer, gamma))
             reply = self._snapshot(
@@ -327,11 +351,11 @@ class Mixer:
         ref = self.store.acquire(sender)
         try:
             mode, own_ref, peer_ref, version = self._responder_refs(offer, ref)
-            peer = _finite(codec.decode(offer.payload, size, offer.seed), "the peer's offer")
+            peer = codec.decode(offer.payload, size, offer.seed)  # checked in the increment
             new_peer = gather(peer_ref, slices) + peer if peer_ref is not None else peer
             x = self.replica.gather(slices)
             known = gather(own_ref, slices) if own_ref is not None else None
-            payload, seed, new_own = self._encode(codec, x, known)
+            codec, payload, seed, new_own = self._encode(codec, x, known)
             delta = self._checked(increment(new_own, new_peer, gamma))
             reply = self._snapshot(
                 codec.name,
@@ -383,7 +407,10 @@ class Mixer:
 
     def _checked(self, delta: np.ndarray) -> np.ndarray:
         """A finite increment, passed through ``check_delta`` (both sides clip alike)."""
-        delta = _finite(delta, "increment")
+        _squared_norm(delta, "increment")
+        return self._robust(delta)
+
+    def _robust(self, delta: np.ndarray) -> np.ndarray:
         return delta if self.check_delta is None else self.check_delta(delta)
 
     def keep(
@@ -399,23 +426,36 @@ class Mixer:
         """Store the pair's new references (both sides applied)."""
         if ref is None:
             ref = PairReference(peer_generation, version, new_own, new_peer)
+        elif new_own.size == ref.own.size:  # the whole vector: the new ones replace the old
+            ref.own, ref.peer, ref.version = new_own, new_peer, version
         else:
-            scatter(ref.own, slices, new_own, add=False)
-            scatter(ref.peer, slices, new_peer, add=False)
+            scatter(ref.own, slices, new_own)
+            scatter(ref.peer, slices, new_peer)
             ref.version = version
         self.store.commit(peer_id, ref)
 
+    def _answers(self, out: Outgoing) -> tuple[str, ...]:
+        """The codecs a reply to ``out`` may use besides the offer's own: FAR_CODEC when far."""
+        coded_against_references = out.mode in (BASE, CONTINUE)
+        return (FAR_CODEC.name,) if coded_against_references and self._coarse(out.codec) else ()
+
+    @staticmethod
+    def _coarse(codec: Codec) -> bool:
+        return codec.ratio(1 << 16) < FAR_CODEC.ratio(1 << 16)
+
     def _encode(
         self, codec: Codec, x: np.ndarray, known: np.ndarray | None
-    ) -> tuple[bytes, int, np.ndarray]:
-        """Encode ``x - known``; return the payload, its seed and ``known + dec(payload)``."""
+    ) -> tuple[Codec, bytes, int, np.ndarray]:
+        """Encode ``x - known``; the codec used (FAR_CODEC when far), payload, seed, known + dec."""
         diff = x - known if known is not None else x
+        far = known is not None and self._coarse(codec) and _far(diff, x)
+        codec = FAR_CODEC if far else codec
         seed = int(self._rng.integers(1, 1 << 62))  # drawn always: the block choice stays put
         if not codec.seeded:  # ignored by the codec: 0 keeps it out of the header (10 bytes)
             seed = 0
         payload = codec.encode(diff, seed)
         decoded = codec.decode(payload, diff.size, seed)
-        return payload, seed, known + decoded if known is not None else decoded.copy()
+        return codec, payload, seed, known + decoded if known is not None else decoded.copy()
 
     def _choose_blocks(self) -> tuple[int, ...]:
         if self.spec.blocks == 1:

@@ -129,7 +129,8 @@ def half_squared_distance(own: np.ndarray, peer: np.ndarray) -> float:
 
 def increment(own: np.ndarray, peer: np.ndarray, alpha: float) -> np.ndarray:
     """The move toward the peer: ``alpha * (peer - own)`` (exact negative of the peer's)."""
-    delta: np.ndarray = np.float32(alpha) * (peer - own)
+    delta: np.ndarray = np.subtract(peer, own)
+    delta *= np.float32(alpha)  # in place: one 10M temporary less (the same bits)
     return delta
 
 
