@@ -320,7 +320,7 @@ class Node:
             if self._stop.wait(0.05):
                 return
         misses = 0  # exchanges in a row that did not complete: back off, a little, at random
-        while self.schedule.wait_for_work(interval * self.rng.uniform(0.5, 1.5)):
+        while self.schedule.wait_for_work(self._pause(interval)):
             if self._stop.is_set():
                 return
             alive = self.membership.alive()
@@ -333,6 +333,17 @@ class Node:
             else:
                 misses = min(misses + 1, 10)
                 self._stop.wait(self.rng.uniform(0.0, min(interval, IDLE_RETRY_S * 2**misses)))
+
+    def _pause(self, interval: float) -> float:
+        """Seconds before an exchange without a new step: none while averaging models apart.
+
+        Once training is over (or when there is none), models that still disagree are
+        averaged back to back, so the peers hold the mean within a few rounds rather
+        than one exchange per interval; once they agree, the timer paces again.
+        """
+        if self._state == "averaging" and self.exchanger.mixer.apart:
+            return 0.0
+        return interval * self.rng.uniform(0.5, 1.5)
 
     def _alive_count(self) -> int:
         """Members alive to average with (ourselves not counted)."""

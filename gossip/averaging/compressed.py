@@ -88,6 +88,12 @@ seeds, a rejoin) or a reference that fell far behind do not."""
 RAW, BASE, FULL, CONTINUE = "raw", "base", "full", "continue"
 
 
+AGREED = 1e-12
+"""Two models whose squared distance is below this fraction of one's squared norm
+(a relative distance of 1e-6, float32's rounding of a mean) agree: a peer with no
+training step to share gossips on its timer again instead of at once."""
+
+
 @dataclass(frozen=True)
 class Mixing:
     """How a peer compresses its exchanges (from ``--compression`` and friends)."""
@@ -238,6 +244,8 @@ class Mixer:
         self.check_delta: Callable[[np.ndarray], np.ndarray] | None = None
         """Robust averaging (gossip/robust.py): may clip an increment or refuse it."""
         self._distances: dict[str, float] = {}
+        self.apart = False
+        """The last exchange we started found the pair apart (see AGREED)."""
 
     # ------------------------------------------------------------ initiator
 
@@ -314,6 +322,8 @@ class Mixer:
         scale = self.replica.num_params / max(move.size, 1)
         squared = _squared_norm(move, "increment") / (self.gamma * self.gamma)
         self._distances[out.peer_id] = 0.5 * scale * squared
+        own = float(np.dot(out.new_own, out.new_own))
+        self.apart = squared > AGREED * own
         return self._robust(move)
 
     def take_distance(self, peer_id: str) -> float | None:
