@@ -20,6 +20,8 @@ from gossip.averaging.compressed import FULL, Mixer, Mixing, Outgoing, Responder
 from gossip.averaging.pairwise import Identity, Replica, Snapshot, check_header
 from gossip.clock import Clock
 from gossip.errors import ExchangeRefused, TransportError, WireError
+from gossip.logsafe import LogBudget, held_note
+from gossip.refusals import reason_key, short_detail
 from gossip.robust import Guard
 from gossip.schedule import Schedule
 from gossip.transport.base import Transport
@@ -31,6 +33,10 @@ log = logging.getLogger("gossip.exchange")
 
 LOG_REPEAT_S = 10.0
 """The same warning about the same peer is logged at most once per this many seconds."""
+LOG_PER_S, LOG_BURST = 1.0, 20
+"""Warnings about all peers together: at most a burst of 20 lines, then one a second."""
+MAX_BYTE_KEYS = 16
+"""Codec keys the byte counters keep; traffic under any further one is counted as ``other``."""
 
 
 ADMIT_WAIT_S = 0.05
@@ -104,7 +110,7 @@ class Exchanger:
         self._counts = ExchangeCounts()
         self._refusals: dict[str, int] = {}
         self._bytes: dict[str, dict[str, int]] = {}
-        self._last_warned: dict[tuple[str, str], float] = {}
+        self._log_budget = LogBudget(LOG_REPEAT_S, LOG_PER_S, LOG_BURST)
         self.on_failed: Callable[[str], None] | None = None
         """Told the peer id of each exchange we started that failed (membership evidence)."""
         self.guard: Guard | None = None
@@ -201,6 +207,10 @@ class Exchanger:
 
     # ------------------------------------------------------------ bookkeeping
 
+    def peers_tracked(self) -> int:
+        """Peers whose warnings are rate-limited now (bounded: gossip.logsafe.LogBudget)."""
+        return len(self._log_budget)
+
     def counts(self) -> dict[str, int]:
         with self._lock:
             return asdict(self._counts)
@@ -224,11 +234,15 @@ class Exchanger:
 
     def count_bytes(self, key: str, sent: int = 0, received: int = 0) -> None:
         with self._lock:
+            if key not in self._bytes and len(self._bytes) >= MAX_BYTE_KEYS:
+                key = "other"  # codec names come from peers' headers: a bounded set of keys
             entry = self._bytes.setdefault(key, {"sent": 0, "received": 0})
             entry["sent"] += sent
             entry["received"] += received
 
     def refused(self, peer_id: str, reason: str, detail: str) -> None:
+        """Count and log a refusal, ours or the peer's, under its reason in gossip.refusals."""
+        reason, detail = reason_key(reason), short_detail(detail)
         with self._lock:
             self._counts.refused += 1
             self._refusals[reason] = self._refusals.get(reason, 0) + 1
@@ -240,10 +254,7 @@ class Exchanger:
         self._warn(peer_id, reason, f"exchange with {peer_id} refused ({reason}): {detail}", level)
 
     def _warn(self, peer_id: str, key: str, message: str, level: int = logging.WARNING) -> None:
-        now = self.clock.now()
-        with self._lock:
-            last = self._last_warned.get((peer_id, key))
-            if last is not None and now - last < LOG_REPEAT_S:
-                return
-            self._last_warned[(peer_id, key)] = now
-        log.log(level, "%s: %s", self._identity().id, message)
+        """Log once per peer and key per LOG_REPEAT_S, within a budget shared by all peers."""
+        held = self._log_budget.allow((peer_id, key), self.clock.now())
+        if held is not None:
+            log.log(level, "%s: %s%s", self._identity().id, message, held_note(held))

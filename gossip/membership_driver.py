@@ -25,6 +25,7 @@ from typing import Any
 from gossip.clock import Clock
 from gossip.config import parse_address
 from gossip.errors import GossipError, UsageError
+from gossip.logsafe import LogBudget, held_note
 from gossip.membership.config import MembershipConfig
 from gossip.membership.core import Membership, Round, Target
 from gossip.membership.types import EVENT_KINDS, Digest, Event, MemberEntry
@@ -36,6 +37,8 @@ SEED_REFRESH_S = 10.0
 """Seconds a seed name's resolved addresses are reused before asking DNS again."""
 NOTICE_REPEAT_S = 60.0
 """A notice about bad input (same kind, member and detail) is logged at most this often."""
+NOTICE_PER_S, NOTICE_BURST = 1.0, 20
+"""Notices about all members together: a burst of 20 lines, then one a second."""
 
 
 class MembershipDriver:
@@ -59,7 +62,7 @@ class MembershipDriver:
         self._rng = rng
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
-        self._noticed: dict[tuple[str, str, str], float] = {}
+        self._notices = LogBudget(NOTICE_REPEAT_S, NOTICE_PER_S, NOTICE_BURST)
         self._in_flight: set[str] = set()
         self._pool: ThreadPoolExecutor | None = None
 
@@ -228,14 +231,11 @@ class MembershipDriver:
         return found
 
     def _notice(self, kind: str, who: str, detail: str) -> None:
-        """Log bad input once per kind, member and detail (again after NOTICE_REPEAT_S)."""
-        now = self._clock.now()
-        key = (kind, who, detail)
-        last = self._noticed.get(key)
-        if last is not None and now - last < NOTICE_REPEAT_S:
-            return
-        self._noticed[key] = now
-        log.warning("%s: %s %s: %s", self.id, kind, who, detail)
+        """Log bad input once per kind, member and detail (again after NOTICE_REPEAT_S),
+        within a budget shared by all members (gossip.logsafe)."""
+        held = self._notices.allow((kind, who, detail), self._clock.now())
+        if held is not None:
+            log.warning("%s: %s %s: %s%s", self.id, kind, who, detail, held_note(held))
 
     def _log(self, events: list[Event]) -> None:
         for event in events:
