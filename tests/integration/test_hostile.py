@@ -1,0 +1,43 @@
+"""Hostile clients against real gRPC nodes: silent streams, auth header forms, reflection."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import grpc
+
+from .conftest import wait_for
+from .inprocess import running
+
+EXCHANGE = "/gossip.v1.Exchange/Exchange"
+
+
+def test_silent_streams_cannot_starve_neighbours() -> None:
+    """Case 6: twelve streams that send nothing, one connection each; exchanges go on."""
+    quiet = threading.Event()
+
+    def nothing() -> Iterator[bytes]:
+        quiet.wait(30)
+        yield from ()
+
+    with running(id="a", max_steps=0) as a, running(id="b", max_steps=0) as b:
+        limiter = a._raw_transport.limiter
+        channels, calls = [], []
+        try:
+            for _ in range(12):
+                channel = grpc.insecure_channel(
+                    a.address, options=[("grpc.use_local_subchannel_pool", 1)]
+                )
+                channels.append(channel)
+                calls.append(channel.stream_stream(EXCHANGE)(nothing(), timeout=30))
+            wait_for(lambda: limiter.active() >= limiter.total, 10, "silent streams open")
+            done = sum(b.exchange_with(a.id, a.address) for _ in range(10))
+            assert done >= 9, (done, a.refusals, b.refusals)
+            # and each silent stream is cut soon after it opened (the header deadline)
+            wait_for(lambda: all(call.done() for call in calls), 10, "silent streams cut")
+            assert limiter.evicted > 0
+        finally:
+            quiet.set()
+            for channel in channels:
+                channel.close()
