@@ -21,6 +21,7 @@ from gossip.averaging.pairwise import Identity, Replica, Snapshot, check_header
 from gossip.clock import Clock
 from gossip.errors import ExchangeRefused, TransportError, WireError
 from gossip.logsafe import LogBudget, held_note
+from gossip.names import address_problem, id_problem
 from gossip.refusals import reason_key, short_detail
 from gossip.robust import Guard
 from gossip.schedule import Schedule
@@ -57,6 +58,16 @@ def codec_key(snapshot: Snapshot) -> str:
     """The key bytes are counted under: the codec, or ``full`` for a full (reset) exchange."""
     starting = snapshot.ref_version == 0 and snapshot.ref_base == 0 and snapshot.codec != "none"
     return FULL if starting else snapshot.codec
+
+
+def check_names(offer: Snapshot) -> None:
+    """Refuse (``invalid_id``) a sender id or address outside gossip.names' rules.
+
+    A continuing snapshot leaves the address out (gossip.transport.wire).
+    """
+    problem = id_problem(offer.sender_id) or (offer.address and address_problem(offer.address))
+    if problem:
+        raise ExchangeRefused("invalid_id", f"the sender gave {problem}")
 
 
 class _Pending:
@@ -173,6 +184,7 @@ class Exchanger:
 
     def check_header(self, offer: Snapshot) -> None:
         try:
+            check_names(offer)
             if self.guard is not None:
                 self.guard.admit(offer.sender_id, self.clock.now())
             check_header(offer, self.replica.fingerprint, self.replica.num_params)
@@ -243,6 +255,8 @@ class Exchanger:
     def refused(self, peer_id: str, reason: str, detail: str) -> None:
         """Count and log a refusal, ours or the peer's, under its reason in gossip.refusals."""
         reason, detail = reason_key(reason), short_detail(detail)
+        if id_problem(peer_id):
+            peer_id = "?"  # an id that breaks the rules is neither a key nor a log field
         with self._lock:
             self._counts.refused += 1
             self._refusals[reason] = self._refusals.get(reason, 0) + 1

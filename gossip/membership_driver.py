@@ -28,7 +28,7 @@ from gossip.errors import GossipError, UsageError
 from gossip.logsafe import LogBudget, held_note
 from gossip.membership.config import MembershipConfig
 from gossip.membership.core import Membership, Round, Target
-from gossip.membership.types import EVENT_KINDS, Digest, Event, MemberEntry
+from gossip.membership.types import DROPPED_KINDS, EVENT_KINDS, Digest, Event, MemberEntry
 from gossip.transport.base import Transport
 
 log = logging.getLogger("gossip.membership")
@@ -196,9 +196,10 @@ class MembershipDriver:
             ]
 
     def event_counts(self) -> dict[str, int]:
-        """Events seen so far, by kind: joined, suspect, alive, dead, left, rejoined."""
+        """Events seen so far, by kind: joined, suspect, alive, dead, left, rejoined, and
+        entries dropped as malformed or beyond the member cap (full)."""
         with self._lock:
-            return {kind: self._counts[kind] for kind in EVENT_KINDS}
+            return {kind: self._counts[kind] for kind in (*EVENT_KINDS, *DROPPED_KINDS)}
 
     # ------------------------------------------------------------ seeds and logs
 
@@ -240,7 +241,10 @@ class MembershipDriver:
     def _log(self, events: list[Event]) -> None:
         for event in events:
             member = event.member
-            if event.kind in ("malformed", "conflict"):
+            if event.kind in DROPPED_KINDS:
+                with self._lock:
+                    self._counts[event.kind] += 1
+            if event.kind in (*DROPPED_KINDS, "conflict"):
                 self._notice(event.kind, f"entry {member.id!r} ({member.address!r})", event.detail)
                 continue
             if event.kind in EVENT_KINDS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from gossip.transport.wire import (
     snapshot_frames,
     status_to_pb,
     verdict_frame,
+    verdict_of,
 )
 
 from .conftest import make_peers
@@ -87,3 +89,27 @@ def test_lru_forgets_the_least_recently_used() -> None:
     lru["c"] = 3
     assert "b" not in lru and lru.get("a") == 1 and lru.get("c") == 3
     assert len(lru) == 2 and lru.evictions == 1
+
+
+@pytest.mark.parametrize(
+    ("sender", "address"),
+    [
+        ("", "attacker:1"),
+        ("evil\n00:00:00.000 WARNING FAKE", "attacker:1"),
+        ("i" * (1 << 20), "attacker:1"),
+        ("ok-id", "no port"),
+        ("ok-id", "\x1b[31m:1"),
+    ],
+)
+def test_invalid_ids_are_refused_at_the_edge(
+    network: InMemoryNetwork, sender: str, address: str
+) -> None:
+    """Case 9: an id or address outside gossip.names' rules is refused and counted."""
+    (node,) = make_peers(1, network, max_steps=0)
+    before = node.replica.params.copy()
+    offer = dataclasses.replace(offer_to(node, sender), address=address)
+    (verdict,) = serve(node, [*snapshot_frames(offer), verdict_frame(True)])
+    assert verdict_of(verdict) is not None and verdict_of(verdict).reason == "invalid_id"  # type: ignore[union-attr]
+    assert node.refusals == {"invalid_id": 1}
+    assert node.guard.tracked() == 0 and node.exchanger.peers_tracked() <= 1
+    np.testing.assert_array_equal(node.replica.params, before)
