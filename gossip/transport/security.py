@@ -3,7 +3,8 @@
 gRPC glue for :mod:`gossip.transport.grpc_transport` (with it, the only
 modules that import grpc):
 
-* :class:`TokenInterceptor` checks ``authorization: Bearer <token>`` on every
+* :class:`TokenInterceptor` checks ``authorization: Bearer <token>`` (the
+  scheme in any case, RFC 7235; a bare token is refused) on every
   RPC with :func:`hmac.compare_digest` and answers ``UNAUTHENTICATED``
   otherwise; the standard health service is exempt so that orchestrators can
   probe without the secret (it tells only SERVING / NOT_SERVING);
@@ -140,12 +141,19 @@ def channel_credentials(tls: TlsMaterial) -> grpc.ChannelCredentials:
 # ---------------------------------------------------------------- token
 
 
-def _metadata_token(metadata: Any) -> str:
+def bearer_token(metadata: Any) -> str | None:
+    """The token of ``authorization: Bearer TOKEN``; None without the header.
+
+    The one rule, after RFC 7235 / RFC 6750: the scheme ``Bearer`` in any
+    case, one or more spaces, the token. Any other form (a bare token,
+    another scheme) gives "": refused like a wrong token.
+    """
     for key, value in metadata or ():
         if key == TOKEN_HEADER:
-            text = value.decode() if isinstance(value, bytes) else str(value)
-            return text[len("Bearer ") :] if text.startswith("Bearer ") else text
-    return ""
+            text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+            scheme, _, token = text.partition(" ")
+            return token.lstrip(" ") if scheme.lower() == "bearer" else ""
+    return None
 
 
 def _deny(code: grpc.StatusCode, message: str, like: Any) -> Any:
@@ -174,12 +182,17 @@ class TokenInterceptor(_ServerInterceptor):
         method = str(details.method)
         if method.startswith(EXEMPT_PREFIXES):
             return continuation(details)
-        given = _metadata_token(details.invocation_metadata).encode()
-        if hmac.compare_digest(given, self._token):
+        token = bearer_token(details.invocation_metadata)
+        if token and hmac.compare_digest(token.encode(), self._token):
             return continuation(details)
         if self._on_reject is not None:
             self._on_reject()
-        what = "no cluster token" if not given else "a wrong cluster token"
+        if token is None:
+            what = "no cluster token"
+        elif token:
+            what = "a wrong cluster token"
+        else:
+            what = "an authorization header that is not 'Bearer TOKEN'"
         return _deny(
             grpc.StatusCode.UNAUTHENTICATED,
             f"{what} (--token / {TOKEN_ENV})",

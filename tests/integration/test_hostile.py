@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 
 import grpc
+import pytest
 
 from .conftest import wait_for
 from .inprocess import running
@@ -41,3 +42,19 @@ def test_silent_streams_cannot_starve_neighbours() -> None:
             quiet.set()
             for channel in channels:
                 channel.close()
+
+
+def test_bearer_scheme_in_any_case_and_no_bare_token() -> None:
+    """Case 7: ``bearer TOKEN`` is accepted, a bare ``TOKEN`` is not (README, Security)."""
+    with running(token="s3cret") as node:
+        channel = grpc.insecure_channel(node.address)
+        status = channel.unary_unary("/gossip.v1.Control/Status")
+        try:
+            for value in ("Bearer s3cret", "bearer s3cret", "BEARER s3cret"):
+                assert status(b"", metadata=[("authorization", value)], timeout=5)
+            for value in ("s3cret", "Basic s3cret", "Bearer wrong"):
+                with pytest.raises(grpc.RpcError) as denied:
+                    status(b"", metadata=[("authorization", value)], timeout=5)
+                assert denied.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        finally:
+            channel.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gossip.errors import UsageError
-from gossip.transport.security import Limiter, load_tls, resolve_token
+from gossip.transport.security import Limiter, bearer_token, load_tls, resolve_token
 
 from ..tls import make_pki
 
@@ -19,6 +19,23 @@ def test_token_from_flag_then_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GOSSIP_TOKEN", "env-secret")
     assert resolve_token(None) == "env-secret"
     assert resolve_token("flag") == "flag"
+
+
+@pytest.mark.parametrize(
+    ("value", "token"),
+    [
+        ("Bearer s3cret", "s3cret"),
+        ("bearer s3cret", "s3cret"),  # case 7: the scheme is case-insensitive (RFC 7235)
+        ("BEARER   s3cret", "s3cret"),
+        (b"Bearer s3cret", "s3cret"),
+        ("s3cret", ""),  # a bare token is refused
+        ("Basic s3cret", ""),
+        ("Bearer", ""),
+    ],
+)
+def test_one_bearer_rule(value: str | bytes, token: str) -> None:
+    assert bearer_token([("x-other", "1"), ("authorization", value)]) == token
+    assert bearer_token([("x-other", "1")]) is None
 
 
 def test_limiter_per_peer_and_total() -> None:
