@@ -58,3 +58,32 @@ def test_bearer_scheme_in_any_case_and_no_bare_token() -> None:
                 assert denied.value.code() == grpc.StatusCode.UNAUTHENTICATED
         finally:
             channel.close()
+
+
+@pytest.mark.parametrize("version", ["v1", "v1alpha"])
+def test_reflection_v1_and_v1alpha_with_the_repository_file_name(version: str) -> None:
+    """Case 8: both reflection services answer; the file is gossip/v1/gossip.proto."""
+    from google.protobuf import descriptor_pb2
+    from grpc_reflection.v1alpha import reflection_pb2 as r
+
+    with running() as node:
+        channel = grpc.insecure_channel(node.address)
+        try:
+            method = channel.stream_stream(
+                f"/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo",
+                request_serializer=r.ServerReflectionRequest.SerializeToString,
+                response_deserializer=r.ServerReflectionResponse.FromString,
+            )
+            requests = [
+                r.ServerReflectionRequest(list_services=""),
+                r.ServerReflectionRequest(file_by_filename="gossip/v1/gossip.proto"),
+            ]
+            listed, found = list(method(iter(requests), timeout=10))
+            names = {s.name for s in listed.list_services_response.service}
+            assert {"gossip.v1.Exchange", "grpc.reflection.v1.ServerReflection"} <= names
+            (raw,) = found.file_descriptor_response.file_descriptor_proto
+            assert (
+                descriptor_pb2.FileDescriptorProto.FromString(raw).name == "gossip/v1/gossip.proto"
+            )
+        finally:
+            channel.close()
