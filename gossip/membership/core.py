@@ -243,6 +243,12 @@ class Membership:
                 else:
                     tombstones += 1
                 event = self._merge_entry(entry, sender, now)
+            elif known.state not in _LIVE and entry.state in _LIVE:  # a tombstone may revive
+                if live >= self.config.max_members:
+                    events.append(Event("full", entry, f"{live} members already"))
+                    continue
+                event = self._merge_entry(entry, sender, now)
+                live += self.state_of(entry.id) in _LIVE
             else:
                 event = self._merge_entry(entry, sender, now)
             if event is not None:
