@@ -39,6 +39,9 @@ NOTICE_REPEAT_S = 60.0
 """A notice about bad input (same kind, member and detail) is logged at most this often."""
 NOTICE_PER_S, NOTICE_BURST = 1.0, 20
 """Notices about all members together: a burst of 20 lines, then one a second."""
+EVENT_PER_S, EVENT_BURST = 5.0, 100
+"""Lines about members' state changes (joined, dead...): a burst of 100, then five a second,
+so that gossip announcing a stream of new members cannot flood the log (all are counted)."""
 
 
 class MembershipDriver:
@@ -63,6 +66,7 @@ class MembershipDriver:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._notices = LogBudget(NOTICE_REPEAT_S, NOTICE_PER_S, NOTICE_BURST)
+        self._event_lines = LogBudget(0.0, EVENT_PER_S, EVENT_BURST)
         self._in_flight: set[str] = set()
         self._pool: ThreadPoolExecutor | None = None
 
@@ -258,14 +262,18 @@ class MembershipDriver:
                     "%s: %s; silence timers shifted, nobody convicted", self.id, event.detail
                 )
                 continue
+            held = self._event_lines.allow((event.kind, member.id), self._clock.now())
+            if held is None:
+                continue
             level = logging.WARNING if event.kind in ("dead", "paused") else logging.INFO
             log.log(
                 level,
-                "%s: member %s (%s) %s, generation %d%s",
+                "%s: member %s (%s) %s, generation %d%s%s",
                 self.id,
                 member.id,
                 member.address,
                 event.kind,
                 member.generation,
                 f" ({event.detail})" if event.detail else "",
+                held_note(held),
             )
