@@ -11,17 +11,23 @@ sampled every 500 messages). Prints counts per service and outcome, writes
 ``bench/results/fuzz.json``, and prints the verdict last.
 
     .venv/bin/python bench/fuzz.py [--count 10000]
+    .venv/bin/python bench/fuzz.py --soak 100000 [--oversized 10000]
+
+``--soak`` runs issue 15's soak instead (see :func:`soak`): RSS growth,
+status size, log volume and a neighbour's exchange rate under hostile input.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import random
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -184,6 +190,23 @@ class Fuzzer:
         return kind, self.noise(0, 64)
 
 
+def start_node(node_id: str, address: str, log: Any, *args: str) -> subprocess.Popen[bytes]:
+    """A child gossip-node (model mlp:32, no catch-up) logging to ``log``."""
+    argv = [sys.executable, "-m", "gossip.cli.node", "--id", node_id, "--listen", address]
+    argv += ["--model", "mlp:32", "--no-bootstrap", *args]
+    return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_node(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
 def model_hash(client: GrpcTransport, address: str, fingerprint: str, size: int) -> str:
     fetched = client.fetch(address, FetchRequest("fuzz-check", fingerprint, size, 0), 10.0)
     assert fetched.snapshot is not None, "the node has no steps: cannot read its model"
@@ -197,9 +220,7 @@ def run(count: int, seed: int = 0, quiet: bool = False, oversized: float = 0.02)
     address = f"127.0.0.1:{port}"
     workdir = Path(tempfile.mkdtemp(prefix="gossip-fuzz-"))
     log = (workdir / "node.log").open("wb")
-    argv = [sys.executable, "-m", "gossip.cli.node", "--id", "target", "--listen", address]
-    argv += ["--model", "mlp:32", "--max-steps", "20", "--no-bootstrap", "--log-level", "error"]
-    child = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    child = start_node("target", address, log, "--max-steps", "20", "--log-level", "error")
     client = GrpcTransport()
     result: dict[str, Any] = {"count_per_service": count, "services": {}}
     try:
@@ -297,14 +318,124 @@ def run(count: int, seed: int = 0, quiet: bool = False, oversized: float = 0.02)
         return result
     finally:
         client.stop(0)
-        if child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        stop_node(child)
         log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _silent_streams(address: str, count: int, stop: threading.Event) -> None:
+    """Keep ``count`` exchange streams open that send nothing, one connection each."""
+
+    def nothing() -> Iterator[bytes]:
+        stop.wait()
+        yield from ()
+
+    channels = [
+        grpc.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)])
+        for _ in range(count)
+    ]
+    calls: list[Any] = [None] * count
+    try:
+        while not stop.is_set():
+            for i, channel in enumerate(channels):
+                if calls[i] is None or calls[i].done():  # cut by the node: open another
+                    calls[i] = channel.stream_stream(SERVICES["exchange"])(nothing(), timeout=60)
+            stop.wait(0.05)
+    finally:
+        for channel in channels:
+            channel.close()
+
+
+def _ok_rate(client: GrpcTransport, address: str, seconds: float) -> float:
+    """Completed exchanges per second of the node at ``address`` over ``seconds``."""
+    before = client.status(address, 5.0)["exchanges"]["ok"]
+    time.sleep(seconds)
+    return (client.status(address, 5.0)["exchanges"]["ok"] - before) / seconds
+
+
+def soak(ids: int, oversized: int, silent: int = 8, baseline_s: float = 10.0) -> dict[str, Any]:
+    """Issue 15's soak: hostile ids, members and oversized fields while a neighbour exchanges.
+
+    A target node and one honest neighbour train and exchange. The target's
+    exchange rate is measured, then again while ``silent`` silent streams are
+    held open and ``ids`` refused offers from new sender ids, ``ids`` digests
+    announcing new member ids and ``oversized`` 1 MB reasons and ids arrive.
+    """
+    port, neighbour_port = free_ports(2)
+    address, neighbour = f"127.0.0.1:{port}", f"127.0.0.1:{neighbour_port}"
+    workdir = Path(tempfile.mkdtemp(prefix="gossip-soak-"))
+    log_path = workdir / "target.log"
+    log, other_log = log_path.open("wb"), (workdir / "neighbour.log").open("wb")
+    child = start_node("target", address, log, "--peers", neighbour)
+    other = start_node("neighbour", neighbour, other_log, "--peers", address)
+    client = GrpcTransport()
+    stop = threading.Event()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if client.status(address, 2.0)["exchanges"]["ok"] >= 5:
+                    break
+            except GossipError:
+                pass
+            time.sleep(0.2)
+        fingerprint = client.status(address, 5.0)["model"]["fingerprint"]
+        baseline = _ok_rate(client, address, baseline_s)
+        rss_start, log_start = rss_kib(child.pid), log_path.stat().st_size
+        holder = threading.Thread(target=_silent_streams, args=(address, silent, stop))
+        holder.start()
+        channel = grpc.insecure_channel(
+            address, options=[("grpc.max_send_message_length", 2 * MAX_MESSAGE)]
+        )
+        exchange = channel.stream_stream(SERVICES["exchange"])
+        push_pull = channel.unary_unary(SERVICES["membership"])
+        ok_before, began = client.status(address, 5.0)["exchanges"]["ok"], time.monotonic()
+        huge = "x" * (1 << 20)
+        for i in range(ids):
+            header = pb.SnapshotHeader(sender_id=f"soak-{i}", fingerprint="deadbeef")
+            frames = [pb.Frame(header=header).SerializeToString()]
+            if i < oversized:  # 1 MB reason, or 1 MB id
+                header.CopyFrom(pb.SnapshotHeader(sender_id=huge if i % 2 else f"soak-{i}"))
+                header.fingerprint = fingerprint
+                frames = [pb.Frame(header=header).SerializeToString()]
+                frames.append(pb.Frame(verdict=pb.Verdict(reason=f"{i}{huge}")).SerializeToString())
+            digest = pb.Digest(sender_id=f"soak-{i}", entries=[pb.MemberEntry(
+                id=f"m-{i}", address=f"10.{i % 250}.{i // 250 % 250}.1:1", generation=1,
+                heartbeat=1, state=pb.MEMBER_STATE_ALIVE,
+            )])  # fmt: skip
+            with contextlib.suppress(grpc.RpcError):
+                list(exchange(iter(frames), timeout=5.0))
+            with contextlib.suppress(grpc.RpcError):
+                push_pull(digest.SerializeToString(), timeout=5.0)
+        attack_s = time.monotonic() - began
+        ok_during = client.status(address, 5.0)["exchanges"]["ok"] - ok_before
+        status_bytes = len(
+            channel.unary_unary(SERVICES["control"])(b"", timeout=5.0)  # the reply's wire size
+        )
+        channel.close()
+        lines = log_path.read_bytes()[log_start:].count(b"\n")
+        result = {
+            "ids": ids,
+            "oversized": oversized,
+            "silent_streams": silent,
+            "attack_s": round(attack_s, 1),
+            "rss_kib": {"start": rss_start, "end": rss_kib(child.pid)},
+            "rss_growth_mib": round((rss_kib(child.pid) - rss_start) / 1024, 1),
+            "status_bytes": status_bytes,
+            "log_bytes": log_path.stat().st_size - log_start,
+            "log_lines": lines,
+            "ok_per_s": {"baseline": round(baseline, 2), "attack": round(ok_during / attack_s, 2)},
+            "machine": machine(),
+        }
+        result["ok_ratio"] = round(result["ok_per_s"]["attack"] / max(baseline, 1e-9), 2)
+        return result
+    finally:
+        stop.set()
+        client.stop(0)
+        for process in (child, other):
+            stop_node(process)
+        log.close()
+        other_log.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -312,7 +443,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000, help="messages per service")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--soak", type=int, metavar="IDS", help="soak instead: IDS hostile sender and member ids"
+    )
+    parser.add_argument("--oversized", type=int, default=10_000, help="soak: 1 MB fields")
     args = parser.parse_args()
+    if args.soak:
+        soaked = soak(args.soak, min(args.oversized, args.soak))
+        write_result("fuzz_soak", soaked)
+        print(soaked)
+        ok = (
+            soaked["rss_growth_mib"] <= 20
+            and soaked["status_bytes"] < 64 << 10
+            and soaked["ok_ratio"] >= 0.9
+        )
+        print(f"soak: {'PASS' if ok else 'FAIL'}")
+        return 0 if ok else 1
     result = run(args.count, args.seed)
     write_result("fuzz", result)
     total = sum(s["messages"] for s in result["services"].values())

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from gossip.compression import parse_spec
 from gossip.errors import UsageError
+from gossip.names import address_problem, id_problem
 
 
 def parse_address(text: str, what: str = "address") -> tuple[str, int]:
@@ -190,6 +191,10 @@ class NodeConfig:
                 f"--optimizer must be one of sgd, momentum, adam, got {self.optimizer!r}"
             )
         parse_spec(self.compression)  # UsageError naming the valid forms
+        if self.id and (problem := id_problem(self.id)):
+            raise UsageError(f"--id: {problem}")
+        if self.advertise and (problem := address_problem(self.advertise)):
+            raise UsageError(f"--advertise: {problem}")
         if self.consensus_step is not None and not 0.0 < self.consensus_step <= 1.0:
             raise UsageError(f"--consensus-step must be in (0, 1], got {self.consensus_step}")
         _positive("--reference-memory", self.reference_memory)

@@ -19,6 +19,9 @@ from gossip.averaging.compressed import FULL, Mixer, Mixing, Outgoing, Responder
 from gossip.averaging.pairwise import Identity, Replica, Snapshot, check_header
 from gossip.clock import Clock
 from gossip.errors import ExchangeRefused, TransportError, WireError
+from gossip.logsafe import LogBudget, held_note
+from gossip.names import address_problem, id_problem
+from gossip.refusals import reason_key, short_detail
 from gossip.robust import Guard
 from gossip.schedule import Schedule
 from gossip.transport.base import Transport
@@ -30,6 +33,10 @@ log = logging.getLogger("gossip.exchange")
 
 LOG_REPEAT_S = 10.0
 """The same warning about the same peer is logged at most once per this many seconds."""
+LOG_PER_S, LOG_BURST = 1.0, 20
+"""Warnings about all peers together: at most a burst of 20 lines, then one a second."""
+MAX_BYTE_KEYS = 16
+"""Codec keys the byte counters keep; traffic under any further one is counted as ``other``."""
 
 
 ROUTINE_REFUSALS = ("reference_mismatch", "busy")
@@ -47,6 +54,16 @@ def codec_key(snapshot: Snapshot) -> str:
     """The key bytes are counted under: the codec, or ``full`` for a full (reset) exchange."""
     starting = snapshot.ref_version == 0 and snapshot.ref_base == 0 and snapshot.codec != "none"
     return FULL if starting else snapshot.codec
+
+
+def check_names(offer: Snapshot) -> None:
+    """Refuse (``invalid_id``) a sender id or address outside gossip.names' rules.
+
+    A continuing snapshot leaves the address out (gossip.transport.wire).
+    """
+    problem = id_problem(offer.sender_id) or (offer.address and address_problem(offer.address))
+    if problem:
+        raise ExchangeRefused("invalid_id", f"the sender gave {problem}")
 
 
 class _Pending:
@@ -100,7 +117,7 @@ class Exchanger:
         self._counts = ExchangeCounts()
         self._refusals: dict[str, int] = {}
         self._bytes: dict[str, dict[str, int]] = {}
-        self._last_warned: dict[tuple[str, str], float] = {}
+        self._log_budget = LogBudget(LOG_REPEAT_S, LOG_PER_S, LOG_BURST)
         self.on_failed: Callable[[str], None] | None = None
         """Told the peer id of each exchange we started that failed (membership evidence)."""
         self.guard: Guard | None = None
@@ -165,6 +182,7 @@ class Exchanger:
 
     def check_header(self, offer: Snapshot) -> None:
         try:
+            check_names(offer)
             if self.guard is not None:
                 self.guard.admit(offer.sender_id, self.clock.now())
             check_header(offer, self.replica.fingerprint, self.replica.num_params)
@@ -199,6 +217,10 @@ class Exchanger:
 
     # ------------------------------------------------------------ bookkeeping
 
+    def peers_tracked(self) -> int:
+        """Peers whose warnings are rate-limited now (bounded: gossip.logsafe.LogBudget)."""
+        return len(self._log_budget)
+
     def counts(self) -> dict[str, int]:
         with self._lock:
             return asdict(self._counts)
@@ -222,11 +244,17 @@ class Exchanger:
 
     def count_bytes(self, key: str, sent: int = 0, received: int = 0) -> None:
         with self._lock:
+            if key not in self._bytes and len(self._bytes) >= MAX_BYTE_KEYS:
+                key = "other"  # codec names come from peers' headers: a bounded set of keys
             entry = self._bytes.setdefault(key, {"sent": 0, "received": 0})
             entry["sent"] += sent
             entry["received"] += received
 
     def refused(self, peer_id: str, reason: str, detail: str) -> None:
+        """Count and log a refusal, ours or the peer's, under its reason in gossip.refusals."""
+        reason, detail = reason_key(reason), short_detail(detail)
+        if id_problem(peer_id):
+            peer_id = "?"  # an id that breaks the rules is neither a key nor a log field
         with self._lock:
             self._counts.refused += 1
             self._refusals[reason] = self._refusals.get(reason, 0) + 1
@@ -238,10 +266,7 @@ class Exchanger:
         self._warn(peer_id, reason, f"exchange with {peer_id} refused ({reason}): {detail}", level)
 
     def _warn(self, peer_id: str, key: str, message: str, level: int = logging.WARNING) -> None:
-        now = self.clock.now()
-        with self._lock:
-            last = self._last_warned.get((peer_id, key))
-            if last is not None and now - last < LOG_REPEAT_S:
-                return
-            self._last_warned[(peer_id, key)] = now
-        log.log(level, "%s: %s", self._identity().id, message)
+        """Log once per peer and key per LOG_REPEAT_S, within a budget shared by all peers."""
+        held = self._log_budget.allow((peer_id, key), self.clock.now())
+        if held is not None:
+            log.log(level, "%s: %s%s", self._identity().id, message, held_note(held))

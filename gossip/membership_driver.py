@@ -25,9 +25,10 @@ from typing import Any
 from gossip.clock import Clock
 from gossip.config import parse_address
 from gossip.errors import GossipError, UsageError
+from gossip.logsafe import LogBudget, held_note
 from gossip.membership.config import MembershipConfig
 from gossip.membership.core import Membership, Round, Target
-from gossip.membership.types import EVENT_KINDS, Digest, Event, MemberEntry
+from gossip.membership.types import DROPPED_KINDS, EVENT_KINDS, Digest, Event, MemberEntry
 from gossip.transport.base import Transport
 
 log = logging.getLogger("gossip.membership")
@@ -36,6 +37,11 @@ SEED_REFRESH_S = 10.0
 """Seconds a seed name's resolved addresses are reused before asking DNS again."""
 NOTICE_REPEAT_S = 60.0
 """A notice about bad input (same kind, member and detail) is logged at most this often."""
+NOTICE_PER_S, NOTICE_BURST = 1.0, 20
+"""Notices about all members together: a burst of 20 lines, then one a second."""
+EVENT_PER_S, EVENT_BURST = 5.0, 100
+"""Lines about members' state changes (joined, dead...): a burst of 100, then five a second,
+so that gossip announcing a stream of new members cannot flood the log (all are counted)."""
 
 
 class MembershipDriver:
@@ -59,7 +65,8 @@ class MembershipDriver:
         self._rng = rng
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
-        self._noticed: dict[tuple[str, str, str], float] = {}
+        self._notices = LogBudget(NOTICE_REPEAT_S, NOTICE_PER_S, NOTICE_BURST)
+        self._event_lines = LogBudget(0.0, EVENT_PER_S, EVENT_BURST)
         self._in_flight: set[str] = set()
         self._pool: ThreadPoolExecutor | None = None
 
@@ -193,9 +200,10 @@ class MembershipDriver:
             ]
 
     def event_counts(self) -> dict[str, int]:
-        """Events seen so far, by kind: joined, suspect, alive, dead, left, rejoined."""
+        """Events seen so far, by kind: joined, suspect, alive, dead, left, rejoined, and
+        entries dropped as malformed or beyond the member cap (full)."""
         with self._lock:
-            return {kind: self._counts[kind] for kind in EVENT_KINDS}
+            return {kind: self._counts[kind] for kind in (*EVENT_KINDS, *DROPPED_KINDS)}
 
     # ------------------------------------------------------------ seeds and logs
 
@@ -228,19 +236,19 @@ class MembershipDriver:
         return found
 
     def _notice(self, kind: str, who: str, detail: str) -> None:
-        """Log bad input once per kind, member and detail (again after NOTICE_REPEAT_S)."""
-        now = self._clock.now()
-        key = (kind, who, detail)
-        last = self._noticed.get(key)
-        if last is not None and now - last < NOTICE_REPEAT_S:
-            return
-        self._noticed[key] = now
-        log.warning("%s: %s %s: %s", self.id, kind, who, detail)
+        """Log bad input once per kind, member and detail (again after NOTICE_REPEAT_S),
+        within a budget shared by all members (gossip.logsafe)."""
+        held = self._notices.allow((kind, who, detail), self._clock.now())
+        if held is not None:
+            log.warning("%s: %s %s: %s%s", self.id, kind, who, detail, held_note(held))
 
     def _log(self, events: list[Event]) -> None:
         for event in events:
             member = event.member
-            if event.kind in ("malformed", "conflict"):
+            if event.kind in DROPPED_KINDS:
+                with self._lock:
+                    self._counts[event.kind] += 1
+            if event.kind in (*DROPPED_KINDS, "conflict"):
                 self._notice(event.kind, f"entry {member.id!r} ({member.address!r})", event.detail)
                 continue
             if event.kind in EVENT_KINDS:
@@ -254,14 +262,18 @@ class MembershipDriver:
                     "%s: %s; silence timers shifted, nobody convicted", self.id, event.detail
                 )
                 continue
+            held = self._event_lines.allow((event.kind, member.id), self._clock.now())
+            if held is None:
+                continue
             level = logging.WARNING if event.kind in ("dead", "paused") else logging.INFO
             log.log(
                 level,
-                "%s: member %s (%s) %s, generation %d%s",
+                "%s: member %s (%s) %s, generation %d%s%s",
                 self.id,
                 member.id,
                 member.address,
                 event.kind,
                 member.generation,
                 f" ({event.detail})" if event.detail else "",
+                held_note(held),
             )

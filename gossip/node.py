@@ -45,6 +45,7 @@ from gossip.membership import Digest, MemberEntry, MembershipConfig
 from gossip.membership.faults import wrap_from_env
 from gossip.membership_driver import MembershipDriver
 from gossip.model import Sequential
+from gossip.names import id_problem
 from gossip.observability import Observability
 from gossip.recipe import build_model, load_data
 from gossip.robust import Guard, RobustConfig
@@ -372,6 +373,9 @@ class Node:
         """Serve a catch-up: our current model, unless we are not ahead of the requester."""
         if not self._ready.is_set():
             raise ExchangeRefused("busy", "still catching up itself")
+        problem = id_problem(request.requester_id)
+        if problem:
+            raise ExchangeRefused("invalid_id", f"the requester gave {problem}")
         self.guard.admit(request.requester_id, self.clock.now())
         fingerprint, size = self.replica.fingerprint, self.replica.num_params
         if request.fingerprint != fingerprint or request.num_params != size:

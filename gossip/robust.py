@@ -21,6 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gossip.errors import ExchangeRefused
+from gossip.lru import Lru
+
+MAX_PEER_RECORDS = 1024
+"""Peers whose strikes and quarantine are remembered (an LRU): ids are the peers' choice."""
+MAX_LISTED = 32
+"""Quarantined peers listed in the status (those with the longest time left); all are counted."""
 
 STRIKE_REASONS = frozenset(
     {
@@ -92,7 +98,7 @@ class Guard:
         self.config = config or RobustConfig()
         self._lock = threading.Lock()
         self._recent: deque[float] = deque(maxlen=self.config.outlier_window)
-        self._peers: dict[str, _Record] = {}
+        self._peers: Lru[str, _Record] = Lru(MAX_PEER_RECORDS)
         self.clipped = 0
         self.quarantines = 0
 
@@ -131,7 +137,9 @@ class Guard:
             return False
         cfg = self.config
         with self._lock:
-            record = self._peers.setdefault(peer_id, _Record())
+            record = self._peers.get(peer_id)
+            if record is None:
+                record = self._peers[peer_id] = _Record()
             record.total += 1
             record.strikes.append(now)
             while record.strikes and record.strikes[0] < now - cfg.strike_window:
@@ -143,6 +151,11 @@ class Guard:
                 self.quarantines += 1
                 return True
             return False
+
+    def tracked(self) -> int:
+        """Peers with a record now (at most MAX_PEER_RECORDS)."""
+        with self._lock:
+            return len(self._peers)
 
     def quarantined(self, peer_id: str, now: float) -> bool:
         with self._lock:
@@ -161,8 +174,10 @@ class Guard:
                 )
 
     def status(self, now: float) -> dict[str, object]:
-        """Quarantined peers and counters, for the status JSON."""
+        """Quarantined peers (at most MAX_LISTED) and counters, for the status JSON."""
         with self._lock:
+            held = [(peer, r) for peer, r in self._peers.items() if r.until > now]
+            held = sorted(held, key=lambda pr: -pr[1].until)[:MAX_LISTED]
             quarantined = [
                 {
                     "id": peer,
@@ -170,8 +185,7 @@ class Guard:
                     "reason": r.reason,
                     "strikes": r.total,
                 }
-                for peer, r in sorted(self._peers.items())
-                if r.until > now
+                for peer, r in sorted(held, key=lambda pr: pr[0])
             ]
             return {
                 "quarantined": quarantined,

@@ -1,12 +1,20 @@
 #!/bin/sh
 # Generate Python code for the wire contract into $1 (default gossip/transport/_pb).
-# The generated grpc module imports its messages absolutely; rewrite that to a
-# relative import so the code lives inside our package.
+# protoc runs from protos/ so that the descriptor is registered (and served by
+# reflection) under its repository path, gossip/v1/gossip.proto. protoc writes
+# the modules under gossip/v1/ of a scratch directory; they are moved into $out,
+# and the generated grpc module's absolute import of its messages is rewritten
+# to a relative one so the code lives inside our package.
 set -eu
 out=${1:-gossip/transport/_pb}
 BIN=${BIN:-.venv/bin}
 mkdir -p "$out"
-"$BIN/python" -m grpc_tools.protoc -I protos/gossip/v1 \
-  --python_out="$out" --pyi_out="$out" --grpc_python_out="$out" \
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+"$BIN/python" -m grpc_tools.protoc -I protos \
+  --python_out="$scratch" --pyi_out="$scratch" --grpc_python_out="$scratch" \
   protos/gossip/v1/gossip.proto
-sed -i 's/^import gossip_pb2 as gossip__pb2$/from . import gossip_pb2 as gossip__pb2/' "$out/gossip_pb2_grpc.py"
+for f in gossip_pb2.py gossip_pb2.pyi gossip_pb2_grpc.py; do
+  mv "$scratch/gossip/v1/$f" "$out/$f"
+done
+sed -i 's/^from gossip\.v1 import gossip_pb2 as gossip_dot_v1_dot_gossip__pb2$/from . import gossip_pb2 as gossip_dot_v1_dot_gossip__pb2/' "$out/gossip_pb2_grpc.py"

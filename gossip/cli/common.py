@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -12,6 +11,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from gossip.errors import GossipError, UsageError
+from gossip.logsafe import JsonFormatter, OneLineFormatter
 
 # gRPC's C core logs its own lines to stderr (a port in use, a reconnect); our
 # commands say what matters in one line. GRPC_VERBOSITY=error brings them back.
@@ -25,26 +25,16 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": round(record.created, 3),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
 def setup_logging(fmt: str = "text", level: str = "info") -> None:
-    """Readable text by default, one JSON object per line with ``json``."""
+    """Readable text by default, one JSON object per line with ``json``.
+
+    Either way each record is one printable line, its fields cut (gossip.logsafe).
+    """
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
-        handler.setFormatter(_JsonFormatter())
+        handler.setFormatter(JsonFormatter())
     else:
-        formatter = logging.Formatter(
+        formatter = OneLineFormatter(
             "%(asctime)s.%(msecs)03d %(levelname)-5s %(message)s", "%H:%M:%S"
         )
         formatter.converter = time.localtime

@@ -79,6 +79,11 @@ class MembershipConfig:
     when no member is alive; an isolated node tries one seed every round)."""
     tombstone_ttl: float = 60.0
     """Seconds a dead or left member is remembered so stale gossip cannot revive it."""
+    max_members: int = 256
+    """Alive or suspect members kept; a new one beyond this is dropped (``full``), and
+    nobody known is evicted for it. Gossip can announce members: this bounds the table."""
+    max_tombstones: int = 64
+    """Dead or left members kept; beyond this the oldest tombstones are forgotten first."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -95,6 +100,8 @@ class MembershipConfig:
         ):
             if not getattr(self, name) > 0:
                 raise UsageError(f"membership {name} must be positive, got {getattr(self, name)}")
+        if self.max_members < 1 or self.max_tombstones < 1:
+            raise UsageError("membership max_members and max_tombstones must be >= 1")
         if self.fanout < 1 or self.window < 2 or self.confirmations < 0:
             raise UsageError("membership fanout must be >= 1, window >= 2, confirmations >= 0")
         if self.suspicion_max < self.suspicion_min:

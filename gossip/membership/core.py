@@ -22,7 +22,14 @@ Rules:
 * Dead and left members stay ``tombstone_ttl`` as tombstones: still gossiped,
   so stale entries cannot resurrect them, and a dead one is push-pulled every
   ``reconnect_interval``, so the two halves of a healed partition find
-  each other again.
+  each other again. An expired tombstone's version is remembered (an LRU):
+  hearsay of that version or older, which a neighbour whose copy has not yet
+  expired hands back, does not start its lifetime again.
+* Bounds: at most ``max_members`` alive or suspect members (a new one beyond
+  is dropped as ``full``, nobody known is evicted), at most
+  ``max_tombstones`` tombstones (the oldest go first; hearsay about unknown
+  members is not kept beyond the cap), at most :data:`MAX_REPORTS` reporters
+  per suspect.
 * A jump of our own clock beyond ``stall_threshold`` (the process was paused)
   shifts every silence timer by the jump: nobody is convicted for our pause,
   and the next round goes to every member, so they hear from us at once.
@@ -39,15 +46,17 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from gossip.lru import Lru
 from gossip.membership.config import MembershipConfig
 from gossip.membership.detector import ArrivalWindow, phi, suspicion_timeout, z_for_phi
 from gossip.membership.types import Digest, Event, MemberEntry, State
+from gossip.names import address_problem, id_problem
 
 MAX_HEARTBEAT = 1 << 48
 """Larger counters are refused as forged: 2^48 rounds of 0.2 s is 1.8 million years."""
 MAX_GENERATION = 1 << 62
-MAX_FIELD = 256
-"""Longest id or address accepted."""
+MAX_REPORTS = 32
+"""Reporters of a suspicion kept per member (more than ``confirmations`` ever needs)."""
 
 _LIVE = (State.ALIVE, State.SUSPECT)
 
@@ -101,13 +110,9 @@ class _Member:
 
 def invalid_reason(entry: MemberEntry) -> str | None:
     """Why an entry from the wire cannot be trusted at all, or None when it is well formed."""
-    if not entry.id or not entry.address:
-        return "empty id or address"
-    if len(entry.id) > MAX_FIELD or len(entry.address) > MAX_FIELD:
-        return "id or address too long"
-    host, sep, port = entry.address.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        return f"address {entry.address!r} is not HOST:PORT"
+    problem = id_problem(entry.id) or address_problem(entry.address)
+    if problem:
+        return problem
     if not 0 < entry.generation < MAX_GENERATION:
         return f"generation {entry.generation} out of range"
     if not 0 <= entry.heartbeat < MAX_HEARTBEAT:
@@ -130,6 +135,8 @@ class Membership:
         self._next_seed = now
         self._broadcast = False
         self._probes: list[Target] = []
+        self._forgotten: Lru[str, tuple[int, int]] = Lru(4 * config.max_tombstones)
+        """Versions of expired tombstones: their hearsay does not bring them back."""
 
     # ------------------------------------------------------------ reading
 
@@ -200,8 +207,13 @@ class Membership:
     def merge(self, digest: Digest, now: float) -> list[Event]:
         """Take a digest (a push or a reply): newer entries win; return what changed."""
         events = self._observe_time(now)
-        alone = not any(m.state in _LIVE for m in self._members.values())
         sender = digest.sender_id
+        problem = id_problem(sender) if sender else None
+        if problem:
+            return [*events, Event("malformed", _UNKNOWN, f"digest sender: {problem}")]
+        live = sum(1 for m in self._members.values() if m.state in _LIVE)
+        tombstones = len(self._members) - live
+        alone = live == 0
         members = self._members
         alive = State.ALIVE
         for entry in digest.entries:
@@ -215,13 +227,30 @@ class Membership:
                     continue
             if entry.id == self._me.id:
                 event = self._about_me(entry, now)
+            elif reason := invalid_reason(entry):
+                event = Event("malformed", entry, f"from {sender or '?'}: {reason}")
+            elif known is None:  # a new member: within the caps, and not an expired tombstone
+                forgotten = self._forgotten.get(entry.id)
+                if forgotten is not None and entry.version <= forgotten:
+                    continue
+                if entry.state in _LIVE:
+                    if live >= self.config.max_members:
+                        events.append(Event("full", entry, f"{live} members already"))
+                        continue
+                    live += 1
+                elif tombstones >= self.config.max_tombstones:
+                    continue  # hearsay about a member we never knew: nothing to protect
+                else:
+                    tombstones += 1
+                event = self._merge_entry(entry, sender, now)
+            elif known.state not in _LIVE and entry.state in _LIVE:  # a tombstone may revive
+                if live >= self.config.max_members:
+                    events.append(Event("full", entry, f"{live} members already"))
+                    continue
+                event = self._merge_entry(entry, sender, now)
+                live += self.state_of(entry.id) in _LIVE
             else:
-                reason = invalid_reason(entry)
-                event = (
-                    Event("malformed", entry, f"from {sender or '?'}: {reason}")
-                    if reason
-                    else self._merge_entry(entry, sender, now)
-                )
+                event = self._merge_entry(entry, sender, now)
             if event is not None:
                 events.append(event)
         if alone and self._me.state is not State.LEFT and self.alive():
@@ -348,14 +377,15 @@ class Membership:
         return Event("suspect", member.entry, why)
 
     def _expire(self, now: float) -> None:
-        ttl = self.config.tombstone_ttl
-        gone = [
-            k
-            for k, m in self._members.items()
-            if m.state not in _LIVE and now - m.changed_at >= ttl
-        ]
-        for key in gone:
-            del self._members[key]
+        """Forget tombstones older than the ttl, and the oldest beyond ``max_tombstones``."""
+        tombs = sorted(
+            ((m.changed_at, k) for k, m in self._members.items() if m.state not in _LIVE),
+            reverse=True,
+        )
+        ttl, cap = self.config.tombstone_ttl, self.config.max_tombstones
+        for rank, (changed_at, key) in enumerate(tombs):
+            if rank >= cap or now - changed_at >= ttl:
+                self._forgotten[key] = self._members.pop(key).entry.version
 
     def _targets(self, now: float, rng: random.Random, seeds: Sequence[str]) -> tuple[Target, ...]:
         live = [m.entry for m in self._members.values() if m.state in _LIVE]
@@ -438,7 +468,7 @@ class Membership:
         if entry.state is State.LEFT:
             return self._set_terminal(member, entry, now)
         if entry.state in (State.SUSPECT, State.DEAD) and sender and sender != entry.id:
-            member.reports[sender] = entry.version
+            _report(member, sender, entry.version)
             if entry.state is State.DEAD and known.state is State.SUSPECT:
                 return self._set_terminal(member, entry, now)
         return None
@@ -455,7 +485,7 @@ class Membership:
         member.entry = _alive(entry)
         member.reports.clear()
         if entry.state is State.SUSPECT and sender and sender != entry.id:
-            member.reports[sender] = entry.version
+            _report(member, sender, entry.version)
         if was is State.ALIVE:
             return None
         member.changed_at = now
@@ -480,6 +510,16 @@ class Membership:
         if was is entry.state:
             return None
         return Event(entry.state.value, entry)
+
+
+_UNKNOWN = MemberEntry("?", "?", 0, 0)
+"""The member of an event about a whole digest (its sender is not valid)."""
+
+
+def _report(member: _Member, sender: str, version: tuple[int, int]) -> None:
+    """Record ``sender``'s suspicion of ``member``: at most MAX_REPORTS reporters."""
+    if sender in member.reports or len(member.reports) < MAX_REPORTS:
+        member.reports[sender] = version
 
 
 def _alive(entry: MemberEntry) -> MemberEntry:

@@ -45,6 +45,8 @@ class Digest:
 
 EVENT_KINDS = ("joined", "suspect", "alive", "dead", "left", "rejoined")
 """Membership events counted by :meth:`MembershipDriver.event_counts` (one log line each)."""
+DROPPED_KINDS = ("malformed", "full")
+"""Entries dropped, also counted: malformed (gossip.names' rules), full (the member cap)."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ class Event:
     ``kind`` is one of :data:`EVENT_KINDS` (a member's state changed in this
     node's view), or a notice about bad input or the node itself: ``conflict``
     (an entry claims our id or another member's id from another address),
-    ``malformed`` (an entry was dropped), ``refuted`` (we were suspected or
+    ``malformed`` (an entry was dropped), ``full`` (a new member was dropped: the
+    table holds ``max_members``), ``refuted`` (we were suspected or
     someone gossiped a newer counter for us: we bumped ours), ``paused`` (our
     own process stalled: timers were reset, nobody is convicted for it).
     """

@@ -201,6 +201,31 @@ class _CatchupServicer:
         yield from fetch_frames(fetched)
 
 
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+
+
+def _serve_reflection(server: grpc.Server, names: tuple[str, ...]) -> None:
+    """Server reflection as ``grpc.reflection.v1`` and ``grpc.reflection.v1alpha``.
+
+    grpcio-reflection serves v1alpha only; v1 has the same messages field for
+    field (only the package differs), so the same servicer answers v1 with
+    v1alpha's (de)serializers. The descriptor is registered under the
+    repository path, ``gossip/v1/gossip.proto`` (scripts/gen_proto.sh).
+    """
+    from grpc_reflection.v1alpha import reflection, reflection_pb2
+
+    services = (*names, REFLECTION_V1, reflection.SERVICE_NAME)
+    reflection.enable_server_reflection(services, server)
+    v1 = grpc.stream_stream_rpc_method_handler(
+        reflection.ReflectionServicer(services).ServerReflectionInfo,
+        request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+        response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+    )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(REFLECTION_V1, {"ServerReflectionInfo": v1}),)
+    )
+
+
 class GrpcTransport:
     """Serves a node and calls other nodes over gRPC; one cached channel per peer.
 
@@ -234,7 +259,6 @@ class GrpcTransport:
 
     def serve(self, listen: str, handler: Handler) -> str:
         from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-        from grpc_reflection.v1alpha import reflection
 
         host, _, _ = listen.rpartition(":")
         interceptors: list[grpc.ServerInterceptor[Any, Any]] = []
@@ -275,9 +299,7 @@ class GrpcTransport:
         names = [s.full_name for s in pb.DESCRIPTOR.services_by_name.values()]
         for name in ("", *names):
             self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        reflection.enable_server_reflection(
-            (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-        )
+        _serve_reflection(server, (*names, health.SERVICE_NAME))
         tls = self.security.tls
         try:
             if tls is not None:

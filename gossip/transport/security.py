@@ -3,7 +3,8 @@
 gRPC glue for :mod:`gossip.transport.grpc_transport` (with it, the only
 modules that import grpc):
 
-* :class:`TokenInterceptor` checks ``authorization: Bearer <token>`` on every
+* :class:`TokenInterceptor` checks ``authorization: Bearer <token>`` (the
+  scheme in any case, RFC 7235; a bare token is refused) on every
   RPC with :func:`hmac.compare_digest` and answers ``UNAUTHENTICATED``
   otherwise; the standard health service is exempt so that orchestrators can
   probe without the secret (it tells only SERVING / NOT_SERVING);
@@ -12,9 +13,9 @@ modules that import grpc):
   the files are readable and the key matches the certificate, with one clear
   :class:`~gossip.errors.UsageError` otherwise;
 * :class:`Limiter` bounds concurrent streams per connection and in total, so a
-  single peer cannot take every server thread (``RESOURCE_EXHAUSTED``), and
-  cancels a stream that outlives ``max_stream_s`` (a peer that opens a stream
-  and goes quiet).
+  single peer cannot take every server thread (``RESOURCE_EXHAUSTED``); a
+  stream that has sent nothing yields its slot to a newcomer and is cut after
+  :data:`HEADER_DEADLINE_S`, and every stream is cut after ``max_stream_s``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import hmac
 import os
 import ssl
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,12 +141,19 @@ def channel_credentials(tls: TlsMaterial) -> grpc.ChannelCredentials:
 # ---------------------------------------------------------------- token
 
 
-def _metadata_token(metadata: Any) -> str:
+def bearer_token(metadata: Any) -> str | None:
+    """The token of ``authorization: Bearer TOKEN``; None without the header.
+
+    The one rule, after RFC 7235 / RFC 6750: the scheme ``Bearer`` in any
+    case, one or more spaces, the token. Any other form (a bare token,
+    another scheme) gives "": refused like a wrong token.
+    """
     for key, value in metadata or ():
         if key == TOKEN_HEADER:
-            text = value.decode() if isinstance(value, bytes) else str(value)
-            return text[len("Bearer ") :] if text.startswith("Bearer ") else text
-    return ""
+            text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+            scheme, _, token = text.partition(" ")
+            return token.lstrip(" ") if scheme.lower() == "bearer" else ""
+    return None
 
 
 def _deny(code: grpc.StatusCode, message: str, like: Any) -> Any:
@@ -173,12 +182,17 @@ class TokenInterceptor(_ServerInterceptor):
         method = str(details.method)
         if method.startswith(EXEMPT_PREFIXES):
             return continuation(details)
-        given = _metadata_token(details.invocation_metadata).encode()
-        if hmac.compare_digest(given, self._token):
+        token = bearer_token(details.invocation_metadata)
+        if token and hmac.compare_digest(token.encode(), self._token):
             return continuation(details)
         if self._on_reject is not None:
             self._on_reject()
-        what = "no cluster token" if not given else "a wrong cluster token"
+        if token is None:
+            what = "no cluster token"
+        elif token:
+            what = "a wrong cluster token"
+        else:
+            what = "an authorization header that is not 'Bearer TOKEN'"
         return _deny(
             grpc.StatusCode.UNAUTHENTICATED,
             f"{what} (--token / {TOKEN_ENV})",
@@ -230,70 +244,144 @@ class _CallDetails(grpc.ClientCallDetails):
 # ---------------------------------------------------------------- limits
 
 
+HEADER_DEADLINE_S = 2.0
+"""A stream that has sent no message this long after it opened is cut (a silent stranger)."""
+
+
 class Limiter:
-    """Concurrent streams per connection (``per_peer``) and in all (``total``)."""
+    """Concurrent streams per connection (``per_peer``) and in all (``total``), shared fairly.
+
+    A stream is *pending* from the moment it opens until its first message
+    arrives (an honest initiator sends its header at once), then *admitted*.
+    When every slot is taken, a new stream evicts the oldest pending one
+    (cancels it) rather than being refused: streams that send nothing cannot
+    hold slots against neighbours that talk. Only admitted streams, and the
+    per-connection cap, refuse a newcomer (``RESOURCE_EXHAUSTED``).
+    """
 
     def __init__(self, per_peer: int = 2, total: int = 8) -> None:
         self.per_peer = per_peer
         self.total = total
         self._lock = threading.Lock()
-        self._active: dict[str, int] = {}
-        self._count = 0
+        self._slots: dict[int, str] = {}  # slot -> the connection holding it
+        self._per_connection: dict[str, int] = {}
+        self._pending: OrderedDict[int, Callable[[], None]] = OrderedDict()  # oldest first
+        self._next = 1  # slot numbers are true values
         self.rejected = 0
+        self.evicted = 0
 
-    def acquire(self, peer: str) -> bool:
+    def acquire(self, peer: str, cancel: Callable[[], None] = lambda: None) -> int | None:
+        """A pending slot for a new stream of connection ``peer``, or None (refuse it).
+
+        ``cancel`` ends the stream if it is evicted while still pending.
+        """
+        evict: Callable[[], None] | None = None
         with self._lock:
-            if self._count >= self.total or self._active.get(peer, 0) >= self.per_peer:
+            if self._per_connection.get(peer, 0) >= self.per_peer or (
+                len(self._slots) >= self.total and not self._pending
+            ):
                 self.rejected += 1
-                return False
-            self._active[peer] = self._active.get(peer, 0) + 1
-            self._count += 1
-            return True
+                return None
+            if len(self._slots) >= self.total:
+                oldest, evict = self._pending.popitem(last=False)
+                self._drop(oldest)
+                self.evicted += 1
+            slot = self._next
+            self._next += 1
+            self._slots[slot] = peer
+            self._per_connection[peer] = self._per_connection.get(peer, 0) + 1
+            self._pending[slot] = cancel
+        if evict is not None:
+            evict()
+        return slot
 
-    def release(self, peer: str) -> None:
+    def admit(self, slot: int) -> None:
+        """The stream sent its first message: it keeps its slot until it ends."""
         with self._lock:
-            left = self._active.get(peer, 0) - 1
-            if left > 0:
-                self._active[peer] = left
-            else:
-                self._active.pop(peer, None)
-            self._count = max(self._count - 1, 0)
+            self._pending.pop(slot, None)
+
+    def release(self, slot: int) -> None:
+        """The stream ended (a no-op for a slot already taken back by an eviction)."""
+        with self._lock:
+            self._pending.pop(slot, None)
+            self._drop(slot)
+
+    def _drop(self, slot: int) -> None:
+        peer = self._slots.pop(slot, None)
+        if peer is None:
+            return
+        left = self._per_connection.get(peer, 0) - 1
+        if left > 0:
+            self._per_connection[peer] = left
+        else:
+            self._per_connection.pop(peer, None)
 
     def active(self) -> int:
         with self._lock:
-            return self._count
+            return len(self._slots)
 
 
 def limit_streams(
-    handler: grpc.RpcMethodHandler[Any, Any], limiter: Limiter, max_stream_s: float
+    handler: grpc.RpcMethodHandler[Any, Any],
+    limiter: Limiter,
+    max_stream_s: float,
+    header_deadline_s: float = HEADER_DEADLINE_S,
 ) -> grpc.RpcMethodHandler[Any, Any]:
-    """A response-streaming handler wrapped by the limiter and a stream deadline."""
+    """A response-streaming handler wrapped by the limiter and two deadlines.
+
+    The stream is cut when it sent no message within ``header_deadline_s``,
+    and when it outlives ``max_stream_s``.
+    """
     behavior = handler.stream_stream or handler.unary_stream
     assert behavior is not None, "only response-streaming methods are limited"
+    streaming = handler.stream_stream is not None
 
     def limited(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         peer = str(context.peer())
-        if not limiter.acquire(peer):
+        slot = limiter.acquire(peer, context.cancel)
+        if slot is None:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many concurrent streams")
-        timer = threading.Timer(max_stream_s, context.cancel)
-        timer.daemon = True
-        timer.start()
+        assert slot is not None
+        timers = [threading.Timer(max_stream_s, context.cancel)]
+        if streaming:
+            header_timer = threading.Timer(header_deadline_s, context.cancel)
+            timers.append(header_timer)
+
+            def talked() -> None:
+                header_timer.cancel()
+                limiter.admit(slot)
+
+            request = _admitted_on_first(request, talked)
+        else:
+            limiter.admit(slot)  # a unary request is already here
+        for timer in timers:
+            timer.daemon = True
+            timer.start()
         try:
             yield from behavior(request, context)
         finally:
-            timer.cancel()
-            limiter.release(peer)
+            for timer in timers:
+                timer.cancel()
+            limiter.release(slot)
 
     make = (
-        grpc.stream_stream_rpc_method_handler
-        if handler.stream_stream is not None
-        else grpc.unary_stream_rpc_method_handler
+        grpc.stream_stream_rpc_method_handler if streaming else grpc.unary_stream_rpc_method_handler
     )
     return make(
         limited,
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
+
+
+def _admitted_on_first(requests: Iterator[Any], on_first: Callable[[], object]) -> Iterator[Any]:
+    """``requests`` unchanged, calling ``on_first`` when the first one arrives."""
+    first = next(requests, None)
+    if first is None:
+        return
+    on_first()
+    yield first
+    yield from requests
 
 
 # ---------------------------------------------------------------- malformed requests

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 from gossip.averaging.pairwise import Snapshot
 from gossip.errors import ExchangeRefused, WireError
+from gossip.refusals import reason_key, short_detail
 from gossip.transport.base import Completion, Handler, Traffic
 from gossip.transport.wire import (
     Frame,
@@ -56,7 +57,7 @@ def respond(frames: Iterator[Frame], handler: Handler, max_payload_bytes: int) -
         verdict = verdict_of(next(frames, None))
         if verdict is not None:
             applied = verdict.applied
-            reason, detail = verdict.reason or "refused", verdict.detail
+            reason, detail = reason_key(verdict.reason), short_detail(verdict.detail)
     finally:
         session.commit(applied, "" if applied else reason, "" if applied else detail)
 
@@ -77,7 +78,7 @@ def initiate(
         raise WireError("the peer closed the exchange without answering")
     verdict = verdict_of(first)
     if verdict is not None:
-        raise ExchangeRefused(verdict.reason or "refused", f"peer: {verdict.detail}")
+        raise ExchangeRefused(reason_key(verdict.reason), f"peer: {short_detail(verdict.detail)}")
     try:
         reply = read_snapshot(responses, first, max_payload_bytes, answering=offer)
     except WireError as exc:

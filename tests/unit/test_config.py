@@ -24,6 +24,9 @@ from gossip.errors import UsageError
         ({"compression": "bogus"}, "--compression"),
         ({"max_steps": -1}, "--max-steps"),
         ({"holdout": 1.5}, "--holdout"),
+        ({"id": "has space"}, "--id"),  # gossip.names: peers would drop it
+        ({"id": "x" * 65}, "--id"),
+        ({"advertise": "host:0"}, "--advertise"),
     ],
 )
 def test_bad_values_name_the_flag(kwargs: dict[str, object], flag: str) -> None:

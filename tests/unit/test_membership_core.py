@@ -161,6 +161,49 @@ def test_tombstones_expire() -> None:
     assert m.state_of("b") is None
 
 
+def test_hearsay_does_not_restart_a_tombstones_life() -> None:
+    """Case 5: two nodes handing an unknown member's tombstone back and forth forget it."""
+    ttl = LAN.tombstone_ttl
+    a, b = node("a"), node("b")
+    junk = entry("junk", 5, State.DEAD)
+    a.merge(Digest("attacker", (junk,)), 0.0)
+    t = 0.0
+    while t < 4 * ttl:  # from t=10 on (b learns it late), a and b push-pull every second
+        if t >= 10:
+            b.merge(a.digest(), t)
+            a.merge(b.digest(), t + 0.5)
+        a.tick(t + 0.5, random.Random(0))
+        b.tick(t + 0.5, random.Random(0))
+        t += 1.0
+        if t > ttl + 13:
+            assert a.state_of("junk") is None and b.state_of("junk") is None, t
+    # a newer incarnation is news, not hearsay: it is taken
+    a.merge(Digest("junk", (entry("junk", 1, generation=2),)), t)
+    assert a.state_of("junk") is State.ALIVE
+
+
+def test_members_and_tombstones_are_capped() -> None:
+    """Case 5: a flood of announced members fills the caps and evicts nobody known."""
+    config = replace(LAN, max_members=10, max_tombstones=5)
+    m = node(config=config)
+    m.merge(Digest("b", (entry("b", 1),)), 0.0)
+    flood = tuple(entry(f"j{i}", 1) for i in range(100))
+    dead = tuple(entry(f"d{i}", 1, State.DEAD) for i in range(100))
+    events = m.merge(Digest("attacker", flood + dead), 0.1)
+    assert kinds(events).count("full") == 100 - 9
+    states = [e.state for e in m.members()]
+    assert states.count(State.ALIVE) == 10 and "b" in {e.id for e in m.alive()}
+    assert len(states) == 15
+    run(m, 0.2, 10.0)  # the junk dies: tombstones beyond the cap are forgotten, oldest first
+    assert len([e for e in m.members() if e.state is State.DEAD]) <= 5
+
+
+def test_an_invalid_digest_sender_is_dropped() -> None:
+    m = node()
+    events = m.merge(Digest("bad\nsender", (entry("b", 1),)), 0.0)
+    assert kinds(events) == ["malformed"] and m.members() == []
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -171,9 +214,15 @@ def test_tombstones_expire() -> None:
         MemberEntry("x", "x:1", 0, 1),
         MemberEntry("x", "x:1", 1, 1 << 60),
         MemberEntry("x" * 1000, "x:1", 1, 1),
+        MemberEntry("x\n00:00 FAKE", "x:1", 1, 1),  # case 9: control characters
+        MemberEntry("x\x1b[31m", "x:1", 1, 1),
+        MemberEntry("x", "x\x00:1", 1, 1),
+        MemberEntry("x", "x:0", 1, 1),
+        MemberEntry("x", "h" * 200 + ":1", 1, 1),
     ],
 )
 def test_malformed_entries_are_dropped_and_reported(bad: MemberEntry) -> None:
+    """Case 9: ids and addresses outside gossip.names' rules are dropped at the edge."""
     m = node()
     m.merge(Digest("b", (entry("b", 1),)), 0.0)
     events = m.merge(Digest("b", (bad, entry("b", 2))), 0.1)

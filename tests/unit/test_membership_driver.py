@@ -54,7 +54,10 @@ def test_rounds_through_the_wire_form_the_cluster_and_count_events() -> None:
         assert len(members) == 3 and {m["state"] for m in members} == {"alive"}
         assert set(members[0]) == {"id", "address", "state", "generation", "last_heard_s"}
         assert d.event_counts()["joined"] == 3
-        assert set(d.event_counts()) == {"joined", "suspect", "alive", "dead", "left", "rejoined"}
+        assert set(d.event_counts()) == {
+            *("joined", "suspect", "alive", "dead", "left", "rejoined"),
+            *("malformed", "full"),
+        }
     drivers[3].leave()
     assert all(d.event_counts()["left"] == 1 for d in drivers[:3])
     assert drivers[0].pick() is not None and drivers[0].pick().id != "d3"  # type: ignore[union-attr]

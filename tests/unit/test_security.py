@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gossip.errors import UsageError
-from gossip.transport.security import Limiter, load_tls, resolve_token
+from gossip.transport.security import Limiter, bearer_token, load_tls, resolve_token
 
 from ..tls import make_pki
 
@@ -21,15 +21,50 @@ def test_token_from_flag_then_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_token("flag") == "flag"
 
 
+@pytest.mark.parametrize(
+    ("value", "token"),
+    [
+        ("Bearer s3cret", "s3cret"),
+        ("bearer s3cret", "s3cret"),  # case 7: the scheme is case-insensitive (RFC 7235)
+        ("BEARER   s3cret", "s3cret"),
+        (b"Bearer s3cret", "s3cret"),
+        ("s3cret", ""),  # a bare token is refused
+        ("Basic s3cret", ""),
+        ("Bearer", ""),
+    ],
+)
+def test_one_bearer_rule(value: str | bytes, token: str) -> None:
+    assert bearer_token([("x-other", "1"), ("authorization", value)]) == token
+    assert bearer_token([("x-other", "1")]) is None
+
+
 def test_limiter_per_peer_and_total() -> None:
     limiter = Limiter(per_peer=2, total=3)
-    assert limiter.acquire("a") and limiter.acquire("a")
-    assert not limiter.acquire("a")
-    assert limiter.acquire("b")
-    assert not limiter.acquire("c")  # total reached
-    limiter.release("a")
+    a1, a2 = limiter.acquire("a"), limiter.acquire("a")
+    assert a1 and a2 and not limiter.acquire("a")  # per connection
+    for slot in (a1, a2):
+        limiter.admit(slot)
+    b = limiter.acquire("b")
+    assert b
+    limiter.admit(b)
+    assert not limiter.acquire("c")  # total reached, every stream has talked
+    limiter.release(a1)
     assert limiter.acquire("c")
     assert limiter.rejected == 2 and limiter.active() == 3
+
+
+def test_silent_streams_yield_their_slots() -> None:
+    """Case 6: a newcomer evicts the oldest stream that has sent nothing yet."""
+    limiter = Limiter(per_peer=2, total=3)
+    cancelled: list[str] = []
+    silent = [limiter.acquire(f"s{i}", lambda i=i: cancelled.append(f"s{i}")) for i in range(3)]
+    member = limiter.acquire("member")
+    assert member and cancelled == ["s0"] and limiter.evicted == 1
+    limiter.admit(member)
+    assert limiter.acquire("member-2") and cancelled == ["s0", "s1"]
+    assert silent[0] is not None
+    limiter.release(silent[0])  # the evicted stream's own end changes nothing
+    assert limiter.active() == 3 and limiter.rejected == 0
 
 
 def test_tls_files_are_checked(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from . import gossip_pb2 as gossip__pb2
+from . import gossip_pb2 as gossip_dot_v1_dot_gossip__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in gossip_pb2_grpc.py depends on'
+        + ' but the generated code in gossip/v1/gossip_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,8 +36,8 @@ class ExchangeStub:
         """
         self.Exchange = channel.stream_stream(
                 '/gossip.v1.Exchange/Exchange',
-                request_serializer=gossip__pb2.Frame.SerializeToString,
-                response_deserializer=gossip__pb2.Frame.FromString,
+                request_serializer=gossip_dot_v1_dot_gossip__pb2.Frame.SerializeToString,
+                response_deserializer=gossip_dot_v1_dot_gossip__pb2.Frame.FromString,
                 _registered_method=True)
 
 
@@ -55,8 +55,8 @@ def add_ExchangeServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Exchange': grpc.stream_stream_rpc_method_handler(
                     servicer.Exchange,
-                    request_deserializer=gossip__pb2.Frame.FromString,
-                    response_serializer=gossip__pb2.Frame.SerializeToString,
+                    request_deserializer=gossip_dot_v1_dot_gossip__pb2.Frame.FromString,
+                    response_serializer=gossip_dot_v1_dot_gossip__pb2.Frame.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -84,8 +84,8 @@ class Exchange:
             request_iterator,
             target,
             '/gossip.v1.Exchange/Exchange',
-            gossip__pb2.Frame.SerializeToString,
-            gossip__pb2.Frame.FromString,
+            gossip_dot_v1_dot_gossip__pb2.Frame.SerializeToString,
+            gossip_dot_v1_dot_gossip__pb2.Frame.FromString,
             options,
             channel_credentials,
             insecure,
@@ -108,8 +108,8 @@ class MembershipStub:
         """
         self.PushPull = channel.unary_unary(
                 '/gossip.v1.Membership/PushPull',
-                request_serializer=gossip__pb2.Digest.SerializeToString,
-                response_deserializer=gossip__pb2.Digest.FromString,
+                request_serializer=gossip_dot_v1_dot_gossip__pb2.Digest.SerializeToString,
+                response_deserializer=gossip_dot_v1_dot_gossip__pb2.Digest.FromString,
                 _registered_method=True)
 
 
@@ -127,8 +127,8 @@ def add_MembershipServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'PushPull': grpc.unary_unary_rpc_method_handler(
                     servicer.PushPull,
-                    request_deserializer=gossip__pb2.Digest.FromString,
-                    response_serializer=gossip__pb2.Digest.SerializeToString,
+                    request_deserializer=gossip_dot_v1_dot_gossip__pb2.Digest.FromString,
+                    response_serializer=gossip_dot_v1_dot_gossip__pb2.Digest.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -156,8 +156,8 @@ class Membership:
             request,
             target,
             '/gossip.v1.Membership/PushPull',
-            gossip__pb2.Digest.SerializeToString,
-            gossip__pb2.Digest.FromString,
+            gossip_dot_v1_dot_gossip__pb2.Digest.SerializeToString,
+            gossip_dot_v1_dot_gossip__pb2.Digest.FromString,
             options,
             channel_credentials,
             insecure,
@@ -180,8 +180,8 @@ class ControlStub:
         """
         self.Status = channel.unary_unary(
                 '/gossip.v1.Control/Status',
-                request_serializer=gossip__pb2.StatusRequest.SerializeToString,
-                response_deserializer=gossip__pb2.StatusReply.FromString,
+                request_serializer=gossip_dot_v1_dot_gossip__pb2.StatusRequest.SerializeToString,
+                response_deserializer=gossip_dot_v1_dot_gossip__pb2.StatusReply.FromString,
                 _registered_method=True)
 
 
@@ -199,8 +199,8 @@ def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Status': grpc.unary_unary_rpc_method_handler(
                     servicer.Status,
-                    request_deserializer=gossip__pb2.StatusRequest.FromString,
-                    response_serializer=gossip__pb2.StatusReply.SerializeToString,
+                    request_deserializer=gossip_dot_v1_dot_gossip__pb2.StatusRequest.FromString,
+                    response_serializer=gossip_dot_v1_dot_gossip__pb2.StatusReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -228,8 +228,8 @@ class Control:
             request,
             target,
             '/gossip.v1.Control/Status',
-            gossip__pb2.StatusRequest.SerializeToString,
-            gossip__pb2.StatusReply.FromString,
+            gossip_dot_v1_dot_gossip__pb2.StatusRequest.SerializeToString,
+            gossip_dot_v1_dot_gossip__pb2.StatusReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -252,8 +252,8 @@ class CatchupStub:
         """
         self.Fetch = channel.unary_stream(
                 '/gossip.v1.Catchup/Fetch',
-                request_serializer=gossip__pb2.FetchRequest.SerializeToString,
-                response_deserializer=gossip__pb2.FetchFrame.FromString,
+                request_serializer=gossip_dot_v1_dot_gossip__pb2.FetchRequest.SerializeToString,
+                response_deserializer=gossip_dot_v1_dot_gossip__pb2.FetchFrame.FromString,
                 _registered_method=True)
 
 
@@ -271,8 +271,8 @@ def add_CatchupServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Fetch': grpc.unary_stream_rpc_method_handler(
                     servicer.Fetch,
-                    request_deserializer=gossip__pb2.FetchRequest.FromString,
-                    response_serializer=gossip__pb2.FetchFrame.SerializeToString,
+                    request_deserializer=gossip_dot_v1_dot_gossip__pb2.FetchRequest.FromString,
+                    response_serializer=gossip_dot_v1_dot_gossip__pb2.FetchFrame.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -300,8 +300,8 @@ class Catchup:
             request,
             target,
             '/gossip.v1.Catchup/Fetch',
-            gossip__pb2.FetchRequest.SerializeToString,
-            gossip__pb2.FetchFrame.FromString,
+            gossip_dot_v1_dot_gossip__pb2.FetchRequest.SerializeToString,
+            gossip_dot_v1_dot_gossip__pb2.FetchFrame.FromString,
             options,
             channel_credentials,
             insecure,
