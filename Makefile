@@ -11,7 +11,8 @@ PB_DIR  := gossip/transport/_pb
 $(BIN)/gossip-node: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	@# setuptools tells every editable install to mind same-named folders: not news here
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
 setup: $(BIN)/gossip-node  ## venv with the package (editable) and dev tools

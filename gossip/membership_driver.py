@@ -166,7 +166,8 @@ class MembershipDriver:
         """Mark ourselves left and tell every live member at once, so none thinks us dead."""
         with self._lock:
             round_ = self._table.leave()
-        log.info("%s: leaving; telling %d members", self.id, len(round_.targets))
+        told = len(round_.targets)
+        log.info("%s: leaving; telling %d member%s", self.id, told, "" if told == 1 else "s")
         with ThreadPoolExecutor(max_workers=16) as pool:
             for target in round_.targets:
                 pool.submit(self._announce, round_.digest, target.address, timeout)

@@ -85,6 +85,8 @@ class Node:
         self.clock = clock or SystemClock()
         train, test = data if data is not None else load_data(config)
         self.dataset = train
+        # what status and logs call the data: the data set given in Python, else the flag
+        self.dataset_name = config.dataset if data is None else train.name
         self.model = model if model is not None else build_model(config, train)
         if not self.model.built:
             self.model.build(train.num_features)
@@ -200,7 +202,7 @@ class Node:
             self.replica.num_params,
             self.config.shard[0],
             self.config.shard[1],
-            self.config.dataset,
+            self.dataset_name,
             len(self.dataset),
         )
         loops = [
@@ -418,13 +420,13 @@ class Node:
             "state": self._state,
             "step": self.trainer.steps,
             "samples_seen": self.trainer.samples_seen,
-            "loss": float(loss) if np.isfinite(loss) else 0.0,
+            "loss": float(loss) if np.isfinite(loss) else None,  # null before the first step
             "accuracy": evaluation.accuracy if evaluation else None,
             "metric": {
                 "name": evaluation.metric_name if evaluation else "",
                 "value": evaluation.metric if evaluation else 0.0,
             },
-            "dataset": self.config.dataset,
+            "dataset": self.dataset_name,
             "exchanges": self.counts,
             "bytes": {
                 "sent": traffic.sent,

@@ -38,7 +38,7 @@ def _exec_status(container: str) -> subprocess.CompletedProcess[str]:
 
 
 def peer_status(container: str) -> dict[str, Any]:
-    """The §5 status JSON of the peer in `container`, or {"error": one line}."""
+    """The status JSON (README, Status JSON) of the peer in `container`, or {"error": one line}."""
     try:
         proc = _exec_status(container)
     except subprocess.TimeoutExpired:

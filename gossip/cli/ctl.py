@@ -2,7 +2,7 @@
 
 Verbs (each takes ``--target HOST:PORT``, ``--timeout`` and ``--json``):
 
-* ``status``: one peer's own view (the §5 JSON);
+* ``status``: one peer's own view (the status JSON of the README);
 * ``members``: that peer's membership table;
 * ``cluster``: discover every member through the target's view (and, one level
   further, through the views of the members that answer), ask each for its

@@ -364,13 +364,14 @@ def digest_from_pb(message: pb.Digest) -> Digest:
 
 def status_to_pb(status: dict[str, Any]) -> pb.StatusReply:
     accuracy = status.get("accuracy")
+    loss = status.get("loss")
     return pb.StatusReply(
         id=status["id"],
         address=status["address"],
         generation=status["generation"],
         uptime_s=status["uptime_s"],
         step=status["step"],
-        loss=status["loss"],
+        loss=loss,  # None leaves it unset: no training step yet
         has_accuracy=accuracy is not None,
         accuracy=accuracy or 0.0,
         exchanges=pb.ExchangeCounts(**status["exchanges"]),
@@ -479,7 +480,7 @@ def status_from_pb(reply: pb.StatusReply) -> dict[str, Any]:
         "state": reply.state,
         "step": reply.step,
         "samples_seen": reply.samples_seen,
-        "loss": reply.loss,
+        "loss": reply.loss if reply.HasField("loss") else None,
         "accuracy": reply.accuracy if reply.has_accuracy else None,
         "metric": {"name": reply.metric_name, "value": reply.metric},
         "dataset": reply.dataset,
@@ -498,7 +499,7 @@ def status_from_pb(reply: pb.StatusReply) -> dict[str, Any]:
         "references": {
             "count": reply.references.count,
             "bytes": reply.references.bytes,
-            "limit": reply.references.limit,
+            "max_count": reply.references.max_count,
             "evictions": reply.references.evictions,
             "resets": reply.references.resets,
             "consensus_step": reply.references.consensus_step,

@@ -286,7 +286,7 @@ def make_status(accuracy: float | None) -> dict[str, object]:
         "state": "training",
         "step": 300,
         "samples_seen": 9600,
-        "loss": 0.25,
+        "loss": None if accuracy is None else 0.25,  # None: no training step yet
         "accuracy": accuracy,
         "metric": {"name": "accuracy" if accuracy is not None else "r2", "value": 0.5},
         "dataset": "digits",
@@ -302,7 +302,7 @@ def make_status(accuracy: float | None) -> dict[str, object]:
         "references": {
             "count": 2,
             "bytes": 4096,
-            "limit": 8,
+            "max_count": 8,
             "evictions": 1,
             "resets": 3,
             "consensus_step": 0.2,
