@@ -6,8 +6,10 @@ and encode. gRPC status codes become :mod:`gossip.errors` here.
 
 from __future__ import annotations
 
+import errno
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -77,6 +79,9 @@ _CHANNEL_OPTIONS = [
 _SERVER_OPTIONS = [
     *_CHANNEL_OPTIONS,
     ("grpc.max_metadata_size", 16 << 10),  # a token and a few headers, not megabytes
+    # gRPC sets SO_REUSEPORT by default: a second node on a taken port would then start
+    # too, and the kernel would split the connections between the two at random
+    ("grpc.so_reuseport", 0),
 ]
 
 MAX_QUEUED_RPCS = 64
@@ -111,6 +116,25 @@ def translate(exc: grpc.RpcError, address: str) -> TransportError:
         return TransportError(f"{address}: rejected: {detail}")
     name = code.name if code is not None else "ERROR"
     return TransportError(f"{address}: {name} ({detail})")
+
+
+def bind_failure(listen: str) -> str:
+    """Why gRPC could not bind ``listen``: the OS's answer to a plain bind of that address."""
+    host, _, port = listen.rpartition(":")
+    try:
+        infos = socket.getaddrinfo(host.strip("[]") or None, int(port), type=socket.SOCK_STREAM)
+    except (OSError, ValueError) as exc:
+        return f"not an address of this host ({exc})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "address already in use (another process listens there)"
+            return exc.strerror or str(exc)
+    return "address not available"
 
 
 _EXCHANGE_SERVICE = "gossip.v1.Exchange"
@@ -284,10 +308,10 @@ class GrpcTransport:
                 port = server.add_secure_port(listen, server_credentials(tls))
             else:
                 port = server.add_insecure_port(listen)
-        except RuntimeError as exc:
-            raise UsageError(f"cannot listen on {listen}: {exc}") from exc
+        except RuntimeError as exc:  # gRPC's text points at GRPC_VERBOSITY; say why instead
+            raise UsageError(f"cannot listen on {listen}: {bind_failure(listen)}") from exc
         if port == 0:
-            raise UsageError(f"cannot listen on {listen}: address in use or not available")
+            raise UsageError(f"cannot listen on {listen}: {bind_failure(listen)}")
         server.start()
         self._server = server
         return f"{host}:{port}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import node_command
+from .conftest import Processes, free_port, node_command, wait_for
 
 
 def run_node(*args: str) -> subprocess.CompletedProcess[str]:
@@ -69,4 +69,17 @@ def test_port_in_use() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert_usage_error(run_node("--listen", f"127.0.0.1:{port}"), str(port))
+        result = run_node("--listen", f"127.0.0.1:{port}")
+    assert_usage_error(result, str(port), "address already in use")
+    assert "GRPC_VERBOSITY" not in result.stderr
+
+
+def test_second_node_on_a_taken_port_refuses_to_start(procs: Processes) -> None:
+    """gRPC's SO_REUSEPORT would let both listen and split the connections between them."""
+    address = f"127.0.0.1:{free_port()}"
+    first = procs.node("first", "--listen", address, "--duration", "60")
+    wait_for(lambda: procs.status(address), 30, "the first node to answer")
+    assert_usage_error(run_node("--listen", address), address, "address already in use")
+    assert first.poll() is None
+    status = procs.status(address)
+    assert status is not None and status["id"] == "first"
