@@ -36,6 +36,8 @@ SEED_REFRESH_S = 10.0
 """Seconds a seed name's resolved addresses are reused before asking DNS again."""
 NOTICE_REPEAT_S = 60.0
 """A notice about bad input (same kind, member and detail) is logged at most this often."""
+SEED_PATIENCE_S = 3.0
+"""A seed silent this long is worth a warning; one that starts a moment after us is not."""
 
 
 class MembershipDriver:
@@ -60,6 +62,8 @@ class MembershipDriver:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._noticed: dict[tuple[str, str, str], float] = {}
+        self._seed_silent_since: dict[str, float] = {}
+        self._seeds_warned: set[str] = set()
         self._in_flight: set[str] = set()
         self._pool: ThreadPoolExecutor | None = None
 
@@ -129,8 +133,10 @@ class MembershipDriver:
             if target.member_id is not None:
                 self.report_failure(target.member_id, started)
             else:
-                log.debug("%s: seed %s did not answer: %s", self.id, target.address, exc)
+                self._seed_failed(target.address, started, exc)
         else:
+            if target.member_id is None:
+                self._seed_answered(target.address)
             self.merge(reply)
         finally:
             with self._lock:
@@ -227,6 +233,27 @@ class MembershipDriver:
                 found.append(address)
         self._resolved[seed] = (now, found)
         return found
+
+    def _seed_failed(self, address: str, started: float, exc: GossipError) -> None:
+        """Warn about a seed that stays silent past SEED_PATIENCE_S (a typo, a peer not up)."""
+        with self._lock:
+            since = self._seed_silent_since.setdefault(address, started)
+            patience_over = self._clock.now() - since >= SEED_PATIENCE_S
+            if patience_over:
+                self._seeds_warned.add(address)
+        if patience_over:
+            reason = " ".join(str(exc).split())
+            self._notice("seed", address, f"does not answer ({reason}); still trying")
+        else:
+            log.debug("%s: seed %s did not answer: %s", self.id, address, exc)
+
+    def _seed_answered(self, address: str) -> None:
+        with self._lock:
+            self._seed_silent_since.pop(address, None)
+            warned = address in self._seeds_warned
+            self._seeds_warned.discard(address)
+        if warned:
+            log.info("%s: seed %s answers now", self.id, address)
 
     def _notice(self, kind: str, who: str, detail: str) -> None:
         """Log bad input once per kind, member and detail (again after NOTICE_REPEAT_S)."""

@@ -194,6 +194,8 @@ class Node:
         if self.config.bootstrap and self.config.peers:
             self._ready.clear()  # until _catch_up() is over (first thing of the train loop)
         self.serve()
+        if not self._ready.is_set():
+            self._state = "catching_up"  # "training" once _catch_up() is over
         log.info(
             "node %s listening on %s (model %s, %d params, shard %d/%d of %s, %d samples)",
             self.id,
@@ -285,6 +287,8 @@ class Node:
 
     def _train_loop(self) -> None:
         self._catch_up()
+        if self._state == "catching_up":
+            self._state = "training"
         max_steps = self.config.max_steps
         slowdown = self.config.slowdown
         period = slowdown / self.config.step_rate if self.config.step_rate > 0 else 0.0
@@ -564,8 +568,13 @@ class Node:
             result.seconds = self.clock.now() - began
             self.catchup = result
             if values is None:
-                log.info("node %s: no catch-up (%s); training from step %d", self.id,
-                         "no donor ahead" if result.state == "none" else "; ".join(result.errors),
+                if not donors:
+                    why = f"no neighbour alive within {self.config.bootstrap_timeout:g} s"
+                elif result.state == "none":
+                    why = "no donor ahead"
+                else:
+                    why = "; ".join(result.errors)
+                log.info("node %s: no catch-up (%s); training from step %d", self.id, why,
                          self.trainer.steps)  # fmt: skip
                 return
             with self.replica.lock:

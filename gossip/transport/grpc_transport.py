@@ -405,7 +405,9 @@ class GrpcTransport:
             request_serializer=pb.FetchRequest.SerializeToString,
             response_deserializer=pb.FetchFrame.FromString,
         )
-        call = method(request_to_pb(request), timeout=timeout)
+        # the donor is alive by the membership's account; our channel to it may still be
+        # in the back-off of a connection tried before it listened: wait that out
+        call = method(request_to_pb(request), timeout=timeout, wait_for_ready=True)
         try:
             return read_fetch(iter(call), self.max_payload_bytes)
         except grpc.RpcError as exc:
