@@ -75,4 +75,3 @@ def test_output_that_is_not_json_is_one_error(
     assert cluster_status.peer_status("gossip_peer_1") == {
         "error": "gossip-ctl printed no status JSON"
     }
-
