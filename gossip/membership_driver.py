@@ -22,8 +22,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from gossip.address import parse_address
 from gossip.clock import Clock
-from gossip.config import parse_address
 from gossip.errors import GossipError, UsageError
 from gossip.membership.config import MembershipConfig
 from gossip.membership.core import Membership, Round, Target

@@ -28,18 +28,12 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 
+from gossip.cli.cells import fmt_metric, metric_of
 from gossip.cli.common import Parser, guarded
 from gossip.cli.launcher import Child, Launcher
 from gossip.cli.node import build_parser as node_parser
 from gossip.cli.node import config_from_args
-from gossip.cli.table import (
-    PeerView,
-    fmt_metric,
-    live_table,
-    metric_of,
-    progress_line,
-    summary_table,
-)
+from gossip.cli.table import PeerView, live_table, progress_line, summary_table
 from gossip.config import NodeConfig
 from gossip.errors import GossipError, UsageError
 

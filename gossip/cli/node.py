@@ -340,7 +340,8 @@ def config_from_args(argv: list[str] | None = None) -> NodeConfig:
 
 def config_from_namespace(args: argparse.Namespace) -> NodeConfig:
     """The config of parsed flags (see :func:`config_from_args`)."""
-    from gossip.config import NodeConfig, parse_peers
+    from gossip.address import parse_peers
+    from gossip.config import NodeConfig
     from gossip.data import parse_shard
     from gossip.transport.security import resolve_token
 

@@ -10,7 +10,6 @@ import errno
 import logging
 import queue
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -20,17 +19,16 @@ import grpc
 
 from gossip.averaging.pairwise import Snapshot
 from gossip.errors import (
-    DeadlineExceeded,
     ExchangeRefused,
     GossipError,
-    PeerUnavailable,
-    TransportError,
     UsageError,
 )
 from gossip.membership.types import Digest
 from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport._pb import gossip_pb2_grpc as pb_grpc
 from gossip.transport.base import Completion, Handler, StatusDict, Traffic
+from gossip.transport.channel import CHANNEL_OPTIONS, Channels, translate
+from gossip.transport.control import call_status, status_to_pb
 from gossip.transport.fetch import (
     Donor,
     Fetched,
@@ -41,18 +39,15 @@ from gossip.transport.fetch import (
     request_to_pb,
 )
 from gossip.transport.security import (
-    ClientToken,
     Limiter,
     SafeDecoding,
     Security,
     TokenInterceptor,
-    channel_credentials,
     limit_streams,
     server_credentials,
 )
 from gossip.transport.session import initiate, respond
 from gossip.transport.wire import (
-    CHUNK_BYTES,
     GRPC_FRAME_OVERHEAD,
     Frame,
     decode_frame,
@@ -60,24 +55,11 @@ from gossip.transport.wire import (
     digest_to_pb,
     encode_frame,
     snapshot_frames,
-    status_from_pb,
-    status_to_pb,
     wire_size,
 )
 
-MAX_MESSAGE_BYTES = 4 * CHUNK_BYTES
-"""Per-message limit on both sides: a chunk plus its header fits with room to spare."""
-
-_CHANNEL_OPTIONS = [
-    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-    # reconnect quickly to a peer that comes back (defaults back off up to 120 s)
-    ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.max_reconnect_backoff_ms", 2000),
-]
-
 _SERVER_OPTIONS = [
-    *_CHANNEL_OPTIONS,
+    *CHANNEL_OPTIONS,
     ("grpc.max_metadata_size", 16 << 10),  # a token and a few headers, not megabytes
     # gRPC sets SO_REUSEPORT by default: a second node on a taken port would then start
     # too, and the kernel would split the connections between the two at random
@@ -102,20 +84,6 @@ class _MalformedOneLine(logging.Filter):
 
 logging.getLogger("grpc._common").addFilter(_MalformedOneLine())
 log = logging.getLogger("gossip.transport")
-
-
-def translate(exc: grpc.RpcError, address: str) -> TransportError:
-    """Turn a gRPC failure into our error hierarchy, naming the peer."""
-    code = exc.code() if isinstance(exc, grpc.Call) else None
-    detail = exc.details() if isinstance(exc, grpc.Call) else str(exc)
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return DeadlineExceeded(f"{address}: no answer before the deadline")
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return PeerUnavailable(f"{address}: unavailable ({detail})")
-    if code == grpc.StatusCode.UNAUTHENTICATED:
-        return TransportError(f"{address}: rejected: {detail}")
-    name = code.name if code is not None else "ERROR"
-    return TransportError(f"{address}: {name} ({detail})")
 
 
 def bind_failure(listen: str) -> str:
@@ -251,8 +219,7 @@ class GrpcTransport:
         self._malformed_logged = -float("inf")
         self._health: Any = None
         self._server: grpc.Server | None = None
-        self._channels: dict[str, grpc.Channel] = {}
-        self._lock = threading.Lock()
+        self._channels = Channels(self.security)
 
     # ------------------------------------------------------------ serving
 
@@ -332,28 +299,12 @@ class GrpcTransport:
         if self._server is not None:
             self._server.stop(grace).wait()
             self._server = None
-        with self._lock:
-            channels, self._channels = list(self._channels.values()), {}
-        for channel in channels:
-            channel.close()
+        self._channels.close()
 
     # ------------------------------------------------------------ calling
 
     def _channel(self, address: str) -> grpc.Channel:
-        with self._lock:
-            channel = self._channels.get(address)
-            if channel is None:
-                tls = self.security.tls
-                if tls is not None:
-                    channel = grpc.secure_channel(
-                        address, channel_credentials(tls), options=_CHANNEL_OPTIONS
-                    )
-                else:
-                    channel = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
-                if self.security.token:
-                    channel = grpc.intercept_channel(channel, ClientToken(self.security.token))
-                self._channels[address] = channel
-            return channel
+        return self._channels.get(address)
 
     def exchange(self, address: str, offer: Snapshot, complete: Completion, timeout: float) -> None:
         verdicts: queue.Queue[Frame | None] = queue.Queue()
@@ -416,8 +367,4 @@ class GrpcTransport:
             call.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
 
     def status(self, address: str, timeout: float) -> StatusDict:
-        stub = pb_grpc.ControlStub(self._channel(address))
-        try:
-            return status_from_pb(stub.Status(pb.StatusRequest(), timeout=timeout))
-        except grpc.RpcError as exc:
-            raise translate(exc, address) from exc
+        return call_status(self._channel(address), address, timeout)

@@ -11,6 +11,7 @@ from gossip.averaging.pairwise import RAW_CODEC, Snapshot
 from gossip.errors import WireError
 from gossip.membership.types import Digest, MemberEntry, State
 from gossip.transport._pb import gossip_pb2 as pb
+from gossip.transport.control import status_from_pb, status_to_pb
 from gossip.transport.wire import (
     CHUNK_BYTES,
     Chunk,
@@ -24,8 +25,6 @@ from gossip.transport.wire import (
     read_snapshot,
     snapshot_frames,
     snapshot_wire_bytes,
-    status_from_pb,
-    status_to_pb,
     verdict_frame,
     wire_size,
 )
