@@ -181,11 +181,17 @@ def handling_signals(interrupt: Interrupt) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def _views(children: list[Child], statuses: dict[str, Any]) -> list[PeerView]:
+def _views(
+    children: list[Child], statuses: dict[str, Any], ever_answered: set[str]
+) -> list[PeerView]:
+    """Rows of the live table; a peer without an answer says why (it may be leaving)."""
     views = []
     for child in children:
         code = child.returncode
-        note = "starting" if code is None else f"exited {code}"
+        if code is not None:
+            note = f"exited {code}"
+        else:
+            note = "not answering" if child.id in ever_answered else "starting"
         views.append(PeerView(child.id, child.address, statuses.get(child.id), note))
     return views
 
@@ -203,7 +209,7 @@ def watch(launcher: Launcher, plan: Plan, interrupt: Interrupt, console: Console
         while launcher.running():
             statuses = launcher.poll_status(timeout=1.0)
             ever_answered.update(k for k, v in statuses.items() if v is not None)
-            views = _views(launcher.children, statuses)
+            views = _views(launcher.children, statuses, ever_answered)
             elapsed = time.monotonic() - started
             if isinstance(live, Live):
                 live.update(live_table(views, elapsed))

@@ -43,7 +43,10 @@ def build_parser() -> Parser:
         help="HOST:PORT to serve on; port 0 picks one (default: %(default)s)",
     )
     net.add_argument(
-        "--advertise", default="", help="HOST:PORT others dial (default: the listen address)"
+        "--advertise",
+        default="",
+        help="HOST:PORT others dial (default: the listen address; for 0.0.0.0 or :: this "
+        "host's name)",
     )
     net.add_argument("--peers", default="", help="comma-separated seed addresses HOST:PORT")
     net.add_argument(
@@ -160,7 +163,10 @@ def build_parser() -> Parser:
 
     train = p.add_argument_group("training")
     train.add_argument(
-        "--model", default=d.model, help="mlp:H1,H2,... hidden widths (default: %(default)s)"
+        "--model",
+        default=d.model,
+        help="mlp:H1,H2,... hidden widths (relu); mlp: or linear: no hidden layer "
+        "(default: %(default)s)",
     )
     train.add_argument("--loss", default=d.loss, help="ce | mse | auto (default: %(default)s)")
     train.add_argument(
@@ -407,6 +413,7 @@ def _run(argv: list[str] | None) -> int:
     args = parse_with_config(parser, argv)
     config = config_from_namespace(args)
     if args.print_config:
+        args.token = config.token  # from $GOSSIP_TOKEN too: shown as set (never its value)
         print(to_toml(parser, args), end="")
         return 0
     setup_logging(config.log_format, config.extra.get("log_level", "info"))

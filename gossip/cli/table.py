@@ -62,6 +62,7 @@ def live_table(peers: Sequence[PeerView], elapsed: float) -> Table:
     name = _metric_name(p.status for p in peers)
     table = Table(title=f"gossip-cluster: {len(peers)} peers, {fmt_duration(elapsed)}")
     table.add_column("peer")
+    table.add_column("address")
     table.add_column("step", justify="right")
     table.add_column("train loss", justify="right")
     table.add_column(f"held-out {name}", justify="right")
@@ -71,11 +72,13 @@ def live_table(peers: Sequence[PeerView], elapsed: float) -> Table:
     for peer in peers:
         status = peer.status
         if status is None:
-            table.add_row(peer.id, f"[dim]{peer.note or 'unreachable'}[/dim]", *[MISSING] * 5)
+            note = f"[dim]{peer.note or 'unreachable'}[/dim]"
+            table.add_row(peer.id, peer.address, note, *[MISSING] * 5)
             continue
         alive, known = alive_members(status)
         table.add_row(
             peer.id,
+            peer.address,
             str(status.get("step", 0)),
             fmt_loss(status.get("loss")),
             fmt_metric(metric_of(status)[1]),

@@ -110,8 +110,13 @@ def test_live_table_marks_peers_without_status() -> None:
     assert "2 peers, 12.0s" in text
     row0 = next(line for line in text.splitlines() if "node-0" in line)
     assert "1234" in row0 and "0.9512" in row0 and "42/3/1" in row0 and "1/2" in row0
+    assert "127.0.0.1:1" in row0  # where it listens, as the README's table says
     row1 = next(line for line in text.splitlines() if "node-1" in line)
-    assert "starting" in row1
+    assert "starting" in row1 and "127.0.0.1:2" in row1
+    header = text.splitlines()[2]
+    for column in ("peer", "address", "step", "train loss", "held-out accuracy", "ok/fail/ref",
+                   "sent / recv", "alive"):  # fmt: skip
+        assert column in header, header
 
 
 def test_live_table_names_the_regression_metric() -> None:
