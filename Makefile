@@ -50,6 +50,7 @@ bench: setup  ## every benchmark; JSON and PNG under bench/results/
 	$(BIN)/python bench/transfer.py
 	$(BIN)/python bench/large.py  # about 10 minutes; --hivemind PYTHON for the side-by-side
 	$(BIN)/python bench/observability.py
+	$(BIN)/python bench/ctl_startup.py
 	$(BIN)/python bench/compression.py  # about 25 minutes
 	$(BIN)/python bench/fuzz.py
 	$(BIN)/python bench/chaos.py

@@ -1,7 +1,9 @@
-"""The gRPC carrier of the transport seam: the only module that imports grpc.
+"""The gRPC carrier of the transport seam: serves a node and makes its calls.
 
 Servicers only decode, call the node's :class:`~gossip.transport.base.Handler`
-and encode. gRPC status codes become :mod:`gossip.errors` here.
+and encode. Channels and the translation of gRPC status codes into
+:mod:`gossip.errors` live in :mod:`gossip.transport.channel`, the Status call in
+:mod:`gossip.transport.control` (both without numpy, for gossip-ctl).
 """
 
 from __future__ import annotations
