@@ -364,6 +364,9 @@ class GrpcTransport:
         try:
             return read_fetch(iter(call), self.max_payload_bytes)
         except grpc.RpcError as exc:
+            if isinstance(exc, grpc.Call) and exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                reason, _, detail = (exc.details() or "").partition(": ")  # the donor's refusal
+                raise ExchangeRefused(reason, f"{address}: {detail}") from exc
             raise translate(exc, address) from exc
         finally:
             call.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
