@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # rich loads only to print tables; numpy never (tests/unit/te
 
     from gossip.cli.table import ClusterPeer
     from gossip.transport.control import StatusDict
+    from gossip.transport.security import Security
 
 Fetch = Callable[[str, float], "StatusDict"]
 """``fetch(address, timeout)``: one Status call; raises GossipError when there is no answer."""
@@ -280,16 +281,30 @@ def _run(argv: list[str] | None, fetch: Fetch | None = None) -> int:
     # gRPC and the generated messages, not the exchange machinery: no numpy (bench/ctl_startup.py)
     from gossip.transport.channel import Channels
     from gossip.transport.control import call_status
-    from gossip.transport.security import Security, load_tls, resolve_token
 
-    tls = load_tls(args.tls_cert, args.tls_key, args.tls_ca, server=False)
-    channels = Channels(Security(resolve_token(args.token), tls))  # one per peer, all calls
+    channels = Channels(_security(args))  # one channel per peer for all calls of the command
     try:
         return verb(
             args, lambda address, timeout: call_status(channels.get(address), address, timeout)
         )
     finally:
         channels.close()
+
+
+TOKEN_ENV = "GOSSIP_TOKEN"
+"""security.TOKEN_ENV, named here so that a plain call does not load the security module."""
+
+
+def _security(args: argparse.Namespace) -> Security | None:
+    """Token and TLS of the command; None (plaintext, no token) when none is asked for."""
+    if not (
+        args.token or os.environ.get(TOKEN_ENV) or args.tls_cert or args.tls_key or args.tls_ca
+    ):
+        return None
+    from gossip.transport.security import Security, load_tls, resolve_token
+
+    tls = load_tls(args.tls_cert, args.tls_key, args.tls_ca, server=False)
+    return Security(resolve_token(args.token), tls)
 
 
 def _console() -> Console:

@@ -8,11 +8,14 @@ generated messages alone (and starts about as fast as ``import grpc``).
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import grpc
 
 from gossip.errors import DeadlineExceeded, PeerUnavailable, TransportError
-from gossip.transport.security import ClientToken, Security, channel_credentials
+
+if TYPE_CHECKING:  # loaded only for a token or TLS: gossip-ctl without them skips it
+    from gossip.transport.security import Security
 
 MAX_MESSAGE_BYTES = 4 << 20
 """Per-message limit on both sides: four times a chunk (wire.CHUNK_BYTES), so a chunk and
@@ -42,9 +45,12 @@ def translate(exc: grpc.RpcError, address: str) -> TransportError:
 
 
 class Channels:
-    """One channel per peer address, opened on first use with ``security``; close() ends all."""
+    """One channel per peer address, opened on first use with ``security``; close() ends all.
 
-    def __init__(self, security: Security) -> None:
+    ``security`` None: plaintext, no token.
+    """
+
+    def __init__(self, security: Security | None = None) -> None:
         self.security = security
         self._channels: dict[str, grpc.Channel] = {}
         self._lock = threading.Lock()
@@ -58,6 +64,10 @@ class Channels:
             return channel
 
     def _open(self, address: str) -> grpc.Channel:
+        if self.security is None or not (self.security.tls or self.security.token):
+            return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+        from gossip.transport.security import ClientToken, channel_credentials
+
         tls = self.security.tls
         if tls is not None:
             channel = grpc.secure_channel(

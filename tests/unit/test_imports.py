@@ -9,6 +9,7 @@ plain ``status`` / ``members`` output (bench/ctl_startup.py measures the time).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -20,9 +21,11 @@ import gossip
 def loaded_after(code: str) -> set[str]:
     """Modules a fresh interpreter holds after running ``code``."""
     script = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    env = {k: v for k, v in os.environ.items() if k != "GOSSIP_TOKEN"}  # no token: plain calls
     out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
-    ).stdout
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120,
+        env=env,
+    ).stdout  # fmt: skip
     return set(json.loads(out.strip().splitlines()[-1]))
 
 
@@ -61,3 +64,18 @@ def test_importing_the_node_command_loads_no_numpy() -> None:
 
 def test_dir_lists_the_lazily_loaded_names() -> None:
     assert {"Dense", "Node", "NodeConfig", "Sequential", "mlp"} <= set(dir(gossip))
+
+
+def test_ctl_names_the_token_variable_as_security_does() -> None:
+    from gossip.cli import ctl
+    from gossip.transport import security
+
+    assert ctl.TOKEN_ENV == security.TOKEN_ENV
+
+
+def test_ctl_plain_call_skips_the_security_module() -> None:
+    code = (
+        "from gossip.cli.ctl import main\n"
+        "assert main(['status', '--target', '127.0.0.1:9', '--timeout', '0.5', '--json']) == 1"
+    )
+    assert "gossip.transport.security" not in loaded_after(code)
