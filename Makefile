@@ -11,7 +11,8 @@ PB_DIR  := gossip/transport/_pb
 $(BIN)/gossip-node: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	@# setuptools tells every editable install to mind same-named folders: not news here
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
 setup: $(BIN)/gossip-node  ## venv with the package (editable) and dev tools
@@ -49,6 +50,7 @@ bench: setup  ## every benchmark; JSON and PNG under bench/results/
 	$(BIN)/python bench/transfer.py
 	$(BIN)/python bench/large.py  # about 10 minutes; --hivemind PYTHON for the side-by-side
 	$(BIN)/python bench/observability.py
+	$(BIN)/python bench/ctl_startup.py
 	$(BIN)/python bench/compression.py  # about 25 minutes
 	$(BIN)/python bench/fuzz.py
 	$(BIN)/python bench/chaos.py

@@ -40,6 +40,11 @@ _HOMES = {
 }
 
 
+def __dir__() -> list[str]:
+    """The lazily loaded names too, so ``dir(gossip)`` and completion show them."""
+    return sorted({*globals(), *_HOMES})
+
+
 def __getattr__(name: str) -> Any:
     if name in _HOMES:
         return getattr(import_module(_HOMES[name]), name)

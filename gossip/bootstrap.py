@@ -6,7 +6,8 @@ trains (and before it answers exchanges), it asks alive members, one at a
 time in random order, for their model over the ``Catchup`` stream, and adopts
 the first one that is ahead of its own step and passes every check:
 fingerprint, size, codec, SHA-256 and finite values. A donor that fails (gone,
-refuses, sends garbage) is logged and the next one is tried.
+refuses, sends garbage) is logged and the next one is tried; one that is busy
+catching up itself (peers started together) is simply not ahead.
 
 No threads and no clock reads here: the node passes the fetch function, the
 donors and ``now``.
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gossip.averaging.pairwise import RAW_CODEC, decode
-from gossip.errors import GossipError
+from gossip.errors import ExchangeRefused, GossipError
 from gossip.transport.fetch import Fetched, FetchRequest
 
 log = logging.getLogger("gossip.bootstrap")
@@ -84,6 +85,10 @@ def catch_up(
             values = verify(fetched, request)
         except GossipError as exc:
             message = " ".join(str(exc).split())
+            if isinstance(exc, ExchangeRefused) and exc.reason == "busy":
+                # catching up itself (peers started together): not ahead, nothing wrong
+                log.info("catch-up: %s is busy (%s); trying another donor", donor_id, exc.detail)
+                continue
             result.errors.append(f"{donor_id}: {message}")
             result.state = "failed"
             log.warning("catch-up from %s failed, trying another donor: %s", donor_id, message)

@@ -235,7 +235,7 @@ class Exchanger:
             return {k: dict(v) for k, v in self._bytes.items()}
 
     def compression_status(self) -> dict[str, Any]:
-        """References kept for neighbours (count, bytes, limit, evictions, resets) and gamma."""
+        """References kept for neighbours (count, bytes, max_count, evictions, resets) and gamma."""
         return {**self.mixer.store.status(), "consensus_step": self.mixer.gamma}
 
     def count(self, result: str) -> None:

@@ -22,8 +22,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from gossip.address import parse_address
 from gossip.clock import Clock
-from gossip.config import parse_address
 from gossip.errors import GossipError, UsageError
 from gossip.logsafe import LogBudget, held_note
 from gossip.membership.config import MembershipConfig
@@ -42,6 +42,8 @@ NOTICE_PER_S, NOTICE_BURST = 1.0, 20
 EVENT_PER_S, EVENT_BURST = 5.0, 100
 """Lines about members' state changes (joined, dead...): a burst of 100, then five a second,
 so that gossip announcing a stream of new members cannot flood the log (all are counted)."""
+SEED_PATIENCE_S = 3.0
+"""A seed silent this long is worth a warning; one that starts a moment after us is not."""
 
 
 class MembershipDriver:
@@ -67,6 +69,8 @@ class MembershipDriver:
         self._counts: Counter[str] = Counter()
         self._notices = LogBudget(NOTICE_REPEAT_S, NOTICE_PER_S, NOTICE_BURST)
         self._event_lines = LogBudget(0.0, EVENT_PER_S, EVENT_BURST)
+        self._seed_silent_since: dict[str, float] = {}
+        self._seeds_warned: set[str] = set()
         self._in_flight: set[str] = set()
         self._pool: ThreadPoolExecutor | None = None
 
@@ -136,8 +140,10 @@ class MembershipDriver:
             if target.member_id is not None:
                 self.report_failure(target.member_id, started)
             else:
-                log.debug("%s: seed %s did not answer: %s", self.id, target.address, exc)
+                self._seed_failed(target.address, started, exc)
         else:
+            if target.member_id is None:
+                self._seed_answered(target.address)
             self.merge(reply)
         finally:
             with self._lock:
@@ -173,7 +179,8 @@ class MembershipDriver:
         """Mark ourselves left and tell every live member at once, so none thinks us dead."""
         with self._lock:
             round_ = self._table.leave()
-        log.info("%s: leaving; telling %d members", self.id, len(round_.targets))
+        told = len(round_.targets)
+        log.info("%s: leaving; telling %d member%s", self.id, told, "" if told == 1 else "s")
         with ThreadPoolExecutor(max_workers=16) as pool:
             for target in round_.targets:
                 pool.submit(self._announce, round_.digest, target.address, timeout)
@@ -234,6 +241,27 @@ class MembershipDriver:
                 found.append(address)
         self._resolved[seed] = (now, found)
         return found
+
+    def _seed_failed(self, address: str, started: float, exc: GossipError) -> None:
+        """Warn about a seed that stays silent past SEED_PATIENCE_S (a typo, a peer not up)."""
+        with self._lock:
+            since = self._seed_silent_since.setdefault(address, started)
+            patience_over = self._clock.now() - since >= SEED_PATIENCE_S
+            if patience_over:
+                self._seeds_warned.add(address)
+        if patience_over:
+            reason = " ".join(str(exc).split())
+            self._notice("seed", address, f"does not answer ({reason}); still trying")
+        else:
+            log.debug("%s: seed %s did not answer: %s", self.id, address, exc)
+
+    def _seed_answered(self, address: str) -> None:
+        with self._lock:
+            self._seed_silent_since.pop(address, None)
+            warned = address in self._seeds_warned
+            self._seeds_warned.discard(address)
+        if warned:
+            log.info("%s: seed %s answers now", self.id, address)
 
     def _notice(self, kind: str, who: str, detail: str) -> None:
         """Log bad input once per kind, member and detail (again after NOTICE_REPEAT_S),

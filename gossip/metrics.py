@@ -164,7 +164,8 @@ class NodeCollector(Collector):
         yield _gauge("gossip_uptime_seconds", float(status.get("uptime_s", 0.0)))
         yield _counter("gossip_steps_total", float(status.get("step", 0)))
         yield _counter("gossip_samples_total", float(status.get("samples_seen", 0)))
-        yield _gauge("gossip_loss", float(status.get("loss", math.nan)))
+        loss = status.get("loss")  # None before the first step
+        yield _gauge("gossip_loss", math.nan if loss is None else float(loss))
         heldout = self.heldout_loss() if self.heldout_loss else None
         yield _gauge("gossip_heldout_loss", math.nan if heldout is None else heldout)
         accuracy = status.get("accuracy")

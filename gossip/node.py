@@ -86,6 +86,8 @@ class Node:
         self.clock = clock or SystemClock()
         train, test = data if data is not None else load_data(config)
         self.dataset = train
+        # what status and logs call the data: the data set given in Python, else the flag
+        self.dataset_name = config.dataset if data is None else train.name
         self.model = model if model is not None else build_model(config, train)
         if not self.model.built:
             self.model.build(train.num_features)
@@ -193,6 +195,8 @@ class Node:
         if self.config.bootstrap and self.config.peers:
             self._ready.clear()  # until _catch_up() is over (first thing of the train loop)
         self.serve()
+        if not self._ready.is_set():
+            self._state = "catching_up"  # "training" once _catch_up() is over
         log.info(
             "node %s listening on %s (model %s, %d params, shard %d/%d of %s, %d samples)",
             self.id,
@@ -201,7 +205,7 @@ class Node:
             self.replica.num_params,
             self.config.shard[0],
             self.config.shard[1],
-            self.config.dataset,
+            self.dataset_name,
             len(self.dataset),
         )
         loops = [
@@ -284,6 +288,8 @@ class Node:
 
     def _train_loop(self) -> None:
         self._catch_up()
+        if self._state == "catching_up":
+            self._state = "training"
         max_steps = self.config.max_steps
         slowdown = self.config.slowdown
         period = slowdown / self.config.step_rate if self.config.step_rate > 0 else 0.0
@@ -433,13 +439,13 @@ class Node:
             "state": self._state,
             "step": self.trainer.steps,
             "samples_seen": self.trainer.samples_seen,
-            "loss": float(loss) if np.isfinite(loss) else 0.0,
+            "loss": float(loss) if np.isfinite(loss) else None,  # null before the first step
             "accuracy": evaluation.accuracy if evaluation else None,
             "metric": {
                 "name": evaluation.metric_name if evaluation else "",
                 "value": evaluation.metric if evaluation else 0.0,
             },
-            "dataset": self.config.dataset,
+            "dataset": self.dataset_name,
             "exchanges": self.counts,
             "bytes": {
                 "sent": traffic.sent,
@@ -577,8 +583,13 @@ class Node:
             result.seconds = self.clock.now() - began
             self.catchup = result
             if values is None:
-                log.info("node %s: no catch-up (%s); training from step %d", self.id,
-                         "no donor ahead" if result.state == "none" else "; ".join(result.errors),
+                if not donors:
+                    why = f"no neighbour alive within {self.config.bootstrap_timeout:g} s"
+                elif result.state == "none":
+                    why = "no donor ahead"
+                else:
+                    why = "; ".join(result.errors)
+                log.info("node %s: no catch-up (%s); training from step %d", self.id, why,
                          self.trainer.steps)  # fmt: skip
                 return
             with self.replica.lock:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from gossip.config import parse_address
+from gossip.address import parse_address
 
 if TYPE_CHECKING:
     from gossip.metrics import MetricsServer

@@ -38,7 +38,7 @@ def _exec_status(container: str) -> subprocess.CompletedProcess[str]:
 
 
 def peer_status(container: str) -> dict[str, Any]:
-    """The §5 status JSON of the peer in `container`, or {"error": one line}."""
+    """The status JSON (README, Status JSON) of the peer in `container`, or {"error": one line}."""
     try:
         proc = _exec_status(container)
     except subprocess.TimeoutExpired:
@@ -46,28 +46,46 @@ def peer_status(container: str) -> dict[str, Any]:
     if proc.returncode != 0:
         lines = (proc.stderr or proc.stdout).strip().splitlines()
         return {"error": lines[-1] if lines else f"exit {proc.returncode}"}
-    status: dict[str, Any] = json.loads(proc.stdout)
+    try:
+        status: dict[str, Any] = json.loads(proc.stdout)
+    except ValueError:
+        return {"error": "gossip-ctl printed no status JSON"}
     return status
 
 
+HEAD = ["container", "id", "step", "loss", "accuracy", "ok/failed/refused", "alive", "others"]
+
+
 def row(container: str, s: dict[str, Any]) -> list[str]:
+    """One table row; a peer that did not answer gets dashes (its error goes below the table)."""
     if "error" in s:
-        return [container, "-", s["error"][:60], "", "", "", "", ""]
+        return [container, *["-"] * (len(HEAD) - 2), "no answer"]
     members = s.get("members", [])
     alive = sum(1 for m in members if m["state"] == "alive")
     others = {m["state"] for m in members if m["state"] != "alive"}
     ex = s["exchanges"]
-    acc = s.get("accuracy")
+    acc, loss = s.get("accuracy"), s.get("loss")
     return [
         container,
         s["id"],
         str(s["step"]),
-        f"{s['loss']:.4f}",
+        "-" if loss is None else f"{loss:.4f}",
         "-" if acc is None else f"{acc:.4f}",
         f"{ex['ok']}/{ex['failed']}/{ex['refused']}",
-        f"{alive + 1}/{len(members) + 1}",
+        f"{alive}/{len(members)}",  # as gossip-ctl and gossip-cluster count: itself excluded
         ",".join(sorted(others)) or "-",
     ]
+
+
+def table(names: list[str], statuses: list[dict[str, Any]]) -> list[str]:
+    """The lines printed: aligned rows, then one line per peer that did not answer, then a total."""
+    rows = [HEAD] + [row(n, s) for n, s in zip(names, statuses, strict=True)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEAD))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines += [f"{n}: {s['error']}" for n, s in zip(names, statuses, strict=True) if "error" in s]
+    answered = sum(1 for s in statuses if "error" not in s)
+    lines.append(f"{answered}/{len(names)} peers answer; 'alive' counts the other members")
+    return lines
 
 
 def main(argv: list[str]) -> int:
@@ -81,15 +99,8 @@ def main(argv: list[str]) -> int:
     if "--json" in argv:
         print(json.dumps(dict(zip(names, statuses, strict=True)), indent=2))
         return 0
-    head = ["container", "id", "step", "loss", "accuracy", "ok/failed/refused", "alive", "others"]
-    rows = [head] + [row(n, s) for n, s in zip(names, statuses, strict=True)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-    answered = sum(1 for s in statuses if "error" not in s)
-    print(f"{answered}/{len(names)} peers answer; 'alive' counts the peer itself")
-    return 0 if answered == len(names) else 1
-
+    print("\n".join(table(names, statuses)))
+    return 0 if all("error" not in s for s in statuses) else 1
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -124,7 +124,7 @@ class ReferenceStore:
             return {
                 "count": len(self._pairs),
                 "bytes": sum(r.nbytes for r in self._pairs.values()),
-                "limit": self.max_pairs,
+                "max_count": self.max_pairs,
                 "evictions": self.evictions,
                 "resets": self.resets,
             }

@@ -28,18 +28,12 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 
+from gossip.cli.cells import fmt_metric, metric_of
 from gossip.cli.common import Parser, guarded
 from gossip.cli.launcher import Child, Launcher
 from gossip.cli.node import build_parser as node_parser
 from gossip.cli.node import config_from_args
-from gossip.cli.table import (
-    PeerView,
-    fmt_metric,
-    live_table,
-    metric_of,
-    progress_line,
-    summary_table,
-)
+from gossip.cli.table import PeerView, live_table, progress_line, summary_table
 from gossip.config import NodeConfig
 from gossip.errors import GossipError, UsageError
 
@@ -121,7 +115,11 @@ def parse_plan(argv: list[str] | None) -> Plan:
         if getattr(passed, name) != check.get_default(name):
             raise UsageError(f"--{name} is set by {PROG} for each peer; leave it out")
     config = config_from_args([*node_args, "--shard", f"0/{args.nodes}"])
-    run_dir = Path(args.run_dir) if args.run_dir else fresh_run_dir(Path("runs"))
+    if args.run_dir:
+        run_dir = Path(args.run_dir)
+        make_run_dir(run_dir, exist_ok=True)
+    else:
+        run_dir = fresh_run_dir(Path("runs"))
     return Plan(args.nodes, run_dir, node_args, config, args.compare_centralized, args.stop_grace)
 
 
@@ -131,13 +129,27 @@ def fresh_run_dir(parent: Path) -> Path:
     for attempt in range(1000):
         path = parent / (f"cluster-{stamp}" if attempt == 0 else f"cluster-{stamp}-{attempt}")
         try:
-            path.mkdir(parents=True)
+            make_run_dir(path, exist_ok=False)
         except FileExistsError:
             continue
-        except OSError as exc:
-            raise UsageError(f"cannot create run directory {path}: {exc.strerror}") from exc
         return path
     raise UsageError(f"cannot find a fresh run directory under {parent}")
+
+
+def make_run_dir(path: Path, exist_ok: bool) -> None:
+    """Create ``path`` and its parents; UsageError naming it when the OS says no.
+
+    With ``exist_ok=False`` an existing ``path`` raises FileExistsError (the caller
+    tries another name); with True, only an existing file in the way is an error.
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=exist_ok)
+    except FileExistsError:
+        if not exist_ok:
+            raise
+        raise UsageError(f"run directory {path} exists and is not a directory") from None
+    except OSError as exc:
+        raise UsageError(f"cannot create run directory {path}: {exc.strerror}") from exc
 
 
 # ------------------------------------------------------------ running
@@ -169,11 +181,17 @@ def handling_signals(interrupt: Interrupt) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def _views(children: list[Child], statuses: dict[str, Any]) -> list[PeerView]:
+def _views(
+    children: list[Child], statuses: dict[str, Any], ever_answered: set[str]
+) -> list[PeerView]:
+    """Rows of the live table; a peer without an answer says why (it may be leaving)."""
     views = []
     for child in children:
         code = child.returncode
-        note = "starting" if code is None else f"exited {code}"
+        if code is not None:
+            note = f"exited {code}"
+        else:
+            note = "not answering" if child.id in ever_answered else "starting"
         views.append(PeerView(child.id, child.address, statuses.get(child.id), note))
     return views
 
@@ -191,22 +209,30 @@ def watch(launcher: Launcher, plan: Plan, interrupt: Interrupt, console: Console
         while launcher.running():
             statuses = launcher.poll_status(timeout=1.0)
             ever_answered.update(k for k, v in statuses.items() if v is not None)
-            views = _views(launcher.children, statuses)
+            views = _views(launcher.children, statuses, ever_answered)
             elapsed = time.monotonic() - started
             if isinstance(live, Live):
                 live.update(live_table(views, elapsed))
             elif elapsed - last_line >= PROGRESS_S:
                 last_line = elapsed
                 print(progress_line(views, elapsed), file=sys.stderr, flush=True)
-            for child in launcher.children:
-                code = child.returncode
-                if code not in (None, 0):
-                    why = child.log_tail() or "no output"
-                    return f"{child.id} exited with code {code}: {why} (log: {child.log_path})"
+            failed = first_failure(launcher.children)
+            if failed is not None:
+                return failed
             if give_up is not None and time.monotonic() > give_up:
                 return f"peers still running {FINISH_SLACK_S:.0f}s after --duration; stopped them"
             if interrupt.stop.wait(REFRESH_S):
                 return "interrupted: stopping every peer"
+    return first_failure(launcher.children)  # all exited between two looks: how?
+
+
+def first_failure(children: list[Child]) -> str | None:
+    """The first peer that exited with an error, with the last line of its log; None if none."""
+    for child in children:
+        code = child.returncode
+        if code not in (None, 0):
+            why = child.log_tail() or "no output"
+            return f"{child.id} exited with code {code}: {why} (log: {child.log_path})"
     return None
 
 
@@ -382,7 +408,6 @@ def _train(what: str, train: Callable[[], dict[str, Any]], console: Console) -> 
 
 def _run(argv: list[str] | None) -> int:
     plan = parse_plan(argv)
-    plan.run_dir.mkdir(parents=True, exist_ok=True)
     console = Console()
     if not console.is_terminal:
         console = Console(width=120)  # logs and pipes: do not wrap tables at 80 columns

@@ -2,7 +2,7 @@
 
 Verbs (each takes ``--target HOST:PORT``, ``--timeout`` and ``--json``):
 
-* ``status``: one peer's own view (the §5 JSON);
+* ``status``: one peer's own view (the status JSON of the README);
 * ``members``: that peer's membership table;
 * ``cluster``: discover every member through the target's view (and, one level
   further, through the views of the members that answer), ask each for its
@@ -23,20 +23,21 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.live import Live
-
+from gossip.address import parse_address
 from gossip.cli.common import Parser, guarded
-from gossip.cli.table import ClusterPeer, cluster_table, members_table, node_table
-from gossip.config import parse_address
 from gossip.errors import GossipError, TransportError, UsageError
-from gossip.transport.base import StatusDict
 
-Fetch = Callable[[str, float], StatusDict]
+if TYPE_CHECKING:  # rich loads only to print tables; numpy never (tests/unit/test_imports.py)
+    from rich.console import Console
+
+    from gossip.cli.table import ClusterPeer
+    from gossip.transport.control import StatusDict
+    from gossip.transport.security import Security
+
+Fetch = Callable[[str, float], "StatusDict"]
 """``fetch(address, timeout)``: one Status call; raises GossipError when there is no answer."""
 
 MAX_WORKERS = 32
@@ -90,17 +91,6 @@ def build_parser() -> Parser:
     return p
 
 
-def fetch_status(target: str, timeout: float) -> StatusDict:
-    """One Status call; a peer that is not there is a TransportError naming it."""
-    from gossip.transport.grpc_transport import GrpcTransport  # grpc only when needed
-
-    transport = GrpcTransport()
-    try:
-        return transport.status(target, timeout)
-    finally:
-        transport.stop(0)
-
-
 # ------------------------------------------------------------ cluster discovery
 
 
@@ -114,6 +104,10 @@ def discover(target: str, fetch: Fetch, timeout: float, rounds: int = 2) -> list
     once, with the newest generation. Raises GossipError when the target itself
     does not answer.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gossip.cli.table import ClusterPeer
+
     own = fetch(target, timeout)
     peers: dict[str, ClusterPeer] = {
         target: ClusterPeer(
@@ -199,9 +193,10 @@ def _status(args: argparse.Namespace, fetch: Fetch) -> int:
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
-    console = _console()
-    console.print(node_table(status))
-    console.print(members_table(status))
+    from gossip.cli.cells import members_text, node_text  # plain text: no rich to load
+
+    print(node_text(status))
+    print(members_text(status))
     return 0
 
 
@@ -214,7 +209,9 @@ def _members(args: argparse.Namespace, fetch: Fetch) -> int:
         view = {k: status.get(k) for k in ("id", "address", "generation", "members")}
         print(json.dumps(view, indent=2))
         return 0
-    _console().print(members_table(status))
+    from gossip.cli.cells import members_text
+
+    print(members_text(status))
     return 0
 
 
@@ -226,11 +223,17 @@ def _cluster(args: argparse.Namespace, fetch: Fetch) -> int:
     if args.json:
         print(json.dumps(cluster_json(args.target, peers), indent=2))
         return 0
+    from gossip.cli.table import cluster_table
+
     _console().print(cluster_table(peers, title=f"cluster seen from {args.target}"))
     return 0
 
 
 def _watch(args: argparse.Namespace, fetch: Fetch) -> int:
+    from rich.live import Live
+
+    from gossip.cli.table import cluster_table
+
     console = _console()
     live = (
         Live(console=console, auto_refresh=False) if console.is_terminal and not args.json else None
@@ -275,20 +278,39 @@ def _run(argv: list[str] | None, fetch: Fetch | None = None) -> int:
         raise UsageError(f"unknown command {args.command!r}")  # argparse already refuses these
     if fetch is not None:
         return verb(args, fetch)
-    from gossip.transport.grpc_transport import GrpcTransport  # grpc only when needed
+    # gRPC and the generated messages, not the exchange machinery: no numpy (bench/ctl_startup.py)
+    from gossip.transport.channel import Channels
+    from gossip.transport.control import call_status
+
+    channels = Channels(_security(args))  # one channel per peer for all calls of the command
+    try:
+        return verb(
+            args, lambda address, timeout: call_status(channels.get(address), address, timeout)
+        )
+    finally:
+        channels.close()
+
+
+TOKEN_ENV = "GOSSIP_TOKEN"
+"""security.TOKEN_ENV, named here so that a plain call does not load the security module."""
+
+
+def _security(args: argparse.Namespace) -> Security | None:
+    """Token and TLS of the command; None (plaintext, no token) when none is asked for."""
+    if not (
+        args.token or os.environ.get(TOKEN_ENV) or args.tls_cert or args.tls_key or args.tls_ca
+    ):
+        return None
     from gossip.transport.security import Security, load_tls, resolve_token
 
     tls = load_tls(args.tls_cert, args.tls_key, args.tls_ca, server=False)
-    security = Security(resolve_token(args.token), tls)
-    transport = GrpcTransport(security=security)  # one client for every call of the command
-    try:
-        return verb(args, transport.status)
-    finally:
-        transport.stop(0)
+    return Security(resolve_token(args.token), tls)
 
 
 def _console() -> Console:
     """The terminal's width; in pipes and files, wide enough that rows do not wrap."""
+    from rich.console import Console
+
     console = Console()
     return console if console.is_terminal else Console(width=160)
 

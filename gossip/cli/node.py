@@ -1,4 +1,9 @@
-"""``gossip-node``: run one peer until --duration passes or SIGTERM / Ctrl-C arrives."""
+"""``gossip-node``: run one peer until --duration passes or SIGTERM / Ctrl-C arrives.
+
+Only the standard library and the small CLI helpers load at import: numpy, gRPC
+and the node come in inside :func:`main`'s guard, so a Ctrl-C while they load
+ends the command quietly (exit 130) instead of printing a traceback.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +13,20 @@ import signal
 import sys
 import time
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from gossip.cli.common import Parser, guarded, setup_logging
 from gossip.cli.config_file import parse_with_config, to_toml
-from gossip.config import NodeConfig, parse_peers
-from gossip.data import parse_shard
-from gossip.node import Node
-from gossip.transport.security import resolve_token
+
+if TYPE_CHECKING:
+    from gossip.config import NodeConfig
 
 log = logging.getLogger("gossip.cli")
 
 
 def build_parser() -> Parser:
+    from gossip.config import NodeConfig
+
     p = Parser(
         prog="gossip-node",
         description="Run one gossip-train peer: train locally, average parameters with random "
@@ -36,7 +43,10 @@ def build_parser() -> Parser:
         help="HOST:PORT to serve on; port 0 picks one (default: %(default)s)",
     )
     net.add_argument(
-        "--advertise", default="", help="HOST:PORT others dial (default: the listen address)"
+        "--advertise",
+        default="",
+        help="HOST:PORT others dial (default: the listen address; for 0.0.0.0 or :: this "
+        "host's name)",
     )
     net.add_argument("--peers", default="", help="comma-separated seed addresses HOST:PORT")
     net.add_argument(
@@ -153,7 +163,10 @@ def build_parser() -> Parser:
 
     train = p.add_argument_group("training")
     train.add_argument(
-        "--model", default=d.model, help="mlp:H1,H2,... hidden widths (default: %(default)s)"
+        "--model",
+        default=d.model,
+        help="mlp:H1,H2,... hidden widths (relu); mlp: or linear: no hidden layer "
+        "(default: %(default)s)",
     )
     train.add_argument("--loss", default=d.loss, help="ce | mse | auto (default: %(default)s)")
     train.add_argument(
@@ -333,6 +346,11 @@ def config_from_args(argv: list[str] | None = None) -> NodeConfig:
 
 def config_from_namespace(args: argparse.Namespace) -> NodeConfig:
     """The config of parsed flags (see :func:`config_from_args`)."""
+    from gossip.address import parse_peers
+    from gossip.config import NodeConfig
+    from gossip.data import parse_shard
+    from gossip.transport.security import resolve_token
+
     # a seed name that does not resolve (yet) is not an error: the membership loop
     # logs it once and keeps retrying (a Compose service may start after us)
     peers = parse_peers(args.peers)
@@ -395,9 +413,12 @@ def _run(argv: list[str] | None) -> int:
     args = parse_with_config(parser, argv)
     config = config_from_namespace(args)
     if args.print_config:
+        args.token = config.token  # from $GOSSIP_TOKEN too: shown as set (never its value)
         print(to_toml(parser, args), end="")
         return 0
     setup_logging(config.log_format, config.extra.get("log_level", "info"))
+    from gossip.node import Node  # numpy, gRPC: the slow part of start-up
+
     node = Node(config)
     signalled: list[int] = []
 

@@ -179,8 +179,14 @@ def _label_index(header: list[str], label_column: str | None, where: str) -> int
         return len(header) - 1
     if label_column in header:
         return header.index(label_column)
-    if label_column.strip().isdecimal() and int(label_column) < len(header):
-        return int(label_column)
+    if label_column.strip().isdecimal():
+        index = int(label_column)
+        if index < len(header):
+            return index
+        raise DataError(
+            f"{where}: label column index {index} is out of range: the file has "
+            f"{len(header)} columns, 0 to {len(header) - 1} ({', '.join(header)})"
+        )
     raise DataError(
         f"{where}: label column {label_column!r} not found (columns: {', '.join(header)})"
     )

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from gossip.averaging.pairwise import Snapshot
 from gossip.membership.types import Digest
-
-StatusDict = dict[str, Any]
-"""The status JSON (README, Status JSON)."""
+from gossip.transport.control import StatusDict as StatusDict  # the seam names it too
 
 
 class ResponderSession(Protocol):

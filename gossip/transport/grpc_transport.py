@@ -1,14 +1,17 @@
-"""The gRPC carrier of the transport seam: the only module that imports grpc.
+"""The gRPC carrier of the transport seam: serves a node and makes its calls.
 
 Servicers only decode, call the node's :class:`~gossip.transport.base.Handler`
-and encode. gRPC status codes become :mod:`gossip.errors` here.
+and encode. Channels and the translation of gRPC status codes into
+:mod:`gossip.errors` live in :mod:`gossip.transport.channel`, the Status call in
+:mod:`gossip.transport.control` (both without numpy, for gossip-ctl).
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import queue
-import threading
+import socket
 import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -18,17 +21,16 @@ import grpc
 
 from gossip.averaging.pairwise import Snapshot
 from gossip.errors import (
-    DeadlineExceeded,
     ExchangeRefused,
     GossipError,
-    PeerUnavailable,
-    TransportError,
     UsageError,
 )
 from gossip.membership.types import Digest
 from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport._pb import gossip_pb2_grpc as pb_grpc
 from gossip.transport.base import Completion, Handler, StatusDict, Traffic
+from gossip.transport.channel import CHANNEL_OPTIONS, Channels, translate
+from gossip.transport.control import call_status, status_to_pb
 from gossip.transport.fetch import (
     Donor,
     Fetched,
@@ -39,18 +41,15 @@ from gossip.transport.fetch import (
     request_to_pb,
 )
 from gossip.transport.security import (
-    ClientToken,
     Limiter,
     SafeDecoding,
     Security,
     TokenInterceptor,
-    channel_credentials,
     limit_streams,
     server_credentials,
 )
 from gossip.transport.session import initiate, respond
 from gossip.transport.wire import (
-    CHUNK_BYTES,
     GRPC_FRAME_OVERHEAD,
     Frame,
     decode_frame,
@@ -58,25 +57,15 @@ from gossip.transport.wire import (
     digest_to_pb,
     encode_frame,
     snapshot_frames,
-    status_from_pb,
-    status_to_pb,
     wire_size,
 )
 
-MAX_MESSAGE_BYTES = 4 * CHUNK_BYTES
-"""Per-message limit on both sides: a chunk plus its header fits with room to spare."""
-
-_CHANNEL_OPTIONS = [
-    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-    # reconnect quickly to a peer that comes back (defaults back off up to 120 s)
-    ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.max_reconnect_backoff_ms", 2000),
-]
-
 _SERVER_OPTIONS = [
-    *_CHANNEL_OPTIONS,
+    *CHANNEL_OPTIONS,
     ("grpc.max_metadata_size", 16 << 10),  # a token and a few headers, not megabytes
+    # gRPC sets SO_REUSEPORT by default: a second node on a taken port would then start
+    # too, and the kernel would split the connections between the two at random
+    ("grpc.so_reuseport", 0),
 ]
 
 MAX_QUEUED_RPCS = 64
@@ -99,18 +88,23 @@ logging.getLogger("grpc._common").addFilter(_MalformedOneLine())
 log = logging.getLogger("gossip.transport")
 
 
-def translate(exc: grpc.RpcError, address: str) -> TransportError:
-    """Turn a gRPC failure into our error hierarchy, naming the peer."""
-    code = exc.code() if isinstance(exc, grpc.Call) else None
-    detail = exc.details() if isinstance(exc, grpc.Call) else str(exc)
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return DeadlineExceeded(f"{address}: no answer before the deadline")
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return PeerUnavailable(f"{address}: unavailable ({detail})")
-    if code == grpc.StatusCode.UNAUTHENTICATED:
-        return TransportError(f"{address}: rejected: {detail}")
-    name = code.name if code is not None else "ERROR"
-    return TransportError(f"{address}: {name} ({detail})")
+def bind_failure(listen: str) -> str:
+    """Why gRPC could not bind ``listen``: the OS's answer to a plain bind of that address."""
+    host, _, port = listen.rpartition(":")
+    try:
+        infos = socket.getaddrinfo(host.strip("[]") or None, int(port), type=socket.SOCK_STREAM)
+    except (OSError, ValueError) as exc:
+        return f"not an address of this host ({exc})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "address already in use (another process listens there)"
+            return exc.strerror or str(exc)
+    return "address not available"
 
 
 _EXCHANGE_SERVICE = "gossip.v1.Exchange"
@@ -252,8 +246,7 @@ class GrpcTransport:
         self._malformed_logged = -float("inf")
         self._health: Any = None
         self._server: grpc.Server | None = None
-        self._channels: dict[str, grpc.Channel] = {}
-        self._lock = threading.Lock()
+        self._channels = Channels(self.security)
 
     # ------------------------------------------------------------ serving
 
@@ -306,10 +299,10 @@ class GrpcTransport:
                 port = server.add_secure_port(listen, server_credentials(tls))
             else:
                 port = server.add_insecure_port(listen)
-        except RuntimeError as exc:
-            raise UsageError(f"cannot listen on {listen}: {exc}") from exc
+        except RuntimeError as exc:  # gRPC's text points at GRPC_VERBOSITY; say why instead
+            raise UsageError(f"cannot listen on {listen}: {bind_failure(listen)}") from exc
         if port == 0:
-            raise UsageError(f"cannot listen on {listen}: address in use or not available")
+            raise UsageError(f"cannot listen on {listen}: {bind_failure(listen)}")
         server.start()
         self._server = server
         return f"{host}:{port}"
@@ -330,28 +323,12 @@ class GrpcTransport:
         if self._server is not None:
             self._server.stop(grace).wait()
             self._server = None
-        with self._lock:
-            channels, self._channels = list(self._channels.values()), {}
-        for channel in channels:
-            channel.close()
+        self._channels.close()
 
     # ------------------------------------------------------------ calling
 
     def _channel(self, address: str) -> grpc.Channel:
-        with self._lock:
-            channel = self._channels.get(address)
-            if channel is None:
-                tls = self.security.tls
-                if tls is not None:
-                    channel = grpc.secure_channel(
-                        address, channel_credentials(tls), options=_CHANNEL_OPTIONS
-                    )
-                else:
-                    channel = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
-                if self.security.token:
-                    channel = grpc.intercept_channel(channel, ClientToken(self.security.token))
-                self._channels[address] = channel
-            return channel
+        return self._channels.get(address)
 
     def exchange(self, address: str, offer: Snapshot, complete: Completion, timeout: float) -> None:
         verdicts: queue.Queue[Frame | None] = queue.Queue()
@@ -403,17 +380,18 @@ class GrpcTransport:
             request_serializer=pb.FetchRequest.SerializeToString,
             response_deserializer=pb.FetchFrame.FromString,
         )
-        call = method(request_to_pb(request), timeout=timeout)
+        # the donor is alive by the membership's account; our channel to it may still be
+        # in the back-off of a connection tried before it listened: wait that out
+        call = method(request_to_pb(request), timeout=timeout, wait_for_ready=True)
         try:
             return read_fetch(iter(call), self.max_payload_bytes)
         except grpc.RpcError as exc:
+            if isinstance(exc, grpc.Call) and exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                reason, _, detail = (exc.details() or "").partition(": ")  # the donor's refusal
+                raise ExchangeRefused(reason, f"{address}: {detail}") from exc
             raise translate(exc, address) from exc
         finally:
             call.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
 
     def status(self, address: str, timeout: float) -> StatusDict:
-        stub = pb_grpc.ControlStub(self._channel(address))
-        try:
-            return status_from_pb(stub.Status(pb.StatusRequest(), timeout=timeout))
-        except grpc.RpcError as exc:
-            raise translate(exc, address) from exc
+        return call_status(self._channel(address), address, timeout)

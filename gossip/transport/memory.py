@@ -17,6 +17,7 @@ from gossip.errors import PeerUnavailable
 from gossip.membership.types import Digest
 from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport.base import Completion, Handler, StatusDict, Traffic
+from gossip.transport.control import status_from_pb, status_to_pb
 from gossip.transport.session import counted, initiate, respond
 from gossip.transport.wire import (
     Frame,
@@ -25,8 +26,6 @@ from gossip.transport.wire import (
     digest_to_pb,
     encode_frame,
     snapshot_frames,
-    status_from_pb,
-    status_to_pb,
     wire_size,
 )
 

@@ -81,7 +81,7 @@ class Cluster:
         return run("docker", "inspect", "-f", "{{.Config.Hostname}}", container).strip()
 
     def status(self, container: str) -> dict[str, Any] | None:
-        """The peer's §5 status JSON, or None when it does not answer."""
+        """The peer's status JSON (README, Status JSON), or None when it does not answer."""
         try:
             proc = subprocess.run(
                 ["docker", "exec", container, "timeout", "-s", "KILL", "40", "gossip-ctl",

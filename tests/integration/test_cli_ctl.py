@@ -12,7 +12,7 @@ import pytest
 
 from gossip.cli.launcher import Launcher, free_ports
 
-SECTION_5_KEYS = {
+STATUS_KEYS = {
     "id", "address", "generation", "uptime_s", "step", "loss", "accuracy",
     "exchanges", "bytes", "model", "compression", "members",
 }  # fmt: skip
@@ -36,12 +36,12 @@ def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launcher]:
 
 
 @pytest.mark.slow
-def test_status_json_has_the_section_5_keys(two_nodes: Launcher) -> None:
+def test_status_json_has_the_readme_keys(two_nodes: Launcher) -> None:
     target = two_nodes.children[0].address
     result = ctl("status", "--target", target, "--json")
     assert result.returncode == 0, result.stderr
     status = json.loads(result.stdout)
-    assert set(status) >= SECTION_5_KEYS
+    assert set(status) >= STATUS_KEYS
     assert status["id"] == "node-0"
     assert status["address"] == target
     assert set(status["exchanges"]) == {"ok", "failed", "refused"}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import node_command
+from .conftest import Processes, free_port, node_command, wait_for
 
 
 def run_node(*args: str) -> subprocess.CompletedProcess[str]:
@@ -69,4 +71,50 @@ def test_port_in_use() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert_usage_error(run_node("--listen", f"127.0.0.1:{port}"), str(port))
+        result = run_node("--listen", f"127.0.0.1:{port}")
+    assert_usage_error(result, str(port), "address already in use")
+    assert "GRPC_VERBOSITY" not in result.stderr
+
+
+def test_second_node_on_a_taken_port_refuses_to_start(procs: Processes) -> None:
+    """gRPC's SO_REUSEPORT would let both listen and split the connections between them."""
+    address = f"127.0.0.1:{free_port()}"
+    first = procs.node("first", "--listen", address, "--duration", "60")
+    wait_for(lambda: procs.status(address), 30, "the first node to answer")
+    assert_usage_error(run_node("--listen", address), address, "address already in use")
+    assert first.poll() is None
+    status = procs.status(address)
+    assert status is not None and status["id"] == "first"
+
+
+def mapped(pid: int, library: str) -> bool:
+    """Whether the process has loaded a shared object whose path contains ``library``."""
+    try:
+        return library in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("loading", ["_multiarray_umath", "cygrpc"])
+def test_ctrl_c_during_start_up_is_quiet(loading: str) -> None:
+    """Ctrl-C while numpy or gRPC load (or just after): no traceback, a Ctrl-C exit."""
+    child = subprocess.Popen(
+        node_command("--listen", "127.0.0.1:0", "--duration", "30"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not mapped(child.pid, loading) and child.poll() is None:
+            assert time.monotonic() < deadline, f"{loading} never loaded"
+            time.sleep(0.002)
+        child.send_signal(signal.SIGINT)
+        _, stderr = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    # 130: interrupted while loading; 0: it had started and left cleanly
+    assert child.returncode in (130, 0), (child.returncode, stderr)

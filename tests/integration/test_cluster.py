@@ -159,3 +159,38 @@ def test_bad_flags_exit_2_with_one_line(args: list[str], needle: str, tmp_path: 
     assert needle in lines[0]
     assert lines[0].startswith("gossip-cluster")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "a-file"])
+def test_unusable_run_dir_is_one_line(where: str, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    run_dir = blocker / "run" if where == "under-a-file" else blocker
+    result = subprocess.run(
+        [*CLUSTER, "--nodes", "2", "--duration", "1", "--run-dir", str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith("gossip-cluster: error: ") and str(run_dir) in lines[0]
+
+
+@pytest.mark.slow
+def test_every_peer_failing_is_an_error_that_says_why(tmp_path: Path) -> None:
+    """The peers' one-line errors are in their logs; gossip-cluster must repeat the first."""
+    missing = tmp_path / "missing.csv"
+    result = subprocess.run(
+        [*CLUSTER, "--nodes", "2", "--dataset", str(missing), "--duration", "3",
+         "--run-dir", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    failed = [line for line in result.stderr.splitlines() if "exited with code 2" in line]
+    assert len(failed) == 1, result.stderr
+    assert str(missing) in failed[0] and "no such file" in failed[0]
+    assert "Traceback" not in result.stderr

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gossip.config import NodeConfig, parse_address, parse_peers
+from gossip.address import parse_address, parse_peers
+from gossip.config import NodeConfig
 from gossip.errors import UsageError
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +102,19 @@ def test_print_config_and_an_unknown_key_from_the_command(tmp_path: Path) -> Non
     assert refused.returncode == 2
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "unknown key 'sead'" in lines[0], refused.stderr
+
+
+def test_print_config_counts_a_token_from_the_environment_as_set() -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "gossip.cli.node", "--print-config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "GOSSIP_TOKEN": "env-s3cret"},
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "# token = (set; not printed: a secret)" in shown.stdout
+    assert "env-s3cret" not in shown.stdout and "# token =  (not set" not in shown.stdout
 
 
 def test_print_config_never_shows_the_token() -> None:

@@ -90,8 +90,13 @@ def test_csv_unknown_label_column_lists_columns(tmp_path: Path) -> None:
     path = write(tmp_path / "foo.csv", "a,b,c\n1,2,3\n4,5,6\n")
     with pytest.raises(DataError, match=r"label column 'price' not found \(columns: a, b, c\)"):
         load_dataset(path, label_column="price")
-    with pytest.raises(DataError, match="label column '3' not found"):
-        load_dataset(path, label_column="3")
+
+
+def test_csv_label_index_out_of_range_says_so(tmp_path: Path) -> None:
+    path = write(tmp_path / "foo.csv", "a,b,c\n1,2,3\n4,5,6\n")
+    with pytest.raises(DataError, match=r"label column index 7 is out of range: the file has 3 "
+                       r"columns, 0 to 2 \(a, b, c\)"):  # fmt: skip
+        load_dataset(path, label_column="7")
 
 
 def test_csv_not_utf8(tmp_path: Path) -> None:

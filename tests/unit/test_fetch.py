@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
 from gossip.averaging.pairwise import Snapshot, encode
 from gossip.bootstrap import catch_up
-from gossip.errors import PeerUnavailable, WireError
+from gossip.errors import ExchangeRefused, PeerUnavailable, WireError
 from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport.fetch import Fetched, FetchRequest, fetch_frames, read_fetch
 
@@ -71,3 +73,19 @@ def test_catch_up_moves_on_from_bad_donors() -> None:
     assert result.tried == list(answers) and len(result.errors) == 3
     none, result = catch_up(donors[:3], fetch, request, lambda: 0.0)
     assert none is None and result.state == "failed"
+
+
+def test_a_donor_busy_catching_up_itself_is_not_ahead_and_no_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Peers started together ask each other while each is catching up: that is normal."""
+    request = FetchRequest("me", "fp", VALUES.size, 0)
+
+    def busy(address: str, req: FetchRequest) -> Fetched:
+        raise ExchangeRefused("busy", f"{address}: still catching up itself")
+
+    with caplog.at_level(logging.INFO, logger="gossip.bootstrap"):
+        values, result = catch_up([("a", "a:1"), ("b", "b:1")], busy, request, lambda: 0.0)
+    assert values is None and result.state == "none" and result.errors == []
+    assert result.tried == ["a", "b"]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -6,20 +6,16 @@ from typing import Any
 
 import pytest
 
-from gossip.cli.table import (
-    PeerView,
+from gossip.cli.cells import (
     alive_members,
     fmt_bytes,
     fmt_duration,
     fmt_loss,
-    live_table,
-    members_table,
+    members_text,
     metric_of,
-    node_table,
-    progress_line,
-    render,
-    summary_table,
+    node_text,
 )
+from gossip.cli.table import PeerView, live_table, progress_line, render, summary_table
 
 
 def status(node_id: str = "a", **overrides: Any) -> dict[str, Any]:
@@ -81,20 +77,28 @@ def test_alive_members_counts_the_view() -> None:
     assert alive_members(status()) == (1, 2)
 
 
-def test_node_table_shows_every_field_of_the_node_line() -> None:
-    text = render(node_table(status()))
+def test_node_text_shows_every_field_of_the_node_line() -> None:
+    text = node_text(status())
+    assert text.splitlines()[0] == "node a"
     for expected in ("127.0.0.1:47001", "training", "1234", "0.25", "0.9512", "42/3/1",
                      "1.5 MB / 2.5 kB", "1m15s", "6570 params", "39e8edfdf9d316ab"):  # fmt: skip
         assert expected in text
 
 
-def test_members_table_lists_members_with_state() -> None:
-    text = render(members_table(status()))
+def test_members_text_lists_members_with_state() -> None:
+    text = members_text(status())
     assert "members (1/2 alive)" in text
     row_b = next(line for line in text.splitlines() if "127.0.0.1:47002" in line)
     row_c = next(line for line in text.splitlines() if "127.0.0.1:47003" in line)
     assert "alive" in row_b and "0.4s ago" in row_b
     assert "dead" in row_c and "12.0s ago" in row_c
+    # columns line up: every row's address starts where the header's does
+    header = text.splitlines()[1]
+    assert row_b.index("127.0.0.1") == row_c.index("127.0.0.1") == header.index("address")
+
+
+def test_members_text_of_a_node_alone_is_its_title() -> None:
+    assert members_text(status(members=[])) == "members (0/0 alive)"
 
 
 def test_live_table_marks_peers_without_status() -> None:
@@ -106,8 +110,13 @@ def test_live_table_marks_peers_without_status() -> None:
     assert "2 peers, 12.0s" in text
     row0 = next(line for line in text.splitlines() if "node-0" in line)
     assert "1234" in row0 and "0.9512" in row0 and "42/3/1" in row0 and "1/2" in row0
+    assert "127.0.0.1:1" in row0  # where it listens, as the README's table says
     row1 = next(line for line in text.splitlines() if "node-1" in line)
-    assert "starting" in row1
+    assert "starting" in row1 and "127.0.0.1:2" in row1
+    header = text.splitlines()[2]
+    for column in ("peer", "address", "step", "train loss", "held-out accuracy", "ok/fail/ref",
+                   "sent / recv", "alive"):  # fmt: skip
+        assert column in header, header
 
 
 def test_live_table_names_the_regression_metric() -> None:

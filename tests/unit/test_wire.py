@@ -11,6 +11,7 @@ from gossip.averaging.pairwise import RAW_CODEC, Snapshot
 from gossip.errors import WireError
 from gossip.membership.types import Digest, MemberEntry, State
 from gossip.transport._pb import gossip_pb2 as pb
+from gossip.transport.control import status_from_pb, status_to_pb
 from gossip.transport.wire import (
     CHUNK_BYTES,
     Chunk,
@@ -24,8 +25,6 @@ from gossip.transport.wire import (
     read_snapshot,
     snapshot_frames,
     snapshot_wire_bytes,
-    status_from_pb,
-    status_to_pb,
     verdict_frame,
     wire_size,
 )
@@ -286,7 +285,7 @@ def make_status(accuracy: float | None) -> dict[str, object]:
         "state": "training",
         "step": 300,
         "samples_seen": 9600,
-        "loss": 0.25,
+        "loss": None if accuracy is None else 0.25,  # None: no training step yet
         "accuracy": accuracy,
         "metric": {"name": "accuracy" if accuracy is not None else "r2", "value": 0.5},
         "dataset": "digits",
@@ -302,7 +301,7 @@ def make_status(accuracy: float | None) -> dict[str, object]:
         "references": {
             "count": 2,
             "bytes": 4096,
-            "limit": 8,
+            "max_count": 8,
             "evictions": 1,
             "resets": 3,
             "consensus_step": 0.2,

@@ -133,20 +133,20 @@ class CodecBytes(_message.Message):
     def __init__(self, codec: _Optional[str] = ..., sent: _Optional[int] = ..., received: _Optional[int] = ...) -> None: ...
 
 class ReferenceInfo(_message.Message):
-    __slots__ = ("count", "bytes", "limit", "evictions", "resets", "consensus_step")
+    __slots__ = ("count", "bytes", "max_count", "evictions", "resets", "consensus_step")
     COUNT_FIELD_NUMBER: _ClassVar[int]
     BYTES_FIELD_NUMBER: _ClassVar[int]
-    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MAX_COUNT_FIELD_NUMBER: _ClassVar[int]
     EVICTIONS_FIELD_NUMBER: _ClassVar[int]
     RESETS_FIELD_NUMBER: _ClassVar[int]
     CONSENSUS_STEP_FIELD_NUMBER: _ClassVar[int]
     count: int
     bytes: int
-    limit: int
+    max_count: int
     evictions: int
     resets: int
     consensus_step: float
-    def __init__(self, count: _Optional[int] = ..., bytes: _Optional[int] = ..., limit: _Optional[int] = ..., evictions: _Optional[int] = ..., resets: _Optional[int] = ..., consensus_step: _Optional[float] = ...) -> None: ...
+    def __init__(self, count: _Optional[int] = ..., bytes: _Optional[int] = ..., max_count: _Optional[int] = ..., evictions: _Optional[int] = ..., resets: _Optional[int] = ..., consensus_step: _Optional[float] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
     __slots__ = ("params", "fingerprint")
