@@ -33,7 +33,8 @@ _TARGETS: dict[str, tuple[str, ...]] = {
     "checks": (
         "gossip.averaging.compressed:check_header",
         "gossip.exchanger:check_header",
-        "gossip.averaging.compressed:_finite",
+        "gossip.averaging.compressed:_squared_norm",
+        "gossip.averaging.compressed:_far",
         "gossip.averaging.compressed:Mixer._checked",
     ),
     "encode": (  # their own time: the payload's bytes (tobytes) and the Snapshot
@@ -73,7 +74,6 @@ _TARGETS: dict[str, tuple[str, ...]] = {
         "gossip.averaging.references:ReferenceStore.release",
     ),
     "metrics": (
-        "gossip.averaging.compressed:half_squared_distance",
         "gossip.exchanger:snapshot_wire_bytes",
         "gossip.exchanger:verdict_wire_bytes",
         "gossip.exchanger:Exchanger.count_bytes",
