@@ -15,6 +15,7 @@ from gossip.exchanger import LOG_BURST, LOG_PER_S
 from gossip.lru import Lru
 from gossip.node import Node
 from gossip.robust import MAX_PEER_RECORDS
+from gossip.transport.control import status_to_pb
 from gossip.transport.memory import InMemoryNetwork
 from gossip.transport.session import respond
 from gossip.transport.wire import (
@@ -22,7 +23,6 @@ from gossip.transport.wire import (
     decode_frame,
     encode_frame,
     snapshot_frames,
-    status_to_pb,
     verdict_frame,
     verdict_of,
 )

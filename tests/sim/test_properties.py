@@ -25,6 +25,7 @@ from gossip.logsafe import OneLineFormatter
 from gossip.membership import Digest, MemberEntry, Membership, MembershipConfig, State
 from gossip.membership.core import invalid_reason
 from gossip.node import Node
+from gossip.transport.control import status_to_pb
 from gossip.transport.memory import InMemoryNetwork
 from gossip.transport.session import respond
 from gossip.transport.wire import (
@@ -33,7 +34,6 @@ from gossip.transport.wire import (
     decode_frame,
     encode_frame,
     snapshot_frames,
-    status_to_pb,
     verdict_frame,
 )
 
