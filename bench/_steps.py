@@ -34,7 +34,6 @@ _TARGETS: dict[str, tuple[str, ...]] = {
         "gossip.averaging.compressed:check_header",
         "gossip.exchanger:check_header",
         "gossip.averaging.compressed:_squared_norm",
-        "gossip.averaging.compressed:_far",
         "gossip.averaging.compressed:Mixer._checked",
     ),
     "encode": (  # their own time: the payload's bytes (tobytes) and the Snapshot

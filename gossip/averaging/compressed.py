@@ -162,10 +162,6 @@ def _squared_norm(values: np.ndarray, what: str) -> float:
     return squared
 
 
-def _far(diff: np.ndarray, x: np.ndarray) -> bool:
-    return float(np.dot(diff, diff)) > FAR * FAR * float(np.dot(x, x))
-
-
 @dataclass
 class Outgoing:
     """An offer in flight, and what the initiator needs to finish it."""
@@ -456,16 +452,26 @@ class Mixer:
     def _encode(
         self, codec: Codec, x: np.ndarray, known: np.ndarray | None
     ) -> tuple[Codec, bytes, int, np.ndarray]:
-        """Encode ``x - known``; the codec used (FAR_CODEC when far), payload, seed, known + dec."""
-        diff = x - known if known is not None else x
-        far = known is not None and self._coarse(codec) and _far(diff, x)
-        codec = FAR_CODEC if far else codec
+        """Encode ``x - known``; the codec used (FAR_CODEC when far), payload, seed, known + dec.
+
+        ``x`` is the caller's private snapshot: the difference is computed into it.
+        """
+        diff = x
+        if known is not None:
+            norm = float(np.dot(x, x)) if self._coarse(codec) else 0.0
+            diff = np.subtract(x, known, out=x)
+            if norm and float(np.dot(diff, diff)) > FAR * FAR * norm:
+                codec = FAR_CODEC
         seed = int(self._rng.integers(1, 1 << 62))  # drawn always: the block choice stays put
         if not codec.seeded:  # ignored by the codec: 0 keeps it out of the header (10 bytes)
             seed = 0
         payload = codec.encode(diff, seed)
         decoded = codec.decode(payload, diff.size, seed)
-        return codec, payload, seed, known + decoded if known is not None else decoded.copy()
+        if known is None:
+            return codec, payload, seed, decoded.copy()
+        if decoded.flags.writeable:  # a fresh vector (every codec but none's view of the bytes)
+            return codec, payload, seed, np.add(decoded, known, out=decoded)
+        return codec, payload, seed, known + decoded
 
     def _choose_blocks(self) -> tuple[int, ...]:
         if self.spec.blocks == 1:
