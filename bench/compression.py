@@ -261,7 +261,7 @@ def loopback(codecs: list[str], size: int, repeats: int) -> dict[str, float]:
             transport = GrpcTransport(max_payload_bytes=4 * size + 4096)
             exchanger = Exchanger(
                 Replica(params, "fp"), transport, SystemClock(),
-                identity=lambda n=name: Identity(n, 1, n), step=lambda: 0, timeout=60,
+                identity=lambda n=name: Identity(n, 1, f"{n}:1"), step=lambda: 0, timeout=60,
                 mixing=Mixing(parse_spec(spec)),
             )  # fmt: skip
             address = transport.serve("127.0.0.1:0", _Peer(exchanger))

@@ -149,7 +149,7 @@ def _exchanger(
         Replica(base, FINGERPRINT),
         transport,
         SystemClock(),
-        identity=lambda: Identity(name, 1, name),
+        identity=lambda: Identity(name, 1, f"{name}:1"),
         step=lambda: 0,
         timeout=60.0,
         mixing=Mixing(spec=parse_spec(compression)),
