@@ -104,7 +104,7 @@ class Schedule:
         self._clock = clock
         self._cond = threading.Condition()
         self._lead = 0  # steps since the last completed exchange
-        self._started_ended = 0  # exchanges we started that are over, whatever the outcome
+        self._freed = 0  # extra steps: one per exchange we started that ended without completing
         self._partner: str | None = None  # the neighbour of the exchange running now
         self._offered: tuple[str | None, float] = (None, 0.0)  # last header in: whose, when
         self._began = 0.0  # when the running exchange began
@@ -136,10 +136,9 @@ class Schedule:
         with self._cond:
             if not self._bound_reached() or alone():
                 return 0.0
-            ended = self._started_ended
             began = self._clock.now()
             deadline = began + timeout
-            while self._bound_reached() and self._started_ended == ended:
+            while self._bound_reached():
                 remaining = deadline - self._clock.now()
                 if remaining <= 0:
                     break
@@ -152,7 +151,8 @@ class Schedule:
             return waited
 
     def _bound_reached(self) -> bool:
-        return self.local_steps > 0 and self._lead >= self.local_steps and not self._stopped
+        bound = self.local_steps + self._freed
+        return self.local_steps > 0 and self._lead >= bound and not self._stopped
 
     # ------------------------------------------------------------ gossip side
 
@@ -275,13 +275,13 @@ class Schedule:
             if completed or (started_here and not retry):  # a refused or failed one: next round
                 self._met[peer_id] = self._ended
             if completed:
-                self._lead = 0
+                self._lead = self._freed = 0
                 self._completed += 1
                 took = self._clock.now() - self._began
                 last = took if self._duration is None else self._duration
                 self._duration = last + _DURATION_WEIGHT * (took - last)
-            if started_here:
-                self._started_ended += 1
+            elif started_here:  # a bad or dead neighbour never holds training (banked: a few)
+                self._freed = min(self._freed + 1, self.local_steps)
             self._cond.notify_all()
 
     def partner(self) -> str | None:

@@ -89,6 +89,16 @@ def test_a_failed_exchange_we_started_frees_one_step() -> None:
     assert s.stats().completed == 0
 
 
+def test_a_step_freed_before_training_asks_is_kept() -> None:
+    s = schedule(local_steps=1)
+    s.stepped()
+    s.begin("dead")
+    s.end("dead", completed=False, started_here=True)  # before the training loop gets there
+    assert s.wait_to_step(5.0, alone=lambda: False) == 0.0
+    s.stepped()
+    assert s.wait_to_step(0.01, alone=lambda: False) >= 0.01  # one step, not more
+
+
 def test_training_never_waits_alone_free_running_or_past_the_deadline() -> None:
     bound = schedule(local_steps=1)
     bound.stepped()
