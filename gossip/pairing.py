@@ -4,15 +4,16 @@ Random partners mix slowly: with 4 peers, pairwise averaging of random pairs
 needs about 23 exchanges to bring 4 different models within 1e-2 of their
 mean, and two offers often meet at the same peer (one is refused ``busy``).
 If every peer instead follows the same sequence of *perfect matchings*,
-every peer is in exactly one pair per round, pairs never collide, and the
-matchings can be chosen to mix as fast as possible:
-
-* **n a power of two: the hypercube.** Round ``d`` pairs rank ``r`` with
-  ``r XOR 2**d``. After one round per dimension (log2 n rounds) every peer
-  holds the exact mean: 2 exchanges per peer at 4 peers, 3 at 8.
-* **any other n: the circle method** of round-robin tournaments (n - 1
-  rounds of n / 2 disjoint pairs; with n odd, one peer sits each round out).
-  Every pair meets once per cycle.
+every peer is in exactly one pair per round and pairs never collide. The
+sequence is the **circle method** of round-robin tournaments: n - 1 rounds
+of n / 2 disjoint pairs (with n odd, one peer sits each round out) in which
+every pair meets exactly once. Any two rounds of 4 peers hold the exact mean
+of frozen models (2 exchanges per peer). Every neighbour is met equally
+often: the hypercube (rank r with r XOR 2^d) averages 2^k peers exactly in
+k rounds, but with 3 partners out of 7 at 8 peers a straggler or a dead
+peer weighs on its few neighbours (the straggler benchmark's others took
+1.22x their time without it, over the 1.2x goal; 1.07-1.11x with every
+neighbour in turn).
 
 Ranks are positions in the sorted ids of the alive members plus oneself, so
 peers that see the same members agree on the pairs without talking. Peers
@@ -28,11 +29,11 @@ def round_partners(rank: int, size: int) -> list[int]:
     """The partner ranks of ``rank`` in each round of one cycle, in round order.
 
     Rounds where ``rank`` sits out (n odd) are left out; empty when alone.
+    Round k pairs ``last`` (the last rank, a phantom one when n is odd) with k, and rank
+    r with ``(2k - r) mod last``: a reflection of the circle, so each pair once.
     """
     if not 0 <= rank < size:
         raise ValueError(f"rank {rank} is not in 0..{size - 1}")
-    if size & (size - 1) == 0:  # a power of two (1 included: no rounds)
-        return [rank ^ (1 << d) for d in range(size.bit_length() - 1)]
     even = size + size % 2  # an odd cluster gets a phantom member: its partner sits out
     last = even - 1
     partners = []
