@@ -24,13 +24,12 @@ ties the two loops of a peer together:
   others have agreed. One at a time, every exchange averages what the two
   peers hold (plus the training steps taken meanwhile). An offer waits a
   little for the running exchange to end, then is refused ``busy``.
-* **Partners come in rounds of disjoint pairs** (:mod:`gossip.pairing`): the
-  hypercube when the cluster is a power of two, the circle method otherwise.
-  A peer goes to the round partner it met least recently. Of a pair, the
-  peer of lower rank starts the exchange; the other waits for it a little
-  (a few exchange durations) before starting it itself, so the two offers
-  rarely cross. Every peer is in one pair per round, and with no training
-  in between 2^k peers hold the exact mean after k rounds.
+* **Partners come in rounds of disjoint pairs** (:mod:`gossip.pairing`, the
+  circle method of round-robin tournaments). A peer goes to the round
+  partner it met least recently. Of a pair, the peer of lower rank starts
+  the exchange; the other waits for it a little (a few exchange durations)
+  before starting it itself, so the two offers rarely cross. Every peer is
+  in one pair per round; 4 frozen models hold their exact mean after 2.
 
 ``local_steps = 0`` is the free-running schedule (exchanges on the timer only).
 """
