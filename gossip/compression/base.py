@@ -70,24 +70,15 @@ def buckets(size: int, bucket: int) -> int:
     return -(-size // bucket)
 
 
-CHUNK_VALUES = 1 << 17
-"""Values per piece of the codecs' loops (512 KB of float32): a piece's
-temporaries stay in cache, where a full-size temporary of a 10M vector would
-cost a trip to memory (and fresh pages) per operation; 2**14 and 2**16 were
-slower on the 2-core machine, the Python overhead per piece adding up."""
+def rows_of(values: np.ndarray, bucket: int) -> Iterator[tuple[slice, np.ndarray]]:
+    """``values`` as (rows, ``bucket``) arrays with their rows, what the kernels loop over.
 
-
-def chunks(values: np.ndarray, bucket: int) -> Iterator[tuple[slice, np.ndarray]]:
-    """``values`` as (rows, ``bucket``) pieces of about CHUNK_VALUES values, with their rows.
-
-    Views, except the last bucket when it is short: a zero-padded copy of it.
+    The full buckets as one view, then the last bucket when it is short, as a
+    zero-padded copy.
     """
     full = values.size // bucket
-    body = values[: full * bucket].reshape(full, bucket)
-    step = max(1, CHUNK_VALUES // bucket)
-    for start in range(0, full, step):
-        rows = slice(start, min(start + step, full))
-        yield rows, body[rows]
+    if full:
+        yield slice(0, full), values[: full * bucket].reshape(full, bucket)
     if full * bucket < values.size:
         tail = np.zeros((1, bucket), dtype=values.dtype)
         tail[0, : values.size - full * bucket] = values[full * bucket :]

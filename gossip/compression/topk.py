@@ -36,7 +36,9 @@ from functools import lru_cache
 import numpy as np
 
 from gossip.compression import indices, int8, sign
-from gossip.compression.base import CHUNK_VALUES, as_f32, refuse
+from gossip.compression.base import as_f32, refuse
+
+CHUNK_VALUES = 1 << 17
 
 SAMPLE = 1 << 16
 """Magnitudes sampled to estimate the threshold (65536: about 1.5% error at 3% kept)."""

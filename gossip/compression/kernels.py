@@ -1,0 +1,254 @@
+"""The codecs' hot loops, compiled by numba: one pass over the values where numpy needs several.
+
+A numpy operation on 10M values is a trip through memory (5-12 ms on the
+2-core machine), and most codecs need five to ten of them; these loops do
+the whole job in one pass, three to ten times faster. Only the codec modules
+import this one, on their first encode or decode, so ``import gossip`` and
+``gossip-ctl`` do not pay numba's import (about half a second).
+
+Shapes that LLVM vectorizes: fixed inner loops over a bucket (256 or 128
+values, the callers pass whole rows) and branchless integer bit operations;
+a scalar loop with branches is about ten times slower. ``fastmath`` only
+where the result need not be exact (qsgd's norm); payloads of the
+deterministic codecs are byte-identical to numpy's (sign's scale even sums
+in numpy's pairwise order). Bounds checks are off: the callers check every
+length and index that came from a peer before a kernel sees them.
+
+Compiled code is cached on disk (next to this file, else in the user's cache
+directory or ``NUMBA_CACHE_DIR``; numba writes it atomically, so processes
+compiling at once do not clash); where nothing is writable each process
+compiles for itself, about a second on the first exchange.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numba
+import numpy as np
+from numba import extending
+
+_Kernel = TypeVar("_Kernel", bound=Callable[..., Any])
+
+
+def _compiled(*, fastmath: bool = False) -> Callable[[_Kernel], _Kernel]:
+    """numba's ``njit`` with the options every kernel shares, typed for mypy."""
+
+    def compile_kernel(function: _Kernel) -> _Kernel:
+        options: dict[str, Any] = {"nogil": True, "boundscheck": False, "fastmath": fastmath}
+        try:
+            return cast(_Kernel, numba.njit(cache=True, **options)(function))
+        except RuntimeError:  # no writable cache directory: compile in each process
+            return cast(_Kernel, numba.njit(**options)(function))
+
+    return compile_kernel
+
+
+_U32 = np.uint32
+_ABS = np.uint32(0x7FFFFFFF)
+_INF_BITS = np.uint32(0x7F800000)
+_NEGATIVE_ZERO = np.uint32(0x80000000)
+
+
+def _bitcast(source: Any, target: Any) -> Callable[[Any], Any]:
+    """A compiled reinterpretation of a 32-bit value's bits (no memory, unlike ``.view``)."""
+
+    def typed(typing_context: Any, value: Any) -> tuple[Any, Callable[..., Any]]:
+        def generate(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return builder.bitcast(args[0], context.get_value_type(target))
+
+        return target(source), generate
+
+    return cast(Callable[[Any], Any], extending.intrinsic(typed))
+
+
+_as_f32 = _bitcast(numba.types.uint32, numba.types.float32)
+_as_u32 = _bitcast(numba.types.float32, numba.types.uint32)
+
+
+# ---------------------------------------------------------------- sign (buckets of 256)
+
+
+@_compiled()
+def sign_encode(rows: np.ndarray, sums: np.ndarray, bits: np.ndarray) -> None:
+    """Per row of 256: the sum of magnitudes (numpy's pairwise order: two halves of eight
+    interleaved partial sums), and one bit per value, set where ``value >= 0`` (-0.0 too;
+    not NaN), most significant first as ``np.packbits``."""
+    u = rows.view(np.uint32)
+    partial = np.zeros(8, dtype=np.float32)
+    for b in range(rows.shape[0]):
+        total = np.float32(0.0)
+        for half in range(2):
+            partial[:] = 0
+            for i in range(half * 128, half * 128 + 128, 8):
+                for j in range(8):
+                    partial[j] += abs(rows[b, i + j])
+            p = partial
+            total += ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]))
+        sums[b] = total
+        for k in range(32):
+            byte = _U32(0)
+            for j in range(8):
+                x = u[b, 8 * k + j]
+                positive = _U32((x <= _INF_BITS) | (x == _NEGATIVE_ZERO))
+                byte |= positive << _U32(7 - j)
+            bits[b, k] = byte
+
+
+@_compiled()
+def sign_decode(scales: np.ndarray, bits: np.ndarray, out: np.ndarray) -> None:
+    """Per row of 256: the row's scale (>= 0, checked by the caller), negated where the bit is 0."""
+    o = out.view(np.uint32)
+    s = scales.view(np.uint32)
+    for b in range(out.shape[0]):
+        scale = s[b]
+        for k in range(32):
+            byte = _U32(bits[b, k])
+            for j in range(8):
+                negative = ((byte >> _U32(7 - j)) & _U32(1)) ^ _U32(1)
+                o[b, 8 * k + j] = scale | (negative << _U32(31))
+
+
+# ---------------------------------------------------------------- int8 (buckets of 256)
+
+
+@_compiled()
+def int8_encode(rows: np.ndarray, scales: np.ndarray, levels: np.ndarray) -> None:
+    """Per row of 256: ``peak = max|v|`` (NaN if any is), ``scale = peak / 127`` and each
+    value times ``127 / peak`` (0 when the peak is 0) rounded half to even."""
+    u = rows.view(np.uint32)
+    for b in range(rows.shape[0]):
+        peak_bits = _U32(0)  # magnitudes' bits order as the magnitudes; NaN's above all
+        for i in range(256):
+            peak_bits = max(peak_bits, u[b, i] & _ABS)
+        peak = _as_f32(peak_bits)
+        inverse = np.float32(127) / peak if peak_bits else np.float32(0)
+        for i in range(256):
+            levels[b, i] = np.int8(np.rint(rows[b, i] * inverse))
+        scales[b] = peak / np.float32(127)
+
+
+@_compiled()
+def int8_decode(scales: np.ndarray, levels: np.ndarray, out: np.ndarray) -> None:
+    """Per row of 256: level times the row's scale."""
+    for b in range(out.shape[0]):
+        scale = scales[b]
+        for i in range(256):
+            out[b, i] = np.float32(levels[b, i]) * scale
+
+
+# ---------------------------------------------------------------- fp16
+
+
+@_compiled()
+def fp16_encode(values: np.ndarray, half: np.ndarray) -> None:
+    """Float32 to float16 bits, magnitudes clipped to 65504, NaN as 0x7E00 (see ``fp16``:
+    adding ``2**(e + 13)`` leaves the half's bits, rounded to nearest even, in the sum)."""
+    u = values.view(np.uint32)
+    for i in range(values.size):
+        x = u[i]
+        magnitude_bits = min(x & _ABS, _U32(0x477FE000))  # 65504; NaN is replaced below
+        addend_bits = max((magnitude_bits & _INF_BITS) + _U32(0x06800000), _U32(0x3F000000))
+        total = np.float32(_as_f32(magnitude_bits) + _as_f32(addend_bits))
+        r = _as_u32(total)
+        bits = (r >> _U32(13)) + (r & _U32(0x0FFF)) - _U32(126 << 10)
+        bits |= (x >> _U32(16)) & _U32(0x8000)
+        half[i] = np.uint16(0x7E00) if (x & _ABS) > _INF_BITS else np.uint16(bits)
+
+
+@_compiled()
+def fp16_decode(half: np.ndarray, out: np.ndarray) -> bool:
+    """Float16 bits to float32; False when any is Inf or NaN (exponent all ones)."""
+    exponents = np.uint16(0)
+    for i in range(half.size):
+        h = half[i]
+        exponents = max(exponents, h & np.uint16(0x7C00))
+        bits = (np.int32(np.int16(h)) << np.int32(13)) & np.int32(-0x70002000)
+        out[i] = _as_f32(np.uint32(bits)) * np.float32(2.0**112)
+    return bool(exponents != np.uint16(0x7C00))
+
+
+# ---------------------------------------------------------------- qsgd (buckets of 128)
+
+
+@_compiled(fastmath=True)
+def qsgd_encode(
+    rows: np.ndarray, first: int, levels: int, key: np.uint32, norms: np.ndarray, body: np.ndarray
+) -> None:
+    """Per row of 128: the L2 norm, and each value as ``level + levels`` in ``[0, 2 levels]``,
+    rounded up or down at random so that the level is right on average; two per byte (the
+    first in the high half) when ``body`` has 64 columns, else the signed level's byte.
+
+    The random bits of values ``2i`` and ``2i + 1`` (``first`` is the first row's bucket)
+    are the halves of a hash of ``i`` and ``key``: unbiased (16 uniform bits each, the hash
+    is a bijection of ``i``), reproducible from the seed, and computed in the loop, which a
+    generator's stream is not.
+    """
+    s = np.float32(levels)
+    unit = np.float32(2.0**-16)
+    offsets = np.empty(128, dtype=np.uint8)
+    for b in range(rows.shape[0]):
+        squares = np.float32(0.0)
+        for i in range(128):
+            squares += rows[b, i] * rows[b, i]
+        norm = np.sqrt(squares)
+        norms[b] = norm
+        factor = s / norm if norm > 0 else np.float32(0.0)
+        start = _U32((first + b) * 64)
+        for k in range(64):  # the truncation of a level >= 0 is its floor
+            bits = _mix(start + _U32(k), key)
+            high = rows[b, 2 * k] * factor + s + np.float32(bits >> _U32(16)) * unit
+            low = rows[b, 2 * k + 1] * factor + s + np.float32(bits & _U32(0xFFFF)) * unit
+            offsets[2 * k] = np.uint8(min(max(high, np.float32(0.0)), 2 * s))
+            offsets[2 * k + 1] = np.uint8(min(max(low, np.float32(0.0)), 2 * s))
+        if body.shape[1] == 64:
+            for k in range(64):
+                body[b, k] = (offsets[2 * k] << np.uint8(4)) | offsets[2 * k + 1]
+        else:
+            for i in range(128):
+                body[b, i] = offsets[i] - np.uint8(levels)
+
+
+@_compiled()
+def _mix(index: np.uint32, key: np.uint32) -> np.uint32:
+    """A 32-bit hash of ``index`` under ``key`` (murmur3's finalizer of a Weyl step):
+    a bijection of ``index``, so its bits are uniform over all indices."""
+    h = _U32(index * _U32(0x9E3779B1) + key)
+    h = _U32(h ^ (h >> _U32(16)))
+    h = _U32(h * _U32(0x85EBCA6B))
+    h = _U32(h ^ (h >> _U32(13)))
+    h = _U32(h * _U32(0xC2B2AE35))
+    return _U32(h ^ (h >> _U32(16)))
+
+
+@_compiled()
+def qsgd_decode_nibbles(steps: np.ndarray, body: np.ndarray, levels: int, out: np.ndarray) -> int:
+    """Per row of 128 (64 bytes of two offset levels): ``(offset - levels) * step``, from a
+    table of the 16 a row can hold; returns the largest offset, which the caller checks
+    against ``2 levels``."""
+    high_largest = low_largest = np.int32(0)
+    table = np.empty(16, dtype=np.float32)
+    for b in range(out.shape[0]):
+        for n in range(16):
+            table[n] = np.float32(n - levels) * steps[b]
+        for k in range(64):
+            byte = np.int32(body[b, k])
+            high, low = byte >> 4, byte & 15
+            high_largest, low_largest = max(high_largest, high), max(low_largest, low)
+            out[b, 2 * k] = table[high]
+            out[b, 2 * k + 1] = table[low]
+    return int(max(high_largest, low_largest))
+
+
+@_compiled()
+def qsgd_decode_bytes(steps: np.ndarray, body: np.ndarray, out: np.ndarray) -> int:
+    """Per row of 128 signed levels: ``level * step``; returns the largest ``|level|``."""
+    largest = np.int32(0)
+    for b in range(out.shape[0]):
+        step = steps[b]
+        for i in range(128):
+            level = np.int32(body[b, i])
+            largest = max(largest, abs(level))
+            out[b, i] = np.float32(level) * step
+    return int(largest)
