@@ -46,6 +46,7 @@ def _compiled(*, fastmath: bool = False) -> Callable[[_Kernel], _Kernel]:
 
 
 _U32 = np.uint32
+_U64 = np.uint64
 _ABS = np.uint32(0x7FFFFFFF)
 _INF_BITS = np.uint32(0x7F800000)
 _NEGATIVE_ZERO = np.uint32(0x80000000)
@@ -252,3 +253,275 @@ def qsgd_decode_bytes(steps: np.ndarray, body: np.ndarray, out: np.ndarray) -> i
             largest = max(largest, abs(level))
             out[b, i] = np.float32(level) * step
     return int(largest)
+
+
+# ---------------------------------------------------------------- top-k selection
+
+
+@_compiled()
+def magnitudes_above(
+    values: np.ndarray, threshold_bits: np.uint32, positions: np.ndarray, magnitudes: np.ndarray
+) -> int:
+    """The positions (in order) and magnitudes' bits of the values whose magnitude is at least
+    the threshold (NaN too); returns how many. ``positions`` and ``magnitudes`` have room for
+    every value. Magnitudes compare as their bits (NaN above Inf), and the store is
+    unconditional, the count advancing only on a hit: no branch to mispredict."""
+    u = values.view(np.uint32)
+    found = 0
+    for i in range(values.size):
+        bits = u[i] & _ABS
+        positions[found] = i
+        magnitudes[found] = bits
+        found += bits >= threshold_bits
+    return found
+
+
+@_compiled()
+def kth_largest(magnitudes: np.ndarray, k: int) -> np.uint32:
+    """The ``k``-th largest (1 <= k <= size) of magnitudes' bits: a histogram of the high 16
+    bits finds its bucket, a second of the low 16 bits within that bucket finds it."""
+    counts = np.zeros(1 << 16, dtype=np.int64)
+    for i in range(magnitudes.size):
+        counts[magnitudes[i] >> _U32(16)] += 1
+    high, above = _bucket_of(counts, k)
+    counts[:] = 0
+    for i in range(magnitudes.size):
+        if magnitudes[i] >> _U32(16) == high:
+            counts[magnitudes[i] & _U32(0xFFFF)] += 1
+    low, _ = _bucket_of(counts, k - above)
+    return _U32((high << 16) | low)
+
+
+@_compiled()
+def _bucket_of(counts: np.ndarray, k: int) -> tuple[int, int]:
+    """The bucket holding the ``k``-th largest, and how many lie in the buckets above it."""
+    above = 0
+    for bucket in range(counts.size - 1, -1, -1):
+        if above + counts[bucket] >= k:
+            return bucket, above
+        above += counts[bucket]
+    return 0, above
+
+
+@_compiled()
+def keep_largest(
+    values: np.ndarray,
+    positions: np.ndarray,
+    magnitudes: np.ndarray,
+    kth: np.uint32,
+    chosen: np.ndarray,
+    kept: np.ndarray,
+) -> None:
+    """The candidates whose magnitude is above ``kth``, then the lowest-positioned of those
+    equal to it, ``kept.size`` in all (``kth`` from :func:`kth_largest`), in order: their
+    positions into ``chosen`` (one longer than ``kept``: the last store may be no hit) and
+    their values into ``kept``."""
+    ties = kept.size
+    for i in range(magnitudes.size):
+        ties -= magnitudes[i] > kth
+    found = 0
+    for i in range(magnitudes.size):
+        above = magnitudes[i] > kth
+        tie = (magnitudes[i] == kth) & (ties > 0)
+        ties -= tie
+        chosen[found] = positions[i]
+        found += above | tie
+    for j in range(kept.size):
+        kept[j] = values[chosen[j]]
+
+
+@_compiled()
+def spread(positions: np.ndarray, values: np.ndarray, out: np.ndarray) -> None:
+    """``out`` zero but ``values`` at ``positions`` (sorted, distinct, in range: checked by the
+    caller), written in one sequential pass."""
+    start = 0
+    for j in range(positions.size):
+        position = positions[j]
+        out[start:position] = 0
+        out[position] = values[j]
+        start = position + 1
+    out[start:] = 0
+
+
+# ---------------------------------------------------------------- index codings
+
+TRUNCATED, SIZE_MISMATCH, MALFORMED, OUT_OF_RANGE = 1, 2, 3, 4
+"""What a decoding kernel found wrong (0: nothing); the caller raises the matching refusal."""
+
+
+@_compiled()
+def gaps_of(positions: np.ndarray) -> np.ndarray:
+    """Each position minus one more than the one before (the first: itself), as uint64."""
+    gaps = np.empty(positions.size, dtype=np.uint64)
+    previous = -1
+    for i in range(positions.size):
+        gaps[i] = positions[i] - previous - 1
+        previous = positions[i]
+    return gaps
+
+
+@_compiled()
+def varint_encode(values: np.ndarray, out: np.ndarray) -> int:
+    """LEB128 of ``values`` (uint64) into ``out`` (room for 10 bytes each); returns the length."""
+    n = 0
+    for i in range(values.size):
+        x = values[i]
+        while x >= _U64(0x80):
+            out[n] = np.uint8((x & _U64(0x7F)) | _U64(0x80))
+            x >>= _U64(7)
+            n += 1
+        out[n] = np.uint8(x)
+        n += 1
+    return n
+
+
+@_compiled()
+def varint_decode(data: np.ndarray, longest: int, values: np.ndarray) -> int:
+    """LEB128 values from ``data`` into ``values``, whose size the caller checked to be the
+    number of bytes below 0x80 (last byte included); OUT_OF_RANGE if one is longer than
+    ``longest`` bytes."""
+    n = 0
+    value = np.uint64(0)
+    length = 0
+    for i in range(data.size):
+        byte = _U64(data[i])
+        value |= (byte & _U64(0x7F)) << _U64(7 * length)
+        length += 1
+        if byte < _U64(0x80):
+            values[n] = value
+            n += 1
+            value = np.uint64(0)
+            length = 0
+        elif length >= longest:
+            return OUT_OF_RANGE
+    return 0
+
+
+@_compiled()
+def positions_of(gaps: np.ndarray, size: int, positions: np.ndarray) -> int:
+    """Positions from gaps (inverse of :func:`gaps_of`); OUT_OF_RANGE when one is >= ``size``."""
+    position = np.int64(-1)
+    for i in range(gaps.size):
+        if gaps[i] >= _U64(size):  # checked before the sum, which could wrap around
+            return OUT_OF_RANGE
+        position += np.int64(gaps[i]) + 1
+        positions[i] = position
+    return OUT_OF_RANGE if position >= size else 0
+
+
+@_compiled()
+def bitmap_encode(positions: np.ndarray, out: np.ndarray) -> None:
+    """Set the bit of each position in ``out`` (zeroed; most significant bit first)."""
+    for i in range(positions.size):
+        p = positions[i]
+        out[p >> 3] |= np.uint8(0x80 >> (p & 7))
+
+
+@_compiled()
+def bitmap_decode(data: np.ndarray, positions: np.ndarray) -> int:
+    """The number of set bits; when it is ``positions.size - 8`` (room for the unconditional
+    stores of the last byte), their positions, in order, into ``positions``."""
+    found = 0
+    for i in range(data.size):
+        byte = data[i]
+        for j in range(8):
+            found += (byte >> np.uint8(j)) & np.uint8(1)
+    if found != positions.size - 8:
+        return found
+    n = 0
+    for i in range(data.size):
+        byte = data[i]
+        if byte:
+            for j in range(8):
+                positions[n] = 8 * i + j
+                n += (byte >> np.uint8(7 - j)) & np.uint8(1)
+    return found
+
+
+@_compiled()
+def rice_encode(gaps: np.ndarray, b: int, out: np.ndarray) -> None:
+    """Golomb-Rice code with ``b`` remainder bits (see ``indices.rice_encode``) into ``out``
+    (zeroed, sized by the caller): all remainders, then all quotients in unary."""
+    writer = np.zeros(3, dtype=np.uint64)  # bit buffer, its bits, bytes written
+    if b:
+        mask = (np.uint64(1) << np.uint64(b)) - np.uint64(1)
+        for i in range(gaps.size):
+            _put(writer, out, gaps[i] & mask, b)
+    for i in range(gaps.size):
+        q = gaps[i] >> np.uint64(b)
+        while q >= 32:
+            _put(writer, out, np.uint64(0xFFFFFFFF), 32)
+            q -= np.uint64(32)
+        _put(writer, out, ((np.uint64(1) << q) - np.uint64(1)) << np.uint64(1), int(q) + 1)
+    if writer[1]:
+        out[writer[2]] = np.uint8((writer[0] << (np.uint64(8) - writer[1])) & np.uint64(0xFF))
+
+
+@_compiled()
+def _put(writer: np.ndarray, out: np.ndarray, value: np.uint64, width: int) -> None:
+    """Append the low ``width`` (<= 40) bits of ``value``, most significant first."""
+    bits = writer[0] << np.uint64(width) | value
+    filled = writer[1] + np.uint64(width)
+    n = writer[2]
+    while filled >= 8:
+        filled -= np.uint64(8)
+        out[n] = np.uint8((bits >> filled) & np.uint64(0xFF))
+        n += np.uint64(1)
+    writer[0] = bits & ((np.uint64(1) << filled) - np.uint64(1))
+    writer[1] = filled
+    writer[2] = n
+
+
+@_compiled()
+def rice_decode(data: np.ndarray, b: int, values: np.ndarray) -> int:
+    """``values.size`` integers from the Rice code in ``data`` (after the parameter byte):
+    TRUNCATED when it holds fewer, SIZE_MISMATCH when it has bytes beyond the last value,
+    MALFORMED when padding bits are set."""
+    count = values.size
+    total = 8 * data.size
+    if count * b > total:
+        return TRUNCATED
+    bit = 0
+    for i in range(count):
+        r = np.uint64(0)
+        for _ in range(b):
+            r = (r << np.uint64(1)) | np.uint64((data[bit >> 3] >> (7 - (bit & 7))) & 1)
+            bit += 1
+        values[i] = r
+    for i in range(count):
+        q = np.uint64(0)
+        while True:
+            if bit >= total:
+                return TRUNCATED
+            one = (data[bit >> 3] >> (7 - (bit & 7))) & 1
+            bit += 1
+            if not one:
+                break
+            q += np.uint64(1)
+        if q >> np.uint64(63 - b):  # beyond any size: keep it large without wrapping
+            q = np.uint64(1) << np.uint64(62 - b)
+        values[i] |= q << np.uint64(b)
+    if (bit + 7) // 8 != data.size:
+        return SIZE_MISMATCH
+    while bit < total:
+        if (data[bit >> 3] >> (7 - (bit & 7))) & 1:
+            return MALFORMED
+        bit += 1
+    return 0
+
+
+# ---------------------------------------------------------------- rand-k
+
+
+@_compiled()
+def stratified(draws: np.ndarray, starts: np.ndarray, widths: np.ndarray, out: np.ndarray) -> None:
+    """One position per stratum: its start plus a 32-bit random fraction of its width."""
+    for i in range(out.size):
+        out[i] = starts[i] + ((_U64(draws[i]) * widths[i]) >> _U64(32))
+
+
+@_compiled()
+def gather(values: np.ndarray, positions: np.ndarray, out: np.ndarray) -> None:
+    """``out[i] = values[positions[i]]`` (positions in range: the caller's own)."""
+    for i in range(out.size):
+        out[i] = values[positions[i]]
