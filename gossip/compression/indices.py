@@ -116,18 +116,19 @@ def _from_gaps(gaps: np.ndarray, size: int) -> np.ndarray:
 # ---------------------------------------------------------------- Golomb-Rice
 
 
-def rice_bits(gaps: np.ndarray, b: int) -> int:
-    """Bits of the Rice code of ``gaps`` with ``b`` remainder bits (unary quotient + 1 + b)."""
-    return int((gaps >> np.uint64(b)).sum()) + gaps.size * (1 + b)
+def rice_parameter(gaps: np.ndarray) -> tuple[int, int]:
+    """The remainder width that codes ``gaps`` (uint64) in the fewest bits (near log2 of the
+    mean gap), and that many bits."""
+    from gossip.compression import kernels
 
-
-def rice_parameter(gaps: np.ndarray) -> int:
-    """The remainder width that codes ``gaps`` in the fewest bits (near log2 of the mean gap)."""
     if gaps.size == 0:
-        return 0
+        return 0, 0
     guess = max(0, int(np.log2(max(float(gaps.mean()), 1.0) * np.log(2))))
-    candidates = range(max(0, guess - 2), min(_MAX_RICE_BITS, guess + 3))
-    return min(candidates, key=lambda b: rice_bits(gaps, b))
+    first = max(0, guess - 2)
+    costs = np.empty(min(_MAX_RICE_BITS, guess + 3) - first, dtype=np.uint64)
+    kernels.rice_costs(gaps, first, costs)
+    best = int(np.argmin(costs))  # the first of equals: the narrowest
+    return first + best, int(costs[best])
 
 
 def rice_encode(gaps: np.ndarray) -> bytes:
@@ -143,8 +144,8 @@ def rice_encode(gaps: np.ndarray) -> bytes:
     from gossip.compression import kernels
 
     g = gaps.astype(np.uint64, copy=False)
-    b = rice_parameter(g)
-    out = np.zeros(1 + -(-rice_bits(g, b) // 8), dtype=np.uint8)
+    b, bits = rice_parameter(g)
+    out = np.zeros(1 + -(-bits // 8), dtype=np.uint8)
     out[0] = b
     kernels.rice_encode(g, b, out[1:])
     return out.tobytes()
@@ -160,7 +161,9 @@ def rice_decode(data: bytes | memoryview, count: int) -> np.ndarray:
     if b >= _MAX_RICE_BITS:
         raise refuse("malformed", f"Rice parameter {b} too large")
     values = np.empty(count, dtype=np.uint64)
-    wrong = kernels.rice_decode(np.frombuffer(data, dtype=np.uint8, offset=1), b, values)
+    padded = np.zeros(len(data) - 1 + 8, dtype=np.uint8)  # the kernel reads 8 bytes at a time
+    padded[:-8] = np.frombuffer(data, dtype=np.uint8, offset=1)
+    wrong = kernels.rice_decode(padded, b, values)
     if wrong == kernels.TRUNCATED:
         raise refuse("truncated", f"Rice code holds fewer than {count} values")
     if wrong == kernels.SIZE_MISMATCH:

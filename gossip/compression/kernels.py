@@ -68,6 +68,17 @@ _as_f32 = _bitcast(numba.types.uint32, numba.types.float32)
 _as_u32 = _bitcast(numba.types.float32, numba.types.uint32)
 
 
+def _count_leading_zeros(typing_context: Any, value: Any) -> tuple[Any, Callable[..., Any]]:
+    def generate(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.ctlz(args[0], context.get_constant(numba.types.boolean, False))
+
+    return numba.types.uint64(numba.types.uint64), generate
+
+
+_leading_zeros = cast(Callable[[Any], Any], extending.intrinsic(_count_leading_zeros))
+"""Zero bits above the highest one of a uint64 (64 for zero), one instruction."""
+
+
 # ---------------------------------------------------------------- sign (buckets of 256)
 
 
@@ -439,75 +450,85 @@ def bitmap_decode(data: np.ndarray, positions: np.ndarray) -> int:
 
 
 @_compiled()
+def rice_costs(gaps: np.ndarray, first: int, costs: np.ndarray) -> None:
+    """Bits of the Rice code of ``gaps`` with ``first + j`` remainder bits, into ``costs[j]``."""
+    costs[:] = 0
+    for i in range(gaps.size):
+        for j in range(costs.size):
+            costs[j] += (gaps[i] >> _U64(first + j)) + _U64(first + j + 1)
+
+
+@_compiled()
 def rice_encode(gaps: np.ndarray, b: int, out: np.ndarray) -> None:
     """Golomb-Rice code with ``b`` remainder bits (see ``indices.rice_encode``) into ``out``
     (zeroed, sized by the caller): all remainders, then all quotients in unary."""
-    writer = np.zeros(3, dtype=np.uint64)  # bit buffer, its bits, bytes written
+    n = 0
     if b:
-        mask = (np.uint64(1) << np.uint64(b)) - np.uint64(1)
+        mask = (_U64(1) << _U64(b)) - _U64(1)
+        buffer, filled = _U64(0), 0  # bits not yet written, below 8 between values
         for i in range(gaps.size):
-            _put(writer, out, gaps[i] & mask, b)
-    for i in range(gaps.size):
-        q = gaps[i] >> np.uint64(b)
-        while q >= 32:
-            _put(writer, out, np.uint64(0xFFFFFFFF), 32)
-            q -= np.uint64(32)
-        _put(writer, out, ((np.uint64(1) << q) - np.uint64(1)) << np.uint64(1), int(q) + 1)
-    if writer[1]:
-        out[writer[2]] = np.uint8((writer[0] << (np.uint64(8) - writer[1])) & np.uint64(0xFF))
+            buffer = (buffer << _U64(b)) | (gaps[i] & mask)
+            filled += b
+            while filled >= 8:
+                filled -= 8
+                out[n] = np.uint8((buffer >> _U64(filled)) & _U64(0xFF))
+                n += 1
+            buffer &= (_U64(1) << _U64(filled)) - _U64(1)
+        if filled:
+            out[n] = np.uint8((buffer << _U64(8 - filled)) & _U64(0xFF))
+    bit = gaps.size * b
+    for i in range(gaps.size):  # ones (the zero after them is already there)
+        for _ in range(int(gaps[i] >> _U64(b))):
+            out[bit >> 3] |= np.uint8(0x80 >> (bit & 7))
+            bit += 1
+        bit += 1
 
 
 @_compiled()
-def _put(writer: np.ndarray, out: np.ndarray, value: np.uint64, width: int) -> None:
-    """Append the low ``width`` (<= 40) bits of ``value``, most significant first."""
-    bits = writer[0] << np.uint64(width) | value
-    filled = writer[1] + np.uint64(width)
-    n = writer[2]
-    while filled >= 8:
-        filled -= np.uint64(8)
-        out[n] = np.uint8((bits >> filled) & np.uint64(0xFF))
-        n += np.uint64(1)
-    writer[0] = bits & ((np.uint64(1) << filled) - np.uint64(1))
-    writer[1] = filled
-    writer[2] = n
-
-
-@_compiled()
-def rice_decode(data: np.ndarray, b: int, values: np.ndarray) -> int:
-    """``values.size`` integers from the Rice code in ``data`` (after the parameter byte):
-    TRUNCATED when it holds fewer, SIZE_MISMATCH when it has bytes beyond the last value,
-    MALFORMED when padding bits are set."""
+def rice_decode(padded: np.ndarray, b: int, values: np.ndarray) -> int:
+    """``values.size`` integers from the Rice code in ``padded`` (after the parameter byte,
+    then 8 zero bytes): TRUNCATED when it holds fewer, SIZE_MISMATCH when it has bytes beyond
+    the last value, MALFORMED when padding bits are set. Reads 64 bits at a time; a quotient
+    is the count of leading ones."""
+    data = padded[:-8]
     count = values.size
     total = 8 * data.size
     if count * b > total:
         return TRUNCATED
     bit = 0
     for i in range(count):
-        r = np.uint64(0)
-        for _ in range(b):
-            r = (r << np.uint64(1)) | np.uint64((data[bit >> 3] >> (7 - (bit & 7))) & 1)
-            bit += 1
-        values[i] = r
+        values[i] = (_window(data, bit) << _U64(bit & 7)) >> _U64(64 - b) if b else _U64(0)
+        bit += b
     for i in range(count):
-        q = np.uint64(0)
+        q = 0
         while True:
-            if bit >= total:
-                return TRUNCATED
-            one = (data[bit >> 3] >> (7 - (bit & 7))) & 1
-            bit += 1
-            if not one:
+            ones = int(_leading_zeros(~(_window(padded, bit) << _U64(bit & 7))))
+            if ones < 56:  # the closing zero is in this window
+                q += ones
+                bit += ones + 1
                 break
-            q += np.uint64(1)
-        if q >> np.uint64(63 - b):  # beyond any size: keep it large without wrapping
-            q = np.uint64(1) << np.uint64(62 - b)
-        values[i] |= q << np.uint64(b)
+            q += 56
+            bit += 56
+        if bit > total:  # the closing zero was beyond the data
+            return TRUNCATED
+        if q >= 1 << (62 - b):  # beyond any size: keep it large without wrapping
+            q = 1 << (62 - b)
+        values[i] |= _U64(q) << _U64(b)
     if (bit + 7) // 8 != data.size:
         return SIZE_MISMATCH
-    while bit < total:
-        if (data[bit >> 3] >> (7 - (bit & 7))) & 1:
-            return MALFORMED
-        bit += 1
+    if bit & 7 and data[bit >> 3] & np.uint8(0xFF >> (bit & 7)):
+        return MALFORMED
     return 0
+
+
+@_compiled()
+def _window(data: np.ndarray, bit: int) -> np.uint64:
+    """The 8 bytes from the one holding ``bit``, big-endian (``data`` has 8 bytes of padding)."""
+    first = bit >> 3
+    window = _U64(0)
+    for j in range(8):
+        window = (window << _U64(8)) | _U64(data[first + j])
+    return window
 
 
 # ---------------------------------------------------------------- rand-k
