@@ -74,7 +74,8 @@ def rows_of(values: np.ndarray, bucket: int) -> Iterator[tuple[slice, np.ndarray
     """``values`` as (rows, ``bucket``) arrays with their rows, what the kernels loop over.
 
     The full buckets as one view, then the last bucket when it is short, as a
-    zero-padded copy.
+    zero-padded copy, read-only when ``values`` are (a kernel compiles once per
+    argument type, and read-only is one).
     """
     full = values.size // bucket
     if full:
@@ -82,6 +83,7 @@ def rows_of(values: np.ndarray, bucket: int) -> Iterator[tuple[slice, np.ndarray
     if full * bucket < values.size:
         tail = np.zeros((1, bucket), dtype=values.dtype)
         tail[0, : values.size - full * bucket] = values[full * bucket :]
+        tail.flags.writeable = values.flags.writeable
         yield slice(full, full + 1), tail
 
 
