@@ -270,35 +270,36 @@ def qsgd_decode_bytes(steps: np.ndarray, body: np.ndarray, out: np.ndarray) -> i
 
 
 @_compiled()
-def magnitudes_above(
-    values: np.ndarray, threshold_bits: np.uint32, positions: np.ndarray, magnitudes: np.ndarray
+def candidates_above(
+    values: np.ndarray, threshold_bits: np.uint32, positions: np.ndarray, bits: np.ndarray
 ) -> int:
-    """The positions (in order) and magnitudes' bits of the values whose magnitude is at least
-    the threshold (NaN too); returns how many. ``positions`` and ``magnitudes`` have room for
-    every value. Magnitudes compare as their bits (NaN above Inf), and the store is
-    unconditional, the count advancing only on a hit: no branch to mispredict."""
+    """The positions (in order) and bits of the values whose magnitude is at least the
+    threshold (NaN too); returns how many. ``positions`` and ``bits`` have room for every
+    value. Magnitudes compare as their bits (``bits & 0x7FFFFFFF``: NaN above Inf), and the
+    store is unconditional, the count advancing only on a hit: no branch to mispredict."""
     u = values.view(np.uint32)
     found = 0
     for i in range(values.size):
-        bits = u[i] & _ABS
         positions[found] = i
-        magnitudes[found] = bits
-        found += bits >= threshold_bits
+        bits[found] = u[i]
+        found += (u[i] & _ABS) >= threshold_bits
     return found
 
 
 @_compiled()
-def kth_largest(magnitudes: np.ndarray, k: int) -> np.uint32:
-    """The ``k``-th largest (1 <= k <= size) of magnitudes' bits: a histogram of the high 16
-    bits finds its bucket, a second of the low 16 bits within that bucket finds it."""
-    counts = np.zeros(1 << 16, dtype=np.int64)
-    for i in range(magnitudes.size):
-        counts[magnitudes[i] >> _U32(16)] += 1
+def kth_largest(bits: np.ndarray, k: int) -> np.uint32:
+    """The ``k``-th largest (1 <= k <= size) magnitude, as bits, of values given as bits: a
+    histogram of the high 16 bits finds its bucket, a second of the low 16 bits within that
+    bucket finds it."""
+    counts = np.zeros(1 << 15, dtype=np.int32)
+    for i in range(bits.size):
+        counts[(bits[i] & _ABS) >> _U32(16)] += 1
     high, above = _bucket_of(counts, k)
-    counts[:] = 0
-    for i in range(magnitudes.size):
-        if magnitudes[i] >> _U32(16) == high:
-            counts[magnitudes[i] & _U32(0xFFFF)] += 1
+    counts = np.zeros(1 << 16, dtype=np.int32)
+    for i in range(bits.size):
+        magnitude = bits[i] & _ABS
+        if magnitude >> _U32(16) == high:
+            counts[magnitude & _U32(0xFFFF)] += 1
     low, _ = _bucket_of(counts, k - above)
     return _U32((high << 16) | low)
 
@@ -316,29 +317,24 @@ def _bucket_of(counts: np.ndarray, k: int) -> tuple[int, int]:
 
 @_compiled()
 def keep_largest(
-    values: np.ndarray,
-    positions: np.ndarray,
-    magnitudes: np.ndarray,
-    kth: np.uint32,
-    chosen: np.ndarray,
-    kept: np.ndarray,
+    positions: np.ndarray, bits: np.ndarray, kth: np.uint32, chosen: np.ndarray, kept: np.ndarray
 ) -> None:
     """The candidates whose magnitude is above ``kth``, then the lowest-positioned of those
     equal to it, ``kept.size`` in all (``kth`` from :func:`kth_largest`), in order: their
-    positions into ``chosen`` (one longer than ``kept``: the last store may be no hit) and
-    their values into ``kept``."""
-    ties = kept.size
-    for i in range(magnitudes.size):
-        ties -= magnitudes[i] > kth
+    positions into ``chosen`` and their values into ``kept`` (both one longer than the count:
+    the last store may be no hit)."""
+    ties = kept.size - 1
+    for i in range(bits.size):
+        ties -= (bits[i] & _ABS) > kth
     found = 0
-    for i in range(magnitudes.size):
-        above = magnitudes[i] > kth
-        tie = (magnitudes[i] == kth) & (ties > 0)
+    kept_bits = kept.view(np.uint32)
+    for i in range(bits.size):
+        magnitude = bits[i] & _ABS
+        tie = (magnitude == kth) & (ties > 0)
         ties -= tie
         chosen[found] = positions[i]
-        found += above | tie
-    for j in range(kept.size):
-        kept[j] = values[chosen[j]]
+        kept_bits[found] = bits[i]
+        found += (magnitude > kth) | tie
 
 
 @_compiled()
@@ -461,56 +457,90 @@ def rice_costs(gaps: np.ndarray, first: int, costs: np.ndarray) -> None:
 @_compiled()
 def rice_encode(gaps: np.ndarray, b: int, out: np.ndarray) -> None:
     """Golomb-Rice code with ``b`` remainder bits (see ``indices.rice_encode``) into ``out``
-    (zeroed, sized by the caller): all remainders, then all quotients in unary."""
-    n = 0
-    if b:
-        mask = (_U64(1) << _U64(b)) - _U64(1)
-        buffer, filled = _U64(0), 0  # bits not yet written, below 8 between values
-        for i in range(gaps.size):
-            buffer = (buffer << _U64(b)) | (gaps[i] & mask)
-            filled += b
-            while filled >= 8:
-                filled -= 8
-                out[n] = np.uint8((buffer >> _U64(filled)) & _U64(0xFF))
-                n += 1
-            buffer &= (_U64(1) << _U64(filled)) - _U64(1)
-        if filled:
-            out[n] = np.uint8((buffer << _U64(8 - filled)) & _U64(0xFF))
-    bit = gaps.size * b
-    for i in range(gaps.size):  # ones (the zero after them is already there)
-        for _ in range(int(gaps[i] >> _U64(b))):
-            out[bit >> 3] |= np.uint8(0x80 >> (bit & 7))
-            bit += 1
-        bit += 1
+    (sized by the caller): all remainders, then all quotients in unary (ones closed by a
+    zero), through a bit buffer written out 32 bits at a time."""
+    buffer, filled, n = _U64(0), 0, 0
+    mask = (_U64(1) << _U64(b)) - _U64(1)
+    for i in range(gaps.size if b else 0):
+        remainder = gaps[i] & mask
+        if b > 32:
+            buffer, filled, n = _emit(buffer, filled, n, out, remainder >> _U64(32), b - 32)
+            remainder &= _U64(0xFFFFFFFF)
+        buffer, filled, n = _emit(buffer, filled, n, out, remainder, min(b, 32))
+    for i in range(gaps.size):
+        q = gaps[i] >> _U64(b)
+        while q >= _U64(32):
+            buffer, filled, n = _emit(buffer, filled, n, out, _U64(0xFFFFFFFF), 32)
+            q -= _U64(32)
+        ones = ((_U64(1) << q) - _U64(1)) << _U64(1)
+        buffer, filled, n = _emit(buffer, filled, n, out, ones, int(q) + 1)
+    padding = -filled % 8  # the last bits, zero-padded to a byte
+    buffer <<= _U64(padding)
+    filled += padding
+    while filled > 0:
+        filled -= 8
+        out[n] = np.uint8((buffer >> _U64(filled)) & _U64(0xFF))
+        n += 1
+
+
+@_compiled()
+def _emit(
+    buffer: np.uint64, filled: int, n: int, out: np.ndarray, value: np.uint64, width: int
+) -> tuple[np.uint64, int, int]:
+    """Append ``width`` (<= 32) bits to the buffer, which holds ``filled`` (< 32), writing 32
+    of them to ``out[n:]`` when it has that many; the new buffer, filled and n."""
+    buffer = (buffer << _U64(width)) | value
+    filled += width
+    if filled >= 32:
+        filled -= 32
+        word = buffer >> _U64(filled)
+        for j in range(4):
+            out[n + j] = np.uint8((word >> _U64(24 - 8 * j)) & _U64(0xFF))
+        n += 4
+        buffer &= (_U64(1) << _U64(filled)) - _U64(1)
+    return buffer, filled, n
 
 
 @_compiled()
 def rice_decode(padded: np.ndarray, b: int, values: np.ndarray) -> int:
     """``values.size`` integers from the Rice code in ``padded`` (after the parameter byte,
     then 8 zero bytes): TRUNCATED when it holds fewer, SIZE_MISMATCH when it has bytes beyond
-    the last value, MALFORMED when padding bits are set. Reads 64 bits at a time; a quotient
-    is the count of leading ones."""
+    the last value, MALFORMED when padding bits are set. Reads through a 64-bit window; a
+    quotient is the count of its leading ones (one instruction)."""
     data = padded[:-8]
     count = values.size
     total = 8 * data.size
     if count * b > total:
         return TRUNCATED
     bit = 0
-    for i in range(count):
-        values[i] = (_window(data, bit) << _U64(bit & 7)) >> _U64(64 - b) if b else _U64(0)
+    window, valid = _U64(0), 0  # the next bits from ``bit`` on, left-aligned; how many
+    for i in range(count if b else 0):
+        if valid < b:
+            window, valid = _refill(padded, bit)
+        values[i] = window >> _U64(64 - b)
+        window <<= _U64(b)
+        valid -= b
         bit += b
+    if not b:
+        values[:] = 0
+    window, valid = _refill(padded, bit)
     for i in range(count):
         q = 0
         while True:
-            ones = int(_leading_zeros(~(_window(padded, bit) << _U64(bit & 7))))
-            if ones < 56:  # the closing zero is in this window
+            ones = int(_leading_zeros(~window))  # at most ``valid``: the bits below are zero
+            if ones < valid:  # the closing zero is in the window
                 q += ones
                 bit += ones + 1
+                window = (window << _U64(ones)) << _U64(1)
+                valid -= ones + 1
                 break
-            q += 56
-            bit += 56
+            q += valid
+            bit += valid
+            window, valid = _refill(padded, bit)
         if bit > total:  # the closing zero was beyond the data
             return TRUNCATED
+        if valid < 32:
+            window, valid = _refill(padded, bit)
         if q >= 1 << (62 - b):  # beyond any size: keep it large without wrapping
             q = 1 << (62 - b)
         values[i] |= _U64(q) << _U64(b)
@@ -519,6 +549,12 @@ def rice_decode(padded: np.ndarray, b: int, values: np.ndarray) -> int:
     if bit & 7 and data[bit >> 3] & np.uint8(0xFF >> (bit & 7)):
         return MALFORMED
     return 0
+
+
+@_compiled()
+def _refill(padded: np.ndarray, bit: int) -> tuple[np.uint64, int]:
+    """The bits of ``padded`` from ``bit`` on, left-aligned in 64, and how many are valid."""
+    return _window(padded, bit) << _U64(bit & 7), 64 - (bit & 7)
 
 
 @_compiled()

@@ -77,15 +77,14 @@ def select(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         sample = np.abs(values[sample_positions(size)])
         threshold = np.partition(sample, SAMPLE - above)[SAMPLE - above]
     positions = np.empty(size, dtype=np.int64)  # pages only where written: the candidates
-    magnitudes = np.empty(size, dtype=np.uint32)
-    found = kernels.magnitudes_above(values, _bits(threshold), positions, magnitudes)
+    bits = np.empty(size, dtype=np.uint32)
+    found = kernels.candidates_above(values, _bits(threshold), positions, bits)
     if found < k:  # the estimate was too high: every value is a candidate
-        found = kernels.magnitudes_above(values, _bits(0.0), positions, magnitudes)
-    positions, magnitudes = positions[:found], magnitudes[:found]
-    chosen, kept = np.empty(k + 1, dtype=np.int64), np.empty(k, dtype=values.dtype)
-    kth = kernels.kth_largest(magnitudes, k)
-    kernels.keep_largest(values, positions, magnitudes, kth, chosen, kept)
-    return chosen[:k], kept
+        found = kernels.candidates_above(values, _bits(0.0), positions, bits)
+    positions, bits = positions[:found], bits[:found]
+    chosen, kept = np.empty(k + 1, dtype=np.int64), np.empty(k + 1, dtype=values.dtype)
+    kernels.keep_largest(positions, bits, kernels.kth_largest(bits, k), chosen, kept)
+    return chosen[:k], kept[:k]
 
 
 def _bits(magnitude: float) -> np.uint32:
