@@ -69,9 +69,9 @@ class RandkCodec:
 
         k = kept(self.fraction, size)
         expect_length(payload, 4 * k, self.name)
-        out = np.empty(size, dtype=F32)
+        out = np.zeros(size, dtype=F32)
         values = finite(np.frombuffer(payload, dtype=F32), self.name)
-        kernels.spread(positions(seed, size, k), values, out)
+        kernels.scatter(positions(seed, size, k), values, out)
         return out
 
     def ratio(self, size: int) -> float:

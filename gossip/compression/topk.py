@@ -76,7 +76,9 @@ def select(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         above = min(SAMPLE, math.ceil(share + _MARGIN * math.sqrt(share) + 1))
         sample = np.abs(values[sample_positions(size)])
         threshold = np.partition(sample, SAMPLE - above)[SAMPLE - above]
-    positions = np.empty(size, dtype=np.int64)  # pages only where written: the candidates
+    # room for every value, pages only where written (the candidates); 4-byte positions
+    # when they fit: half the memory written
+    positions = np.empty(size, dtype=np.int32 if size < 1 << 31 else np.int64)
     bits = np.empty(size, dtype=np.uint32)
     found = kernels.candidates_above(values, _bits(threshold), positions, bits)
     if found < k:  # the estimate was too high: every value is a candidate
@@ -134,8 +136,8 @@ class TopkCodec:
                 raise refuse("truncated", f"topk payload too short for {k} values")
             values = _VALUES.decode(payload[4:end], k, seed)
         idx = indices.decode(memoryview(payload)[end:], k, size)
-        out = np.empty(size, dtype=np.float32)
-        kernels.spread(idx, values, out)
+        out = np.zeros(size, dtype=np.float32)
+        kernels.scatter(idx, values, out)
         return out
 
     def ratio(self, size: int) -> float:
