@@ -340,7 +340,7 @@ def keep_largest(
 @_compiled()
 def scatter(positions: np.ndarray, values: np.ndarray, out: np.ndarray) -> None:
     """``out[positions] = values`` (positions sorted, distinct, in range: checked by the
-    caller). ``out`` comes from ``np.zeros``, whose fresh pages the kernel zeroes as they are
+    caller). ``out`` comes from ``np.zeros``, whose fresh pages the OS zeroes as they are
     first touched: cheaper than writing the zeros between the positions ourselves."""
     for j in range(positions.size):
         out[positions[j]] = values[j]
