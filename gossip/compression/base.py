@@ -48,6 +48,14 @@ class Codec(Protocol):
         """Estimated payload bytes over raw float32 bytes (``4 * size``) for ``size`` values."""
 
 
+def warm_up(codec: Codec) -> None:
+    """Encode and decode a small vector once, so that the codec's compiled loops are loaded
+    (or, with a cold cache, compiled: seconds) now rather than in the middle of the first
+    exchange, where they would hold the GIL while training, heartbeats and checkpoints wait."""
+    values = np.linspace(-1, 1, 1000, dtype=F32)
+    codec.decode(codec.encode(values, 1), values.size, 1)
+
+
 def refuse(reason: str, detail: str) -> ExchangeRefused:
     return ExchangeRefused(reason, detail)
 

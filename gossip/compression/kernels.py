@@ -9,7 +9,7 @@ import this one, on their first encode or decode, so ``import gossip`` and
 Shapes that LLVM vectorizes: fixed inner loops over a bucket (256 or 128
 values, the callers pass whole rows) and branchless integer bit operations;
 a scalar loop with branches is about ten times slower. ``fastmath`` only
-where the result need not be exact (qsgd's norm); payloads of the
+where the result need not be exact (qsgd's encoder); payloads of the
 deterministic codecs are byte-identical to numpy's (sign's scale even sums
 in numpy's pairwise order). Bounds checks are off: the callers check every
 length and index that came from a peer before a kernel sees them.
@@ -17,7 +17,7 @@ length and index that came from a peer before a kernel sees them.
 Compiled code is cached on disk (next to this file, else in the user's cache
 directory or ``NUMBA_CACHE_DIR``; numba writes it atomically, so processes
 compiling at once do not clash); where nothing is writable each process
-compiles for itself, about a second on the first exchange.
+compiles for itself (seconds; a peer does it at start-up, ``Mixer.warm_up``).
 """
 
 from __future__ import annotations
