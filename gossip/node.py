@@ -192,6 +192,7 @@ class Node:
         # the training thread holds the GIL in numpy-light Python code; hand it over every
         # 1 ms (not 5) so heartbeats and digests keep their timing (bench/membership.py, M2)
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
+        self.exchanger.mixer.warm_up()  # before any loop runs: it holds the GIL meanwhile
         if self.config.bootstrap and self.config.peers:
             self._ready.clear()  # until _catch_up() is over (first thing of the train loop)
         self.serve()

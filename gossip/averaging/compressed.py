@@ -70,6 +70,7 @@ from gossip.averaging.references import (
     vector_hash,
 )
 from gossip.compression import Codec, CompressionSpec, codec_for_header, parse_spec
+from gossip.compression.base import warm_up
 from gossip.compression.fp16 import Fp16Codec
 from gossip.compression.int8 import Int8Codec
 from gossip.errors import ExchangeRefused
@@ -244,6 +245,14 @@ class Mixer:
         """The last exchange we started found the pair apart (see AGREED)."""
 
     # ------------------------------------------------------------ initiator
+
+    def warm_up(self) -> None:
+        """Load the compiled loops of the codecs this rule sends with (its own and a full
+        exchange's) before the first exchange needs them (:func:`compression.base.warm_up`).
+        A peer's offer in another codec still loads that one's on first use."""
+        if not self.raw:
+            warm_up(self.spec.codec)
+            warm_up(FULL_CODEC)
 
     def offer(self, peer_id: str) -> Outgoing:
         """Build the offer for ``peer_id``; ExchangeRefused('busy') when one is already running."""

@@ -48,6 +48,14 @@ class Codec(Protocol):
         """Estimated payload bytes over raw float32 bytes (``4 * size``) for ``size`` values."""
 
 
+def warm_up(codec: Codec) -> None:
+    """Encode and decode a small vector once, so that the codec's compiled loops are loaded
+    (or, with a cold cache, compiled: seconds) now rather than in the middle of the first
+    exchange, where they would hold the GIL while training, heartbeats and checkpoints wait."""
+    values = np.linspace(-1, 1, 1000, dtype=F32)
+    codec.decode(codec.encode(values, 1), values.size, 1)
+
+
 def refuse(reason: str, detail: str) -> ExchangeRefused:
     return ExchangeRefused(reason, detail)
 
@@ -70,27 +78,20 @@ def buckets(size: int, bucket: int) -> int:
     return -(-size // bucket)
 
 
-CHUNK_VALUES = 1 << 17
-"""Values per piece of the codecs' loops (512 KB of float32): a piece's
-temporaries stay in cache, where a full-size temporary of a 10M vector would
-cost a trip to memory (and fresh pages) per operation; 2**14 and 2**16 were
-slower on the 2-core machine, the Python overhead per piece adding up."""
+def rows_of(values: np.ndarray, bucket: int) -> Iterator[tuple[slice, np.ndarray]]:
+    """``values`` as (rows, ``bucket``) arrays with their rows, what the kernels loop over.
 
-
-def chunks(values: np.ndarray, bucket: int) -> Iterator[tuple[slice, np.ndarray]]:
-    """``values`` as (rows, ``bucket``) pieces of about CHUNK_VALUES values, with their rows.
-
-    Views, except the last bucket when it is short: a zero-padded copy of it.
+    The full buckets as one view, then the last bucket when it is short, as a
+    zero-padded copy, read-only when ``values`` are (a kernel compiles once per
+    argument type, and read-only is one).
     """
     full = values.size // bucket
-    body = values[: full * bucket].reshape(full, bucket)
-    step = max(1, CHUNK_VALUES // bucket)
-    for start in range(0, full, step):
-        rows = slice(start, min(start + step, full))
-        yield rows, body[rows]
+    if full:
+        yield slice(0, full), values[: full * bucket].reshape(full, bucket)
     if full * bucket < values.size:
         tail = np.zeros((1, bucket), dtype=values.dtype)
         tail[0, : values.size - full * bucket] = values[full * bucket :]
+        tail.flags.writeable = values.flags.writeable
         yield slice(full, full + 1), tail
 
 

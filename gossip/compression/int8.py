@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gossip.compression.base import F32, as_f32, buckets, chunks, expect_length, join, read_scales
+from gossip.compression.base import F32, as_f32, buckets, expect_length, join, read_scales, rows_of
 
 BUCKET = 256
 
@@ -30,28 +30,26 @@ class Int8Codec:
     seeded: bool = False
 
     def encode(self, values: np.ndarray, seed: int) -> bytes:
+        from gossip.compression import kernels
+
         v = as_f32(values)
         count = buckets(v.size, BUCKET)
-        scale = np.empty(count, dtype=F32)
+        scale = np.empty(count, dtype=F32)  # NaN in, NaN scale out: refused
         q = np.empty((count, BUCKET), dtype=np.int8)
-        with np.errstate(invalid="ignore", divide="ignore"):  # NaN in, NaN scale out: refused
-            for rows, piece in chunks(v, BUCKET):
-                peak = np.maximum(piece.max(axis=1), -piece.min(axis=1))
-                inverse = np.float32(127) / peak
-                inverse[peak == 0] = 0
-                levels = piece * inverse[:, None]
-                np.rint(levels, out=q[rows], casting="unsafe")
-                np.divide(peak, np.float32(127), out=scale[rows])
+        for rows, piece in rows_of(v, BUCKET):
+            kernels.int8_encode(piece, scale[rows], q[rows])
         return join(scale, q.reshape(-1)[: v.size])
 
     def decode(self, payload: bytes, size: int, seed: int) -> np.ndarray:
+        from gossip.compression import kernels
+
         count = buckets(size, BUCKET)
         expect_length(payload, payload_bytes(size), self.name)
         scale = read_scales(payload, count, self.name)
         q = np.frombuffer(payload, dtype=np.int8, offset=4 * count)
         out = np.empty((count, BUCKET), dtype=F32)
-        for rows, piece in chunks(q, BUCKET):
-            np.multiply(piece, scale[rows, None], out=out[rows])
+        for rows, piece in rows_of(q, BUCKET):
+            kernels.int8_decode(scale[rows], piece, out[rows])
         return out.reshape(-1)[:size]
 
     def ratio(self, size: int) -> float:

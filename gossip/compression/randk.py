@@ -35,12 +35,12 @@ def strata(size: int, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def positions(seed: int, size: int, k: int) -> np.ndarray:
     """The sorted positions both sides derive from ``seed``: one uniform draw per stratum."""
+    from gossip.compression import kernels
+
     starts, widths = strata(size, k)
     draws = np.random.default_rng(seed).bit_generator.random_raw(-(-k // 2))
-    offsets = draws.view(np.uint32)[:k] * widths  # uint64: a 32-bit fraction of each width
-    offsets >>= np.uint64(32)
-    offsets += starts
-    chosen: np.ndarray = offsets.view(np.int64)
+    chosen = np.empty(k, dtype=np.int64)
+    kernels.stratified(draws.view(np.uint32)[:k], starts, widths, chosen)
     return chosen
 
 
@@ -56,14 +56,22 @@ class RandkCodec:
     seeded: bool = True
 
     def encode(self, values: np.ndarray, seed: int) -> bytes:
+        from gossip.compression import kernels
+
         v = as_f32(values)
-        return bytes(v[positions(seed, v.size, kept(self.fraction, v.size))].tobytes())
+        chosen = positions(seed, v.size, kept(self.fraction, v.size))
+        out = np.empty(chosen.size, dtype=F32)
+        kernels.gather(v, chosen, out)
+        return out.tobytes()
 
     def decode(self, payload: bytes, size: int, seed: int) -> np.ndarray:
+        from gossip.compression import kernels
+
         k = kept(self.fraction, size)
         expect_length(payload, 4 * k, self.name)
-        out = np.zeros(size, dtype=np.float32)
-        out[positions(seed, size, k)] = finite(np.frombuffer(payload, dtype=F32), self.name)
+        out = np.zeros(size, dtype=F32)
+        values = finite(np.frombuffer(payload, dtype=F32), self.name)
+        kernels.scatter(positions(seed, size, k), values, out)
         return out
 
     def ratio(self, size: int) -> float:

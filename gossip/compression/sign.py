@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gossip.compression.base import F32, as_f32, buckets, chunks, expect_length, join, read_scales
+from gossip.compression.base import F32, as_f32, buckets, expect_length, join, read_scales, rows_of
 
 BUCKET = 256
 
@@ -31,27 +31,33 @@ class SignCodec:
     seeded: bool = False
 
     def encode(self, values: np.ndarray, seed: int) -> bytes:
+        from gossip.compression import kernels
+
         v = as_f32(values)
-        scale = np.empty(buckets(v.size, BUCKET), dtype=F32)
-        for rows, piece in chunks(v, BUCKET):
-            np.sum(np.abs(piece), axis=1, out=scale[rows])
-        counts = np.full(scale.size, BUCKET, dtype=F32)
-        if scale.size:  # an empty vector (top-k of nothing) has no bucket
-            counts[-1] = v.size - BUCKET * (scale.size - 1)
+        count = buckets(v.size, BUCKET)
+        scale = np.empty(count, dtype=F32)
+        bits = np.empty((count, BUCKET // 8), dtype=np.uint8)
+        for rows, piece in rows_of(v, BUCKET):
+            kernels.sign_encode(piece, scale[rows], bits[rows])
+        counts = np.full(count, BUCKET, dtype=F32)
+        if count:  # an empty vector (top-k of nothing) has no bucket
+            counts[-1] = v.size - BUCKET * (count - 1)
         scale /= counts
-        return join(scale, np.packbits(v >= 0))
+        packed = bits.reshape(-1)[: -(-v.size // 8)]
+        if v.size % 8:  # the short bucket's zero padding is not sent: clear its bits
+            packed[-1] &= np.uint8(0xFF00 >> (v.size % 8) & 0xFF)
+        return join(scale, packed)
 
     def decode(self, payload: bytes, size: int, seed: int) -> np.ndarray:
+        from gossip.compression import kernels
+
         count = buckets(size, BUCKET)
         expect_length(payload, payload_bytes(size), self.name)
         scale = read_scales(payload, count, self.name)
         body = np.frombuffer(payload, dtype=np.uint8, offset=4 * count)
         out = np.empty((count, BUCKET), dtype=F32)
-        out_bits, scale_bits = out.view(np.uint32), scale.view(np.uint32)
-        for rows, packed in chunks(body, BUCKET // 8):  # the scale, negative where the bit is 0
-            negative = np.unpackbits(~packed.reshape(-1)).reshape(-1, BUCKET)
-            np.left_shift(negative, 31, out=out_bits[rows], dtype=np.uint32, casting="unsafe")
-            out_bits[rows] |= scale_bits[rows, None]  # scales are >= 0: their sign bit is free
+        for rows, packed in rows_of(body, BUCKET // 8):  # the scale, negated where a bit is 0
+            kernels.sign_decode(scale[rows], packed, out[rows])
         return out.reshape(-1)[:size]
 
     def ratio(self, size: int) -> float:

@@ -15,11 +15,11 @@ values as ``topk:F`` for the same bytes.
 
 Finding the ``k`` largest does not sort or partition the whole vector: a
 threshold a little below the ``k``-th largest magnitude is estimated from a
-fixed sample of 65536 magnitudes, one pass collects the candidates above it
-(a few percent more than ``k``), and a partition of the candidates alone
-finds the exact ``k``-th (ties: the lowest positions). If the estimate keeps
-fewer than ``k``, which happens about once in 30000 exchanges, the whole
-vector is partitioned.
+fixed sample of 65536 magnitudes, one compiled pass collects the candidates
+above it (a few percent more than ``k``), and two histograms of the
+candidates' bits find the exact ``k``-th (ties: the lowest positions). If the
+estimate keeps fewer than ``k``, which happens about once in 30000
+exchanges, every value is a candidate.
 
 Biased: what is left out, and the rounding of the kept values, stays in the
 difference to the reference and is sent later (error feedback,
@@ -36,7 +36,7 @@ from functools import lru_cache
 import numpy as np
 
 from gossip.compression import indices, int8, sign
-from gossip.compression.base import CHUNK_VALUES, as_f32, refuse
+from gossip.compression.base import as_f32, refuse
 
 SAMPLE = 1 << 16
 """Magnitudes sampled to estimate the threshold (65536: about 1.5% error at 3% kept)."""
@@ -60,37 +60,38 @@ def sample_positions(size: int) -> np.ndarray:
 
 def largest(values: np.ndarray, k: int) -> np.ndarray:
     """Sorted positions of the ``k`` largest magnitudes (ties: the lowest positions)."""
+    return select(values, k)[0]
+
+
+def select(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`largest`, and the values there."""
+    from gossip.compression import kernels
+
     size = values.size
     if k >= size:
-        return np.arange(size)
-    if size < 4 * SAMPLE:
-        return _exactly(np.arange(size), np.abs(values), k)
-    share = k / size * SAMPLE  # expected sample values above the k-th largest
-    above = min(SAMPLE, math.ceil(share + _MARGIN * math.sqrt(share) + 1))
-    sample = np.abs(values[sample_positions(size)])
-    threshold = np.partition(sample, SAMPLE - above)[SAMPLE - above]
-    positions, magnitudes = [], []
-    for start in range(0, size, CHUNK_VALUES):
-        magnitude = np.abs(values[start : start + CHUNK_VALUES])
-        hits = np.flatnonzero(~(magnitude < threshold))  # NaN too: sent, and refused
-        positions.append(hits + start)
-        magnitudes.append(magnitude[hits])
-    candidates = np.concatenate(positions)
-    if candidates.size < k:
-        return _exactly(np.arange(size), np.abs(values), k)
-    return _exactly(candidates, np.concatenate(magnitudes), k)
+        return np.arange(size), values
+    threshold = 0.0
+    if size >= 4 * SAMPLE:
+        share = k / size * SAMPLE  # expected sample values above the k-th largest
+        above = min(SAMPLE, math.ceil(share + _MARGIN * math.sqrt(share) + 1))
+        sample = np.abs(values[sample_positions(size)])
+        threshold = np.partition(sample, SAMPLE - above)[SAMPLE - above]
+    # room for every value, pages only where written (the candidates); 4-byte positions
+    # when they fit: half the memory written
+    positions = np.empty(size, dtype=np.int32 if size < 1 << 31 else np.int64)
+    bits = np.empty(size, dtype=np.uint32)
+    found = kernels.candidates_above(values, _bits(threshold), positions, bits)
+    if found < k:  # the estimate was too high: every value is a candidate
+        found = kernels.candidates_above(values, _bits(0.0), positions, bits)
+    positions, bits = positions[:found], bits[:found]
+    chosen, kept = np.empty(k + 1, dtype=np.int64), np.empty(k + 1, dtype=values.dtype)
+    kernels.keep_largest(positions, bits, kernels.kth_largest(bits, k), chosen, kept)
+    return chosen[:k], kept[:k]
 
 
-def _exactly(positions: np.ndarray, magnitudes: np.ndarray, k: int) -> np.ndarray:
-    """The ``k`` of sorted ``positions`` with the largest ``magnitudes``, still sorted."""
-    if k >= positions.size:
-        return positions
-    kth = np.partition(magnitudes, positions.size - k)[positions.size - k]
-    keep = ~(magnitudes <= kth)  # NaN sorts last, as the largest
-    ties = k - int(np.count_nonzero(keep))
-    keep[np.flatnonzero(magnitudes == kth)[:ties]] = True
-    chosen: np.ndarray = positions[keep]
-    return chosen
+def _bits(magnitude: float) -> np.uint32:
+    """A magnitude's float32 bits, which order as the magnitudes do."""
+    return np.float32(magnitude).view(np.uint32)
 
 
 @dataclass(frozen=True)
@@ -109,13 +110,15 @@ class TopkCodec:
     def encode(self, values: np.ndarray, seed: int) -> bytes:
         v = as_f32(values)
         k = kept(self.fraction, v.size)
-        idx = largest(v, k)
+        idx, values_kept = select(v, k)
         if self.signs:
-            return _SIGNS.encode(v[idx], seed) + indices.encode(idx, v.size, rice=True)
+            return _SIGNS.encode(values_kept, seed) + indices.encode(idx, v.size, rice=True)
         head = np.array([k], dtype="<u4").tobytes()
-        return head + _VALUES.encode(v[idx], seed) + indices.encode(idx, v.size)
+        return head + _VALUES.encode(values_kept, seed) + indices.encode(idx, v.size)
 
     def decode(self, payload: bytes, size: int, seed: int) -> np.ndarray:
+        from gossip.compression import kernels
+
         if self.signs:
             k = kept(self.fraction, size)
             end = sign.payload_bytes(k)
@@ -134,7 +137,7 @@ class TopkCodec:
             values = _VALUES.decode(payload[4:end], k, seed)
         idx = indices.decode(memoryview(payload)[end:], k, size)
         out = np.zeros(size, dtype=np.float32)
-        out[idx] = values
+        kernels.scatter(idx, values, out)
         return out
 
     def ratio(self, size: int) -> float:

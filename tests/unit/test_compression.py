@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -72,12 +74,55 @@ def test_sign_topk_keeps_signs_of_the_largest_with_a_mean_scale() -> None:
     assert 4 * v.size / len(payload) > 300
 
 
-def test_qsgd_is_unbiased() -> None:
+def test_sign_and_int8_payloads_are_numpys_bytes() -> None:
+    """The compiled encoders send what the numpy formulas give, -0.0 and NaN included."""
+    rng = np.random.default_rng(3)
+    v = (rng.standard_normal(70_001) * np.exp(rng.uniform(-30, 30, 70_001))).astype(np.float32)
+    v[:8] = [0.0, -0.0, np.inf, -np.inf, 1e-45, -1e-45, np.nan, -np.nan]
+    v[1024:1280] = -0.0  # a whole bucket of them
+    padded = np.zeros(-(-v.size // 256) * 256, np.float32)
+    padded[: v.size] = v
+    rows = padded.reshape(-1, 256)
+    counts = np.full(rows.shape[0], 256, np.float32)
+    counts[-1] = v.size - 256 * (rows.shape[0] - 1)
+    signs = np.packbits(np.where(np.isnan(v), False, v >= 0))
+    sign_scale = np.sum(np.abs(rows), axis=1) / counts
+    assert parse_spec("sign").codec.encode(v, 0) == sign_scale.tobytes() + signs.tobytes()
+    finite = v.copy()
+    finite[:8] = 1.0
+    rows = np.zeros_like(padded)
+    rows[: v.size] = finite
+    rows = rows.reshape(-1, 256)
+    peak = np.abs(rows).max(axis=1)
+    with np.errstate(divide="ignore"):
+        inverse = np.where(peak > 0, np.float32(127) / peak, np.float32(0))
+    levels = np.rint(rows * inverse[:, None]).astype(np.int8).reshape(-1)[: v.size]
+    scale = (peak / np.float32(127)).astype(np.float32)
+    assert parse_spec("int8").codec.encode(finite, 0) == scale.tobytes() + levels.tobytes()
+
+
+def test_qsgd_is_seeded_and_unbiased() -> None:
     codec = parse_spec("qsgd:3").codec
+    assert codec.encode(vector(5000), 7) == codec.encode(vector(5000), 7)
     v = vector(512)
     mean = np.mean([codec.decode(codec.encode(v, s), v.size, s) for s in range(2000)], axis=0)
     assert np.abs(mean - v).max() < 0.15
     assert np.abs(mean - v).mean() < 0.03
+
+
+def test_numba_is_imported_on_the_first_encode_only() -> None:
+    """``import gossip`` and ``gossip-ctl`` do not pay numba's import."""
+    script = (
+        "import sys, numpy as np, gossip, gossip.cli.ctl, gossip.averaging.compressed\n"
+        "from gossip.compression import parse_spec\n"
+        "before = 'numba' in sys.modules\n"
+        "parse_spec('sign').codec.encode(np.ones(10, np.float32), 0)\n"
+        "print(before, 'numba' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert out.stdout.split() == ["False", "True"], out.stderr
 
 
 def test_randk_positions_come_from_the_seed_and_are_not_sent() -> None:
