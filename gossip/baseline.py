@@ -33,7 +33,7 @@ from gossip.data import Dataset
 from gossip.errors import UsageError
 from gossip.model import Sequential
 from gossip.recipe import build_model, load_data
-from gossip.training import Batches, Evaluation, ShardBatches, Trainer, evaluate, whole
+from gossip.training import ArrayBatches, Batches, Evaluation, Trainer, evaluate, whole
 
 Gradient = Callable[[], tuple[float, np.ndarray]]
 """Draws the next step's batches and returns (mean loss, gradient) at the current parameters."""
@@ -64,7 +64,7 @@ def alone(config: NodeConfig, total_samples: int) -> dict[str, Any]:
     model = build_model(config, train)
     replica = Replica(model.params, model.fingerprint(), config.alpha)
     rng = np.random.default_rng([config.seed, *config.shard])  # as gossip.node seeds it
-    feed = ShardBatches(train, config.batch_size, rng)
+    feed = ArrayBatches(train.x, train.y, config.batch_size, rng)
     trainer = Trainer(model, replica, feed, whole(test))
     with blas_threads(config):
         while trainer.samples_seen < total_samples:

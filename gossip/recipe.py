@@ -19,7 +19,7 @@ from gossip.data import Dataset, load_shard
 from gossip.errors import UsageError
 from gossip.model import Sequential, mlp, parse_model_spec
 from gossip.trainable import Batch, Feed, Trainable
-from gossip.training import ShardBatches, whole
+from gossip.training import ArrayBatches, whole
 
 
 def load_data(
@@ -93,5 +93,9 @@ def peer_parts(
     name = config.dataset if data is None else train.name
     shard = f"shard {config.shard[0]}/{config.shard[1]} of {name}, {len(train)} samples"
     return PeerParts(
-        adapt(model, train.x), ShardBatches(train, config.batch_size, rng), whole(test), name, shard
+        adapt(model, train.x),
+        ArrayBatches(train.x, train.y, config.batch_size, rng),
+        whole(test),
+        name,
+        shard,
     )

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from gossip.averaging.pairwise import Replica
 from gossip.data import Dataset
+from gossip.errors import UsageError
 from gossip.model import Sequential
 from gossip.trainable import Batch, Trainable
 
@@ -54,21 +56,26 @@ class Batches:
         return batch
 
 
-class ShardBatches:
-    """A shard as an endless stream of ``(x, y)`` minibatches, in :class:`Batches` order."""
+class ArrayBatches:
+    """Arrays as an endless stream of ``(x, y)`` minibatches, in :class:`Batches` order.
 
-    def __init__(self, data: Dataset, batch_size: int, rng: np.random.Generator) -> None:
-        if len(data) == 0:
+    Any arrays that index by rows: a shard's, or a user's images for a Keras model.
+    """
+
+    def __init__(self, x: Any, y: Any, batch_size: int, rng: np.random.Generator) -> None:
+        if len(x) == 0:
             raise ValueError("this peer's shard is empty")
-        self.data = data
-        self.order = Batches(len(data), batch_size, rng)
+        if len(x) != len(y):
+            raise UsageError(f"x has {len(x)} samples but y has {len(y)}")
+        self.x, self.y = x, y
+        self.order = Batches(len(x), batch_size, rng)
 
-    def __iter__(self) -> ShardBatches:
+    def __iter__(self) -> ArrayBatches:
         return self
 
     def __next__(self) -> Batch:
         rows = self.order.next()
-        return self.data.x[rows], self.data.y[rows]
+        return self.x[rows], self.y[rows]
 
 
 def whole(data: Dataset) -> list[Batch]:

@@ -71,7 +71,7 @@ class KerasModel:
         for variable, start, end in zip(
             self._variables, self._bounds[:-1], self._bounds[1:], strict=True
         ):
-            flat[start:end] = np.asarray(variable, dtype=np.float32).reshape(-1)
+            flat[start:end] = np.asarray(variable.value, dtype=np.float32).reshape(-1)
 
     def _assign(self, flat: np.ndarray) -> None:
         parts = zip(self._variables, self._shapes, self._bounds[:-1], self._bounds[1:], strict=True)
@@ -121,7 +121,8 @@ class KerasModel:
 
     def optimizer_state(self) -> OptimizerState:
         """The optimizer's variables (moments, iteration count), in Keras's order."""
-        return {f"keras/{i}": np.array(v) for i, v in enumerate(self.model.optimizer.variables)}
+        variables = self.model.optimizer.variables
+        return {f"keras/{i}": np.array(v.value) for i, v in enumerate(variables)}
 
     def load_optimizer_state(self, state: OptimizerState) -> None:
         optimizer = self.model.optimizer
@@ -129,13 +130,10 @@ class KerasModel:
             optimizer.build(self._variables)
         variables = list(optimizer.variables)
         if len(state) != len(variables):
-            raise ValueError(
-                f"{len(state)} optimizer arrays saved, the optimizer has {len(variables)}"
-            )
+            raise ValueError(f"{len(state)} optimizer arrays saved, Keras has {len(variables)}")
         for i, variable in enumerate(variables):
             value = np.asarray(state.get(f"keras/{i}"))
-            if value.shape != tuple(variable.shape):
-                raise ValueError(
-                    f"optimizer array {i} has shape {value.shape}, not {variable.shape}"
-                )
-            variable.assign(value.astype(variable.dtype))
+            shape = tuple(int(n) for n in variable.shape)
+            if value.size != int(np.prod(shape)):  # a checkpoint may keep a scalar as (1,)
+                raise ValueError(f"optimizer array {i} is {value.shape}, not {shape}")
+            variable.assign(value.reshape(shape).astype(variable.dtype))
