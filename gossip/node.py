@@ -49,7 +49,7 @@ from gossip.observability import Observability
 from gossip.recipe import peer_parts
 from gossip.robust import Guard, RobustConfig
 from gossip.schedule import Schedule
-from gossip.trainable import Feed, ReplicaAware, Trainable
+from gossip.trainable import Feed, ReplicaAware
 from gossip.training import Evaluation, Trainer
 from gossip.transport.base import ResponderSession, StatusDict, Transport
 from gossip.transport.fetch import Fetched, FetchRequest
@@ -77,9 +77,12 @@ class Node:
         *,
         transport: Transport | None = None,
         clock: Clock | None = None,
-        model: Trainable | None = None,
+        model: object | None = None,
         data: tuple[Dataset, Dataset] | Feed | None = None,
     ) -> None:
+        """``model``: a :class:`~gossip.trainable.Trainable` or what ``gossip.adapters.adapt``
+        wraps (a compiled Keras model); None: the ``--model`` MLP. ``data``: arrays as
+        ``(train, test)`` Datasets or batches as a Feed; None: ``--dataset``."""
         self.config = config
         self.id = config.id or f"node-{secrets.token_hex(3)}"
         self.generation = time.time_ns() // 1000  # new at every start, grows across restarts

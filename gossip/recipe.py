@@ -71,13 +71,14 @@ class PeerParts:
 
 def peer_parts(
     config: NodeConfig,
-    model: Trainable | None = None,
+    model: object | None = None,
     data: tuple[Dataset, Dataset] | Feed | None = None,
 ) -> PeerParts:
     """The model and data of one peer: the user's (any framework) or the config's.
 
     Arrays are cut into batches in the peer's seeded order; a :class:`Feed` is
     taken as it is. A model given without data trains on the config's data set.
+    ``model`` is a Trainable or what :func:`gossip.adapters.adapt` wraps.
     """
     if isinstance(data, Feed):
         if model is None:

@@ -12,6 +12,9 @@ from typing import Any
 from gossip.errors import UsageError
 from gossip.trainable import Trainable, missing_members
 
+ADAPTED = ("keras", "torch")
+"""Frameworks whose models :func:`adapt` wraps (given what each adapter needs)."""
+
 
 def framework_of(model: object) -> str:
     """The top-level package that defines ``model``'s class (``keras``, ``torch``, ...)."""
