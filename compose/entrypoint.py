@@ -9,6 +9,8 @@ container come after, so they win. Exceptions:
   line on stderr, so one compose file serves images with and without newer
   flags (``--checkpoint-dir``, ``--metrics-port``).
 * A switch (a flag without a value) is given when its variable is 1, true, yes or on.
+* ``GOSSIP_MODEL_FACTORY=package.module:function`` is ``--model-factory``: the user's own
+  model, importable from the working directory or ``PYTHONPATH`` (mount it there).
 * ``GOSSIP_SHARD=auto/N`` picks part ``hash(hostname) % N``: identical replicas
   (``--scale``) need no index of their own. Parts may repeat; with ``iid``
   partitions that only means two peers share a shard.

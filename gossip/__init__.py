@@ -6,7 +6,9 @@ The Keras-like model API lives here too::
     model.compile(optimizer="adam", loss="mse")
     model.fit(x_train, y_train, epochs=10)
 
-and a peer runs inside a Python program with ``gossip.Node(gossip.NodeConfig(...)).run()``.
+and a peer runs inside a Python program with ``gossip.Node(gossip.NodeConfig(...)).run()``,
+or trains a user's own model (Keras, or any ``gossip.Trainable``) with
+``gossip.fit(model, x, y, peers=(...), duration=60)``.
 Names are imported on first use, so ``gossip-ctl`` does not pay for numpy at
 start-up.
 """
@@ -24,11 +26,14 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 if TYPE_CHECKING:
+    from gossip.adapters import adapt
     from gossip.config import NodeConfig
+    from gossip.fit import fit
     from gossip.model import Dense, Sequential, mlp
     from gossip.node import Node
+    from gossip.trainable import Feed, Trainable
 
-__all__ = ["Dense", "Node", "NodeConfig", "Sequential", "mlp"]
+__all__ = ["Dense", "Feed", "Node", "NodeConfig", "Sequential", "Trainable", "adapt", "fit", "mlp"]
 __version__ = "0.1.0"
 
 _HOMES = {
@@ -37,6 +42,10 @@ _HOMES = {
     "mlp": "gossip.model",
     "NodeConfig": "gossip.config",
     "Node": "gossip.node",
+    "Feed": "gossip.trainable",
+    "Trainable": "gossip.trainable",
+    "adapt": "gossip.adapters",
+    "fit": "gossip.fit",
 }
 
 

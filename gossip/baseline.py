@@ -33,7 +33,7 @@ from gossip.data import Dataset
 from gossip.errors import UsageError
 from gossip.model import Sequential
 from gossip.recipe import build_model, load_data
-from gossip.training import Batches, Evaluation, Trainer, evaluate
+from gossip.training import ArrayBatches, Batches, Evaluation, Trainer, evaluate, whole
 
 Gradient = Callable[[], tuple[float, np.ndarray]]
 """Draws the next step's batches and returns (mean loss, gradient) at the current parameters."""
@@ -64,14 +64,15 @@ def alone(config: NodeConfig, total_samples: int) -> dict[str, Any]:
     model = build_model(config, train)
     replica = Replica(model.params, model.fingerprint(), config.alpha)
     rng = np.random.default_rng([config.seed, *config.shard])  # as gossip.node seeds it
-    trainer = Trainer(model, replica, train, test, config.batch_size, rng)
+    feed = ArrayBatches(train.x, train.y, config.batch_size, rng)
+    trainer = Trainer(model, replica, feed, whole(test))
     with blas_threads(config):
         while trainer.samples_seen < total_samples:
             trainer.step()
     return {
         **_scores(trainer.evaluate()),
         "steps": trainer.steps,
-        "batch_size": trainer.batches.batch_size,
+        "batch_size": feed.order.batch_size,
         "samples_seen": trainer.samples_seen,
         "train_samples": len(train),
         "seconds": round(time.monotonic() - began, 3),

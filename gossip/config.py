@@ -44,6 +44,9 @@ class NodeConfig:
 
     model: str = "mlp:64,32"
     """``mlp:H1,H2,...`` hidden layer sizes (relu); ``mlp:`` for a linear model."""
+    model_factory: str = ""
+    """``package.module:function`` returning the user's own model (and data) instead of
+    ``model``: a compiled Keras model or any gossip.Trainable (gossip/factory.py)."""
     loss: str = "auto"
     """``ce``, ``mse``, or ``auto`` (ce for classification, mse for regression)."""
     optimizer: str = "adam"

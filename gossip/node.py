@@ -44,12 +44,12 @@ from gossip.exchanger import Exchanger, Identity
 from gossip.membership import Digest, MemberEntry, MembershipConfig
 from gossip.membership.faults import wrap_from_env
 from gossip.membership_driver import MembershipDriver
-from gossip.model import Sequential
 from gossip.names import id_problem
 from gossip.observability import Observability
-from gossip.recipe import build_model, load_data
+from gossip.recipe import peer_parts
 from gossip.robust import Guard, RobustConfig
 from gossip.schedule import Schedule
+from gossip.trainable import Feed, ReplicaAware
 from gossip.training import Evaluation, Trainer
 from gossip.transport.base import ResponderSession, StatusDict, Transport
 from gossip.transport.fetch import Fetched, FetchRequest
@@ -77,25 +77,23 @@ class Node:
         *,
         transport: Transport | None = None,
         clock: Clock | None = None,
-        model: Sequential | None = None,
-        data: tuple[Dataset, Dataset] | None = None,
+        model: object | None = None,
+        data: tuple[Dataset, Dataset] | Feed | None = None,
     ) -> None:
+        """``model``: a :class:`~gossip.trainable.Trainable` or what ``gossip.adapters.adapt``
+        wraps (a compiled Keras model); None: the ``--model`` MLP. ``data``: arrays as
+        ``(train, test)`` Datasets or batches as a Feed; None: ``--dataset``."""
         self.config = config
         self.id = config.id or f"node-{secrets.token_hex(3)}"
         self.generation = time.time_ns() // 1000  # new at every start, grows across restarts
         self.clock = clock or SystemClock()
-        train, test = data if data is not None else load_data(config)
-        self.dataset = train
-        # what status and logs call the data: the data set given in Python, else the flag
-        self.dataset_name = config.dataset if data is None else train.name
-        self.model = model if model is not None else build_model(config, train)
-        if not self.model.built:
-            self.model.build(train.num_features)
+        parts = peer_parts(config, model, data)  # any framework behind gossip.trainable
+        self.dataset_name = parts.data_name
+        self._data_description = parts.description
+        self.model = parts.model
         self.replica = Replica(self.model.params, self.model.fingerprint(), config.alpha)
-        # batches differ per peer; the split and the initial model are shared via `seed`
         self.rng = random.Random(f"{config.seed}/{config.shard[0]}/{self.id}")
-        batch_rng = np.random.default_rng([config.seed, config.shard[0], config.shard[1]])
-        self.trainer = Trainer(self.model, self.replica, train, test, config.batch_size, batch_rng)
+        self.trainer = Trainer(self.model, self.replica, parts.batches, parts.test)
         if transport is None:
             from gossip.transport.grpc_transport import GrpcTransport
             from gossip.transport.security import Security, load_tls
@@ -199,15 +197,12 @@ class Node:
         if not self._ready.is_set():
             self._state = "catching_up"  # "training" once _catch_up() is over
         log.info(
-            "node %s listening on %s (model %s, %d params, shard %d/%d of %s, %d samples)",
+            "node %s listening on %s (model %s, %d params, %s)",
             self.id,
             self.address,
             self.replica.fingerprint,
             self.replica.num_params,
-            self.config.shard[0],
-            self.config.shard[1],
-            self.dataset_name,
-            len(self.dataset),
+            self._data_description,
         )
         loops = [
             ("train", self._train_loop),
@@ -297,7 +292,9 @@ class Node:
         next_step = self.clock.now()
         last_eval = -float("inf")
         while not self._stop.is_set():
-            if max_steps is not None and self.trainer.steps >= max_steps:
+            if self.trainer.exhausted or (
+                max_steps is not None and self.trainer.steps >= max_steps
+            ):
                 self._state = "averaging"
                 if self._stop.wait(self.config.eval_interval):
                     break
@@ -308,11 +305,11 @@ class Node:
                     if delay > 0 and self._stop.wait(delay):
                         break
                 self.schedule.wait_to_step(self.config.exchange_timeout, self._alone)
-                # Adam normalizes as synchronous Adam over everyone we average with would
-                self.model.optimizer.replicas = 1 + self._alive_count()
+                if isinstance(self.model, ReplicaAware):  # our Adam: as synchronous Adam would
+                    self.model.replicas = 1 + self._alive_count()
                 began = self.clock.now()
-                self.trainer.step()
-                self.schedule.stepped()
+                if self.trainer.step() is not None:
+                    self.schedule.stepped()
                 if slowdown > 1.0 and not period:  # TEST KNOB --slowdown: a straggler
                     self._stop.wait((slowdown - 1.0) * (self.clock.now() - began))
             now = self.clock.now()
@@ -503,7 +500,7 @@ class Node:
             self.replica.params[...] = params
             if found.meta.get("optimizer") == self.config.optimizer:
                 try:
-                    self.model.optimizer.load_state(state)
+                    self.model.load_optimizer_state(state)
                 except (UsageError, ValueError) as exc:
                     log.warning("checkpoint optimizer state not loaded (%s): starting it anew", exc)
         self.trainer.steps = found.step
@@ -517,7 +514,7 @@ class Node:
             return None
         with self.replica.lock:
             params = self.replica.params.copy()
-            state = self.model.optimizer.state()
+            state = self.model.optimizer_state()
             step, samples = self.trainer.steps, self.trainer.samples_seen
         arrays = {"params": params}
         scalars: dict[str, int] = {}

@@ -1,4 +1,4 @@
-"""Local training of one peer: batches from its shard, steps on the shared replica.
+"""Local training of one peer: batches from its data, steps on the shared replica.
 
 No threads and no clock here; the node calls :meth:`Trainer.step` in its
 training loop and :meth:`Trainer.evaluate` now and then.
@@ -6,13 +6,17 @@ training loop and :meth:`Trainer.evaluate` now and then.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from gossip.averaging.pairwise import Replica
 from gossip.data import Dataset
+from gossip.errors import UsageError
 from gossip.model import Sequential
+from gossip.trainable import Batch, Trainable
 
 
 @dataclass(frozen=True)
@@ -52,47 +56,97 @@ class Batches:
         return batch
 
 
+class ArrayBatches:
+    """Arrays as an endless stream of ``(x, y)`` minibatches, in :class:`Batches` order.
+
+    Any arrays that index by rows: a shard's, or a user's images for a Keras model.
+    """
+
+    def __init__(self, x: Any, y: Any, batch_size: int, rng: np.random.Generator) -> None:
+        if len(x) == 0:
+            raise ValueError("this peer's shard is empty")
+        if len(x) != len(y):
+            raise UsageError(f"x has {len(x)} samples but y has {len(y)}")
+        self.x, self.y = x, y
+        self.order = Batches(len(x), batch_size, rng)
+
+    def __iter__(self) -> ArrayBatches:
+        return self
+
+    def __next__(self) -> Batch:
+        rows = self.order.next()
+        return self.x[rows], self.y[rows]
+
+
+def whole(data: Dataset) -> list[Batch]:
+    """A held-out set as one batch: the metric over all of it, exactly."""
+    return [(data.x, data.y)]
+
+
 class Trainer:
-    """Minibatch SGD on a shard; every write to the parameters goes through the replica's lock."""
+    """Steps on a stream of batches; every write to the parameters goes under the replica's lock."""
 
     def __init__(
         self,
-        model: Sequential,
+        model: Trainable,
         replica: Replica,
-        train: Dataset,
-        test: Dataset,
-        batch_size: int,
-        rng: np.random.Generator,
+        batches: Iterable[Batch],
+        test: Iterable[Batch],
     ) -> None:
-        if len(train) == 0:
-            raise ValueError("this peer's shard is empty")
         self.model = model
         self.replica = replica
-        self.train = train
+        self.batches = batches
         self.test = test
-        self.batches = Batches(len(train), batch_size, rng)
+        self._stream: Iterator[Batch] = iter(batches)
+        self.exhausted = False
+        """The data ended (a one-shot iterator ran out): no more steps, only averaging."""
         self.steps = 0
         self.samples_seen = 0
         self.loss = float("nan")
 
-    def step(self) -> float:
-        """One optimizer step on the next minibatch; returns its loss."""
-        batch = self.batches.next()
-        loss, grads = self.model.compute_gradients(self.train.x[batch], self.train.y[batch])
-        with self.replica.lock:
-            self.model.apply_gradients(grads)
+    def step(self) -> float | None:
+        """One optimizer step on the next batch; its loss, or None when the data has ended."""
+        batch = self._next()
+        if batch is None:
+            return None
+        x, y = batch
+        loss = float(self.model.train_step(x, y, self.replica.lock))
         self.steps += 1
-        self.samples_seen += batch.size
+        self.samples_seen += len(x)
         self.loss = loss if self.steps == 1 else 0.98 * self.loss + 0.02 * loss
         return loss
 
+    def _next(self) -> Batch | None:
+        """The next batch, starting a new epoch of a re-iterable data source when one ends."""
+        for _ in range(2):
+            try:
+                return next(self._stream)
+            except StopIteration:
+                self._stream = iter(self.batches)  # an iterator returns itself: still empty
+        self.exhausted = True
+        return None
+
     def evaluate(self) -> Evaluation:
-        """Loss and metric on the held-out set (live parameters: an exchange may land mid-way)."""
-        return evaluate(self.model, self.test)
+        """Loss and metric on the held-out batches (live parameters: an exchange may land)."""
+        totals: dict[str, float] = {}
+        count = 0
+        for x, y in self.test:
+            rows = len(x)
+            for key, value in self.model.evaluate(x, y).items():
+                totals[key] = totals.get(key, 0.0) + float(value) * rows
+            count += rows
+        if count == 0:
+            raise ValueError("the held-out data has no samples")
+        return scores({key: total / count for key, total in totals.items()})
+
+
+def scores(result: Mapping[str, float]) -> Evaluation:
+    """The loss and the metric to report from a model's metric dict."""
+    others = [key for key in result if key != "loss"]
+    name = next((k for k in ("accuracy", "r2") if k in result), others[0] if others else "loss")
+    return Evaluation(float(result["loss"]), name, float(result[name]))
 
 
 def evaluate(model: Sequential, test: Dataset) -> Evaluation:
     """``model``'s loss and task metric on ``test``."""
-    result = model.evaluate(test.x, test.y)
-    name = "accuracy" if "accuracy" in result else "r2"
-    return Evaluation(float(result["loss"]), name, float(result[name]))
+    return scores(model.evaluate(test.x, test.y))

@@ -168,6 +168,13 @@ def build_parser() -> Parser:
         help="mlp:H1,H2,... hidden widths (relu); mlp: or linear: no hidden layer "
         "(default: %(default)s)",
     )
+    train.add_argument(
+        "--model-factory",
+        default=d.model_factory,
+        metavar="MODULE:FUNCTION",
+        help="your own model instead of --model: a function returning a compiled Keras model "
+        "or a gossip.Trainable, optionally with its data (e.g. examples.keras_seed:model)",
+    )
     train.add_argument("--loss", default=d.loss, help="ce | mse | auto (default: %(default)s)")
     train.add_argument(
         "--optimizer", default=d.optimizer, help="sgd | momentum | adam (default: %(default)s)"
@@ -368,6 +375,7 @@ def config_from_namespace(args: argparse.Namespace) -> NodeConfig:
         partition=args.partition,
         shard=parse_shard(args.shard),
         model=args.model,
+        model_factory=args.model_factory,
         loss=args.loss,
         optimizer=args.optimizer,
         lr=args.lr,
@@ -419,7 +427,12 @@ def _run(argv: list[str] | None) -> int:
     setup_logging(config.log_format, config.extra.get("log_level", "info"))
     from gossip.node import Node  # numpy, gRPC: the slow part of start-up
 
-    node = Node(config)
+    model, data = None, None
+    if config.model_factory:
+        from gossip.factory import load
+
+        model, data = load(config.model_factory, config)
+    node = Node(config, model=model, data=data)
     signalled: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -18,7 +20,7 @@ from numpy.typing import ArrayLike
 from gossip.errors import UsageError
 from gossip.model.layers import Dense
 from gossip.model.losses import Loss, get_loss
-from gossip.model.optimizers import Optimizer, get_optimizer
+from gossip.model.optimizers import Optimizer, State, get_optimizer
 from gossip.model.params import DTYPE, FlatLayout, check_flat
 
 FINGERPRINT_VERSION = "gossip-sequential/v1"
@@ -246,11 +248,37 @@ class Sequential:
         check_flat(grads, self.num_params, "grads")
         self.optimizer.step(self.params, grads)
 
-    def train_step(self, x: ArrayLike, y: ArrayLike) -> float:
-        """Gradients on one batch, then one optimizer step; returns the batch loss."""
+    def train_step(
+        self, x: ArrayLike, y: ArrayLike, lock: AbstractContextManager[Any] | None = None
+    ) -> float:
+        """Gradients on one batch, then one optimizer step; returns the batch loss.
+
+        ``lock`` (the peer's replica lock) is held for the optimizer step only:
+        the gradient reads the live vector, as an exchange may land meanwhile.
+        """
         loss, grads = self.compute_gradients(x, y)
-        self.apply_gradients(grads)
+        with lock or nullcontext():
+            self.apply_gradients(grads)
         return loss
+
+    # ------------------------------------------- the rest of the seam (gossip.trainable)
+
+    def optimizer_state(self) -> State:
+        """Copies of the optimizer's state, for a checkpoint."""
+        return self.optimizer.state()
+
+    def load_optimizer_state(self, state: State) -> None:
+        """Restore :meth:`optimizer_state` (UsageError or ValueError when it does not fit)."""
+        self.optimizer.load_state(state)
+
+    @property
+    def replicas(self) -> int:
+        """Peers averaging this model's updates, read by Adam (see Optimizer.replicas)."""
+        return self.optimizer.replicas
+
+    @replicas.setter
+    def replicas(self, count: int) -> None:
+        self.optimizer.replicas = count
 
     # ----------------------------------------------------------------- high level
 

@@ -51,3 +51,11 @@ def test_auto_shard_is_stable_per_host_and_in_range() -> None:
         assert ep.flags_from_env({"GOSSIP_SHARD": "auto/4"}, flags, host)[1] == shard
     with pytest.raises(SystemExit):
         ep.flags_from_env({"GOSSIP_SHARD": "auto/zero"}, flags, "a1")
+
+
+def test_the_model_factory_variable_is_the_flag() -> None:
+    ep = load()
+    env = {"GOSSIP_MODEL_FACTORY": "mypkg.models:build"}
+    argv = ep.flags_from_env(env, ep.known_flags(), "c0ffee")
+    assert argv[:2] == ["--model-factory", "mypkg.models:build"]
+    assert ep.build_parser().parse_args(argv).model_factory == "mypkg.models:build"

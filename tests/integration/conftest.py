@@ -50,9 +50,10 @@ class Processes:
         self.children: list[subprocess.Popen[bytes]] = []
         self.client = GrpcTransport()
 
-    def node(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def node(self, name: str, *args: str, cwd: Path | None = None) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
-        child = subprocess.Popen(node_command("--id", name, *args), stdout=log, stderr=log)
+        command = node_command("--id", name, *args)
+        child = subprocess.Popen(command, stdout=log, stderr=log, cwd=cwd)
         self.children.append(child)
         return child
 
