@@ -247,12 +247,13 @@ class Mixer:
     # ------------------------------------------------------------ initiator
 
     def warm_up(self) -> None:
-        """Load the compiled loops of the codecs this rule sends with (its own and a full
-        exchange's) before the first exchange needs them (:func:`compression.base.warm_up`).
-        A peer's offer in another codec still loads that one's on first use."""
+        """Load the compiled loops of the codecs this rule sends with (its own, a full
+        exchange's and a far pair's) before the first exchange needs them
+        (:func:`compression.base.warm_up`). A peer's offer in another codec still loads
+        that one's on first use."""
         if not self.raw:
-            warm_up(self.spec.codec)
-            warm_up(FULL_CODEC)
+            for codec in (self.spec.codec, FULL_CODEC, FAR_CODEC):
+                warm_up(codec)
 
     def offer(self, peer_id: str) -> Outgoing:
         """Build the offer for ``peer_id``; ExchangeRefused('busy') when one is already running."""
