@@ -176,17 +176,15 @@ class Schedule:
         """The round partner met least recently, once it is our turn to start; None: not now.
 
         When the partner ranks below us, we first wait up to the patience for
-        its offer; None if it arrives, or an exchange ends, meanwhile.
-        Without a free round partner (views that disagree): any free member.
+        its offer; None if it arrives, or an exchange ends, meanwhile. Ties (never
+        met) go in round order, so peers that start together pair up.
         """
         with self._cond:
             members = {key(m): m for m in alive}
             ranked = sorted({*members, me})
             self._met = {p: n for p, n in self._met.items() if p in members}  # bounded by the view
             partners = [ranked[p] for p in round_partners(ranked.index(me), len(ranked))]
-            free = [p for p in partners if p != self._partner] or [
-                p for p in ranked if p not in (me, self._partner)
-            ]
+            free = [p for p in partners if p != self._partner]
             if not free:
                 return None
             chosen = min(free, key=lambda p: self._met.get(p, -1))
