@@ -72,6 +72,7 @@ class MembershipDriver:
         self._seed_silent_since: dict[str, float] = {}
         self._seeds_warned: set[str] = set()
         self._in_flight: set[str] = set()
+        self._reached: set[str] = set()  # members that answered us at their address
         self._pool: ThreadPoolExecutor | None = None
 
     @property
@@ -144,6 +145,9 @@ class MembershipDriver:
         else:
             if target.member_id is None:
                 self._seed_answered(target.address)
+            else:
+                with self._lock:
+                    self._reached.add(target.member_id)
             self.merge(reply)
         finally:
             with self._lock:
@@ -169,6 +173,21 @@ class MembershipDriver:
         """Alive members (not suspect): those to exchange parameters with."""
         with self._lock:
             return self._table.alive()
+
+    def reachable(self) -> list[MemberEntry]:
+        """Alive members that answered a push-pull of ours at their address: the partners.
+
+        Hearsay can announce members at addresses that lead nowhere (a hostile
+        digest, a stale entry); dialling each would hold the gossip loop for a
+        deadline apiece while real neighbours wait. Routine gossip reaches every
+        real member within a few heartbeats. Before it has reached anyone, all
+        alive members.
+        """
+        with self._lock:
+            alive = self._table.alive()
+            self._reached &= {m.id for m in alive}  # bounded by the view
+            reached = [m for m in alive if m.id in self._reached]
+            return reached or alive
 
     def pick(self) -> MemberEntry | None:
         """A random alive member to exchange parameters with."""

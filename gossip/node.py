@@ -328,7 +328,7 @@ class Node:
         while self.schedule.wait_for_work(self._pause(interval)):
             if self._stop.is_set():
                 return
-            alive = self.membership.alive()
+            alive = self.membership.reachable()
             peer = self.schedule.choose(alive, key=lambda m: m.id, me=self.id)
             if peer is None:  # alone, or the only alive member is in an exchange with us
                 self._stop.wait(interval if not alive else IDLE_RETRY_S)

@@ -74,3 +74,19 @@ def test_a_seed_that_does_not_resolve_is_logged_once_and_retried(
             clock.advance(11.0)  # past the DNS cache: asked again, not logged again
     lines = [r.getMessage() for r in caplog.records if "does not resolve" in r.getMessage()]
     assert len(lines) == 1 and "nosuchhost.invalid" in lines[0]
+
+
+def test_partners_are_the_members_that_answered_not_hearsay() -> None:
+    clock = ManualClock()
+    drivers = cluster(3, clock, ("127.0.0.1:7000",))
+    for _ in range(10):
+        for d in drivers:
+            d.round()
+        clock.advance(0.2)
+    hearsay = MemberEntry("ghost", "10.9.9.9:1", 1, 5)  # announced, never answers
+    drivers[0].merge(Digest("d1", (hearsay,)))
+    assert "ghost" in {m.id for m in drivers[0].alive()}
+    assert {m.id for m in drivers[0].reachable()} == {"d1", "d2"}
+    (alone,) = cluster(1, clock, ())
+    alone.merge(Digest("d1", (hearsay,)))
+    assert [m.id for m in alone.reachable()] == ["ghost"]  # nobody reached yet: all alive
