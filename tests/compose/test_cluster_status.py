@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 from pathlib import Path
 from types import ModuleType
@@ -10,17 +9,15 @@ from typing import Any
 
 import pytest
 
+from tests.scripts import load_script
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "cluster_status.py"
 DAEMON_ERROR = "Error response from daemon: Container 1c143048c59c is not running"
 
 
 @pytest.fixture
 def cluster_status() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("cluster_status", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("cluster_status", SCRIPT)
 
 
 def status(node_id: str, loss: float | None) -> dict[str, Any]:

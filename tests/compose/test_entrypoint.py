@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from tests.scripts import load_script
+
 PATH = Path(__file__).resolve().parents[2] / "compose" / "entrypoint.py"
 
 
 def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gossip_entrypoint", PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gossip_entrypoint", PATH)
 
 
 def test_variables_become_flags_and_unknown_ones_are_skipped(

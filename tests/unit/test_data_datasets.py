@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
@@ -13,6 +12,7 @@ import pytest
 
 from gossip.data import Dataset, from_arrays, load_dataset
 from gossip.errors import DataError, UsageError
+from tests.scripts import load_script
 
 
 def test_digits_is_ten_class_classification() -> None:
@@ -54,11 +54,7 @@ def make_builtin_data_script() -> ModuleType:
     """scripts/make-builtin-data.py as a module (its name has a dash; it imports scikit-learn)."""
     pytest.importorskip("sklearn")
     path = Path(__file__).resolve().parents[2] / "scripts" / "make-builtin-data.py"
-    spec = importlib.util.spec_from_file_location("make_builtin_data", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("make_builtin_data", path)
 
 
 def test_clusters_is_ten_class_classification() -> None:
