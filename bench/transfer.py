@@ -37,7 +37,7 @@ from _common import machine, median, write_result
 from _steps import STEPS, Steps
 
 from gossip.averaging.compressed import Mixing
-from gossip.averaging.pairwise import RAW_CODEC, Identity, Replica, Snapshot
+from gossip.averaging.pairwise import RAW_CODEC, Identity, Replica, Snapshot, encode
 from gossip.clock import SystemClock
 from gossip.compression import parse_spec
 from gossip.exchanger import Exchanger
@@ -53,8 +53,7 @@ JOIN_SECONDS = 10.0
 
 def _snapshot(num_params: int, seed: int, sender: str) -> Snapshot:
     params = np.random.default_rng(seed).standard_normal(num_params, dtype=np.float32)
-    payload, _ = Replica(params, FINGERPRINT).snapshot()
-    return Snapshot(sender, 1, sender, 0, FINGERPRINT, num_params, RAW_CODEC, payload)
+    return Snapshot(sender, 1, sender, 0, FINGERPRINT, num_params, RAW_CODEC, encode(params))
 
 
 # ------------------------------------------------------------------ responders

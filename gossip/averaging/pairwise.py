@@ -108,19 +108,6 @@ def check_header(snapshot: Snapshot, fingerprint: str, num_params: int) -> None:
         raise ExchangeRefused("index_out_of_range", f"block ids {ids} of {snapshot.blocks}")
 
 
-def check_offer(snapshot: Snapshot, fingerprint: str, num_params: int) -> np.ndarray:
-    """Validate a peer's snapshot against the local model and return it decoded.
-
-    Raises :class:`ExchangeRefused` with a reason tag for a different
-    architecture, a different size, an unknown codec, or NaN/Inf values.
-    """
-    check_header(snapshot, fingerprint, num_params)
-    values = decode(snapshot.payload, num_params)
-    if not np.isfinite(values).all():
-        raise ExchangeRefused("non_finite", "peer parameters contain NaN or Inf")
-    return values
-
-
 def half_squared_distance(own: np.ndarray, peer: np.ndarray) -> float:
     """``0.5 * ||peer - own||^2`` in float64: one exchange's sample of the consensus distance."""
     diff = peer.astype(np.float64) - own.astype(np.float64)
@@ -155,15 +142,6 @@ class Replica:
     def num_params(self) -> int:
         return int(self.params.size)
 
-    def snapshot(self) -> tuple[bytes, np.ndarray]:
-        """Encode the current parameters; return the payload and its decoded form."""
-        with self.lock:
-            payload = encode(self.params)
-        return payload, decode(payload, self.num_params)
-
-    def check(self, snapshot: Snapshot) -> np.ndarray:
-        return check_offer(snapshot, self.fingerprint, self.num_params)
-
     def gather(self, slices: list[slice]) -> np.ndarray:
         """A copy of the selected parts of the parameters, taken under the lock."""
         with self.lock:
@@ -179,9 +157,3 @@ class Replica:
                 end = start + (s.stop - s.start)
                 self.params[s] += delta[start:end]
                 start = end
-
-    def apply(self, own: np.ndarray, peer: np.ndarray) -> None:
-        """Move toward the peer by ``alpha`` of the difference of the two decoded snapshots."""
-        delta = increment(own, peer, self.alpha)
-        with self.lock:
-            self.params += delta

@@ -13,7 +13,15 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from gossip.averaging.pairwise import RAW_CODEC, Replica, Snapshot
+from gossip.averaging.pairwise import (
+    RAW_CODEC,
+    Replica,
+    Snapshot,
+    check_header,
+    decode,
+    encode,
+    increment,
+)
 from gossip.membership.types import Digest
 from gossip.transport.base import StatusDict
 from gossip.transport.grpc_transport import GrpcTransport
@@ -23,8 +31,19 @@ FINGERPRINT = "test-transfer"
 
 
 def snapshot_of(replica: Replica, sender: str) -> tuple[Snapshot, np.ndarray]:
-    payload, own = replica.snapshot()
+    payload = encode(replica.gather([slice(0, replica.num_params)]))
+    own = decode(payload, replica.num_params)
     return Snapshot(sender, 1, sender, 0, FINGERPRINT, replica.num_params, RAW_CODEC, payload), own
+
+
+def checked(replica: Replica, offer: Snapshot) -> np.ndarray:
+    check_header(offer, replica.fingerprint, replica.num_params)
+    return decode(offer.payload, replica.num_params)
+
+
+def apply(replica: Replica, own: np.ndarray, peer: np.ndarray) -> None:
+    """The plain rule: move by alpha of the difference of the two decoded snapshots."""
+    replica.add(increment(own, peer, replica.alpha), [slice(0, replica.num_params)])
 
 
 class Pending:
@@ -36,7 +55,7 @@ class Pending:
     def commit(self, applied: bool, reason: str = "", detail: str = "") -> None:
         self.commits.append((applied, reason))
         if applied:
-            self._replica.apply(self._own, self._peer)
+            apply(self._replica, self._own, self._peer)
 
 
 class Responder:
@@ -50,7 +69,7 @@ class Responder:
         pass
 
     def on_exchange(self, offer: Snapshot) -> Pending:
-        peer = self.replica.check(offer)
+        peer = checked(self.replica, offer)
         reply, own = snapshot_of(self.replica, "responder")
         self.sessions.append(Pending(self.replica, reply, own, peer))
         return self.sessions[-1]
@@ -89,7 +108,7 @@ def test_10m_parameter_exchange_ends_at_the_pairwise_mean(
     offer, own_i = snapshot_of(replica_i, "initiator")
 
     def complete(reply: Snapshot) -> None:
-        replica_i.apply(own_i, replica_i.check(reply))
+        apply(replica_i, own_i, checked(replica_i, reply))
 
     initiator.exchange(address, offer, complete, timeout=120.0)
 
