@@ -43,12 +43,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS_DIR, machine, median, write_result
 
 from gossip.averaging.compressed import Mixing
-from gossip.averaging.pairwise import Identity, Replica, Snapshot
+from gossip.averaging.pairwise import Identity, Snapshot
 from gossip.compression import parse_spec
 from gossip.config import NodeConfig
 from gossip.data import load_shard
 from gossip.exchanger import Exchanger
 from gossip.node import Node
+from gossip.replica import Replica
 from gossip.transport.base import ResponderSession, StatusDict
 from gossip.transport.memory import InMemoryNetwork
 

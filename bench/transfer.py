@@ -37,11 +37,12 @@ from _common import machine, median, write_result
 from _steps import STEPS, Steps
 
 from gossip.averaging.compressed import Mixing
-from gossip.averaging.pairwise import RAW_CODEC, Identity, Replica, Snapshot, encode
+from gossip.averaging.pairwise import RAW_CODEC, Identity, Snapshot, encode
 from gossip.clock import SystemClock
 from gossip.compression import parse_spec
 from gossip.exchanger import Exchanger
 from gossip.membership.types import Digest
+from gossip.replica import Replica
 from gossip.transport.base import StatusDict
 from gossip.transport.grpc_transport import GrpcTransport
 from gossip.transport.metered import MeteredTransport

@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from gossip.averaging.pairwise import Replica
 from gossip.config import NodeConfig
 from gossip.data import Dataset
 from gossip.errors import UsageError
 from gossip.model import Sequential
 from gossip.recipe import build_model, load_data
+from gossip.replica import Replica
 from gossip.training import ArrayBatches, Batches, Evaluation, Trainer, evaluate, whole
 
 Gradient = Callable[[], tuple[float, np.ndarray]]

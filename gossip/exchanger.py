@@ -16,12 +16,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gossip.averaging.compressed import FULL, Mixer, Mixing, Outgoing, ResponderPending
-from gossip.averaging.pairwise import Identity, Replica, Snapshot, check_header
+from gossip.averaging.pairwise import Identity, Snapshot, check_header
 from gossip.clock import Clock
 from gossip.errors import ExchangeRefused, TransportError, WireError
 from gossip.logsafe import LogBudget, held_note
 from gossip.names import address_problem, id_problem
 from gossip.refusals import reason_key, short_detail
+from gossip.replica import Replica
 from gossip.robust import Guard
 from gossip.schedule import Schedule
 from gossip.transport.base import Transport

@@ -33,7 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from gossip import checkpoint
 from gossip.averaging.compressed import Mixing
-from gossip.averaging.pairwise import RAW_CODEC, Replica, Snapshot, encode
+from gossip.averaging.pairwise import RAW_CODEC, Snapshot, encode
 from gossip.bootstrap import CatchUp, catch_up
 from gossip.clock import Clock, SystemClock
 from gossip.compression import parse_spec
@@ -47,6 +47,7 @@ from gossip.membership_driver import MembershipDriver
 from gossip.names import id_problem
 from gossip.observability import Observability
 from gossip.recipe import peer_parts
+from gossip.replica import Replica
 from gossip.robust import Guard, RobustConfig
 from gossip.schedule import Schedule
 from gossip.trainable import Feed, ReplicaAware

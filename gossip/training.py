@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from gossip.averaging.pairwise import Replica
 from gossip.data import Dataset
 from gossip.errors import UsageError
 from gossip.model import Sequential
+from gossip.replica import Replica
 from gossip.trainable import Batch, Trainable
 
 

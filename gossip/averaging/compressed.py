@@ -57,7 +57,6 @@ import numpy as np
 
 from gossip.averaging.pairwise import (
     Identity,
-    Replica,
     Snapshot,
     check_header,
     increment,
@@ -74,6 +73,7 @@ from gossip.compression.base import warm_up
 from gossip.compression.fp16 import Fp16Codec
 from gossip.compression.int8 import Int8Codec
 from gossip.errors import ExchangeRefused
+from gossip.replica import Replica
 
 FULL_CODEC: Codec = Fp16Codec()
 """Dense codec of a full exchange (references starting from zero)."""

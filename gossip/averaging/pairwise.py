@@ -16,7 +16,6 @@ taken while the exchange was on the wire.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,41 +118,3 @@ def increment(own: np.ndarray, peer: np.ndarray, alpha: float) -> np.ndarray:
     delta: np.ndarray = np.subtract(peer, own)
     delta *= np.float32(alpha)  # in place: one 10M temporary less (the same bits)
     return delta
-
-
-class Replica:
-    """The local parameter vector shared by the training loop and exchanges.
-
-    ``lock`` serialises in-place writes (optimizer steps and increments); a
-    snapshot copies under it so it is never torn.
-    """
-
-    def __init__(self, params: np.ndarray, fingerprint: str, alpha: float = 0.5) -> None:
-        if params.dtype != np.float32 or params.ndim != 1:
-            raise ValueError("params must be a flat float32 vector")
-        if not 0.0 < alpha <= 0.5:
-            raise ValueError("alpha must be in (0, 0.5]")
-        self.params = params
-        self.fingerprint = fingerprint
-        self.alpha = alpha
-        self.lock = threading.Lock()
-
-    @property
-    def num_params(self) -> int:
-        return int(self.params.size)
-
-    def gather(self, slices: list[slice]) -> np.ndarray:
-        """A copy of the selected parts of the parameters, taken under the lock."""
-        with self.lock:
-            if len(slices) == 1:
-                return self.params[slices[0]].copy()
-            return np.concatenate([self.params[s] for s in slices])
-
-    def add(self, delta: np.ndarray, slices: list[slice]) -> None:
-        """Add ``delta`` to the selected parts (concatenated in order), under the lock."""
-        with self.lock:
-            start = 0
-            for s in slices:
-                end = start + (s.stop - s.start)
-                self.params[s] += delta[start:end]
-                start = end

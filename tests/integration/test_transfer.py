@@ -15,7 +15,6 @@ import pytest
 
 from gossip.averaging.pairwise import (
     RAW_CODEC,
-    Replica,
     Snapshot,
     check_header,
     decode,
@@ -23,6 +22,7 @@ from gossip.averaging.pairwise import (
     increment,
 )
 from gossip.membership.types import Digest
+from gossip.replica import Replica
 from gossip.transport.base import StatusDict
 from gossip.transport.grpc_transport import GrpcTransport
 

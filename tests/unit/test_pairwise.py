@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from gossip.averaging.pairwise import (
-    Replica,
     Snapshot,
     check_header,
     decode,
@@ -16,6 +15,7 @@ from gossip.averaging.pairwise import (
     increment,
 )
 from gossip.errors import ExchangeRefused
+from gossip.replica import Replica
 
 
 def snap(values: np.ndarray, fingerprint: str = "fp", codec: str = "none") -> Snapshot:

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 
 from gossip.averaging.compressed import Mixing
-from gossip.averaging.pairwise import Identity, Replica
+from gossip.averaging.pairwise import Identity
 from gossip.clock import SystemClock
 from gossip.compression import parse_spec
 from gossip.errors import ExchangeRefused
 from gossip.exchanger import Exchanger
 from gossip.pairing import round_partners
+from gossip.replica import Replica
 from gossip.schedule import PATIENCE_S, Schedule
 
 
