@@ -105,7 +105,7 @@ class Node:
                 security=Security(config.token, tls),
                 max_stream_s=2 * config.exchange_timeout + 10.0,
             )
-        self._raw_transport: Any = transport  # catch-up and security counters (gRPC only)
+        self._raw_transport: Any = transport  # security counters (gRPC only)
         transport = wrap_from_env(transport)  # TEST-ONLY partitions (GOSSIP_TEST_FAULTS)
         # times the exchanges we start and estimates the consensus distance (metrics, plots)
         self.metered = MeteredTransport(
@@ -193,10 +193,10 @@ class Node:
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         self.exchanger.mixer.warm_up()  # before any loop runs: it holds the GIL meanwhile
         if self.config.bootstrap and self.config.peers:
-            self._ready.clear()  # until _catch_up() is over (first thing of the train loop)
+            self._ready.clear()  # until catch_up() is over (first thing of the train loop)
         self.serve()
         if not self._ready.is_set():
-            self._state = "catching_up"  # "training" once _catch_up() is over
+            self._state = "catching_up"  # "training" once catch_up() is over
         log.info(
             "node %s listening on %s (model %s, %d params, %s)",
             self.id,
@@ -284,7 +284,7 @@ class Node:
     # ------------------------------------------------------------ loops
 
     def _train_loop(self) -> None:
-        self._catch_up()
+        self.catch_up()
         if self._state == "catching_up":
             self._state = "training"
         max_steps = self.config.max_steps
@@ -551,11 +551,13 @@ class Node:
         while not self._stop.wait(self.config.checkpoint_interval):
             self.save_checkpoint()
 
-    def _catch_up(self) -> None:
-        """Before training: adopt a model from an alive neighbour ahead of us (see bootstrap)."""
-        fetch = getattr(self._raw_transport, "fetch", None)
+    def catch_up(self) -> None:
+        """Before training: adopt a model from an alive neighbour ahead of us (see bootstrap).
+
+        The training loop's first act; simulations call it by hand after ``serve()``.
+        """
         try:
-            if not self.config.bootstrap or fetch is None or not self.config.peers:
+            if not self.config.bootstrap or not self.config.peers:
                 self.catchup.state = "off" if not self.config.bootstrap else "none"
                 return
             self.catchup.state = "running"
@@ -577,7 +579,10 @@ class Node:
             )
             timeout = self.config.exchange_timeout
             values, result = catch_up(
-                donors, lambda address, req: fetch(address, req, timeout), request, self.clock.now
+                donors,
+                lambda address, req: self.transport.fetch(address, req, timeout),
+                request,
+                self.clock.now,
             )
             result.seconds = self.clock.now() - began
             self.catchup = result

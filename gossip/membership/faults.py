@@ -20,6 +20,7 @@ from gossip.averaging.pairwise import Snapshot
 from gossip.errors import PeerUnavailable
 from gossip.membership.types import Digest
 from gossip.transport.base import Completion, Handler, StatusDict, Transport
+from gossip.transport.fetch import Fetched, FetchRequest
 
 ENV = "GOSSIP_TEST_FAULTS"
 
@@ -75,6 +76,10 @@ class PartitionedTransport:
 
     def status(self, address: str, timeout: float) -> StatusDict:
         return self.inner.status(address, timeout)
+
+    def fetch(self, address: str, request: FetchRequest, timeout: float) -> Fetched:
+        self._check(address)
+        return self.inner.fetch(address, request, timeout)
 
     def stop(self, grace: float) -> None:
         self.inner.stop(grace)

@@ -21,6 +21,7 @@ from typing import Protocol
 from gossip.averaging.pairwise import Snapshot
 from gossip.membership.types import Digest
 from gossip.transport.control import StatusDict as StatusDict  # the seam names it too
+from gossip.transport.fetch import Fetched, FetchRequest
 
 
 class ResponderSession(Protocol):
@@ -53,6 +54,9 @@ class Handler(Protocol):
 
     def on_status(self) -> StatusDict: ...
 
+    def on_fetch(self, request: FetchRequest) -> Fetched:
+        """This node's model for a catch-up; raises ExchangeRefused when it cannot serve one."""
+
 
 Completion = Callable[[Snapshot], None]
 """Initiator's check-and-apply of the reply; raising ExchangeRefused refuses it."""
@@ -72,6 +76,9 @@ class Transport(Protocol):
     def push_pull(self, address: str, digest: Digest, timeout: float) -> Digest: ...
 
     def status(self, address: str, timeout: float) -> StatusDict: ...
+
+    def fetch(self, address: str, request: FetchRequest, timeout: float) -> Fetched:
+        """One catch-up stream from a donor (gossip/bootstrap.py); GossipError on failure."""
 
     def stop(self, grace: float) -> None:
         """Stop serving, letting calls in flight finish for up to ``grace`` seconds."""

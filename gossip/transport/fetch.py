@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
 
 from gossip.averaging.pairwise import Snapshot
 from gossip.errors import WireError
@@ -32,11 +31,6 @@ class Fetched:
 
     snapshot: Snapshot | None
     step: int
-
-
-class Donor(Protocol):
-    def on_fetch(self, request: FetchRequest) -> Fetched:
-        """This node's model for a catch-up; raises ExchangeRefused when it cannot serve one."""
 
 
 def request_to_pb(request: FetchRequest) -> pb.FetchRequest:

@@ -32,7 +32,6 @@ from gossip.transport.base import Completion, Handler, StatusDict, Traffic
 from gossip.transport.channel import CHANNEL_OPTIONS, Channels, translate
 from gossip.transport.control import call_status, status_to_pb
 from gossip.transport.fetch import (
-    Donor,
     Fetched,
     FetchRequest,
     fetch_frames,
@@ -185,11 +184,8 @@ class _CatchupServicer:
         self._handler = handler
 
     def Fetch(self, request: pb.FetchRequest, context: Any) -> Iterator[pb.FetchFrame]:
-        if not hasattr(self._handler, "on_fetch"):
-            context.abort(grpc.StatusCode.UNIMPLEMENTED, "this node serves no catch-up")
-        donor: Donor = self._handler  # type: ignore[assignment]  # checked just above
         try:
-            fetched = donor.on_fetch(request_from_pb(request))
+            fetched = self._handler.on_fetch(request_from_pb(request))
         except ExchangeRefused as refused:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(refused))
         yield from fetch_frames(fetched)
@@ -374,7 +370,6 @@ class GrpcTransport:
         return digest_from_pb(reply)
 
     def fetch(self, address: str, request: FetchRequest, timeout: float) -> Fetched:
-        """One catch-up stream from a donor (see gossip/bootstrap.py); GossipError on failure."""
         method = self._channel(address).unary_stream(
             "/gossip.v1.Catchup/Fetch",
             request_serializer=pb.FetchRequest.SerializeToString,

@@ -13,11 +13,19 @@ from collections.abc import Iterator
 from typing import TypeVar
 
 from gossip.averaging.pairwise import Snapshot
-from gossip.errors import PeerUnavailable
+from gossip.errors import ExchangeRefused, PeerUnavailable
 from gossip.membership.types import Digest
 from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport.base import Completion, Handler, StatusDict, Traffic
 from gossip.transport.control import status_from_pb, status_to_pb
+from gossip.transport.fetch import (
+    Fetched,
+    FetchRequest,
+    fetch_frames,
+    read_fetch,
+    request_from_pb,
+    request_to_pb,
+)
 from gossip.transport.session import counted, initiate, respond
 from gossip.transport.wire import (
     Frame,
@@ -29,7 +37,7 @@ from gossip.transport.wire import (
     wire_size,
 )
 
-M = TypeVar("M", pb.Digest, pb.StatusReply)
+M = TypeVar("M", pb.Digest, pb.StatusReply, pb.FetchRequest, pb.FetchFrame)
 
 
 def _through_wire(message: M) -> M:
@@ -133,3 +141,12 @@ class InMemoryTransport:
     def status(self, address: str, timeout: float) -> StatusDict:
         handler = self.network.route(self.address, address)
         return status_from_pb(_through_wire(status_to_pb(handler.on_status())))
+
+    def fetch(self, address: str, request: FetchRequest, timeout: float) -> Fetched:
+        handler = self.network.route(self.address, address)
+        try:
+            fetched = handler.on_fetch(request_from_pb(_through_wire(request_to_pb(request))))
+        except ExchangeRefused as refused:  # as gRPC reports the donor's refusal
+            raise ExchangeRefused(refused.reason, f"{address}: {refused.detail}") from refused
+        frames = (_through_wire(frame) for frame in fetch_frames(fetched))
+        return read_fetch(frames, self.max_payload_bytes)

@@ -47,6 +47,7 @@ from gossip.clock import Clock
 from gossip.errors import ExchangeRefused
 from gossip.membership.types import Digest
 from gossip.transport.base import Completion, Handler, StatusDict, Traffic, Transport
+from gossip.transport.fetch import Fetched, FetchRequest
 
 LATENCY_BUCKETS: tuple[float, ...] = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -229,6 +230,9 @@ class MeteredTransport:
 
     def status(self, address: str, timeout: float) -> StatusDict:
         return self.inner.status(address, timeout)
+
+    def fetch(self, address: str, request: FetchRequest, timeout: float) -> Fetched:
+        return self.inner.fetch(address, request, timeout)
 
     def stop(self, grace: float) -> None:
         self.inner.stop(grace)
