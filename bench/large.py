@@ -268,7 +268,7 @@ def peer_main(setting: Setting, peer: int, addresses: list[str], conn: Connectio
         send(("settled", node.schedule.partner() is None))
         if conn.recv() != "final":
             return
-        latency = node.metered.stats.latency()
+        latency = node.transport.stats.latency()
         exchange_memory = memory_kib()
         status = node.shutdown()
         started = False

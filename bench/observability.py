@@ -150,7 +150,7 @@ def in_process_costs(repeats: int = 200) -> dict[str, float]:
         return best
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(NodeCollector(node, node.metered.stats, now=node.clock.now))
+    registry.register(NodeCollector(node, node.transport.stats, now=node.clock.now))
     step = per_call(node.trainer.step, repeats)
     scrape = per_call(lambda: generate_latest(registry), repeats)
     node._record()

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from gossip.averaging.compressed import FULL, Mixer, Mixing, Outgoing, ResponderPending
 from gossip.averaging.pairwise import Identity, Snapshot, check_header
 from gossip.clock import Clock
@@ -105,12 +107,19 @@ class Exchanger:
         timeout: float,
         mixing: Mixing | None = None,
         schedule: Schedule | None = None,
+        guard: Guard | None = None,
+        on_failed: Callable[[str], None] | None = None,
     ) -> None:
         self.replica = replica
         self.transport = transport
         self.clock = clock
         self.timeout = timeout
-        self.mixer = Mixer(replica, mixing or Mixing(), identity, step)
+        self.guard = guard
+        """Robust averaging: checks each increment, quarantines peers that keep sending bad ones."""
+        self.on_failed = on_failed
+        """Told the peer id of each exchange we started that failed (membership evidence)."""
+        check_delta = self._check_delta if guard is not None else None
+        self.mixer = Mixer(replica, mixing or Mixing(), identity, step, check_delta=check_delta)
         self.schedule = schedule or Schedule(0, clock)
         """One exchange at a time, in either role (gossip.schedule)."""
         self._identity = identity
@@ -119,10 +128,6 @@ class Exchanger:
         self._refusals: dict[str, int] = {}
         self._bytes: dict[str, dict[str, int]] = {}
         self._log_budget = LogBudget(LOG_REPEAT_S, LOG_PER_S, LOG_BURST)
-        self.on_failed: Callable[[str], None] | None = None
-        """Told the peer id of each exchange we started that failed (membership evidence)."""
-        self.guard: Guard | None = None
-        """Robust averaging: quarantine of peers that keep sending bad models."""
 
     # ------------------------------------------------------------ initiator
 
@@ -184,8 +189,7 @@ class Exchanger:
     def check_header(self, offer: Snapshot) -> None:
         try:
             check_names(offer)
-            if self.guard is not None:
-                self.guard.admit(offer.sender_id, self.clock.now())
+            self.admit(offer.sender_id)
             check_header(offer, self.replica.fingerprint, self.replica.num_params)
             self.schedule.check(offer.sender_id, *self._admission(offer))
         except ExchangeRefused as refused:
@@ -208,6 +212,17 @@ class Exchanger:
                 self.refused(sender, exc.reason, exc.detail)
             raise
         return _Pending(self, pending)
+
+    def admit(self, peer_id: str) -> None:
+        """Raise ExchangeRefused('quarantined') for a peer in quarantine (also for catch-up)."""
+        if self.guard is not None:
+            self.guard.admit(peer_id, self.clock.now())
+
+    def _check_delta(self, delta: np.ndarray) -> np.ndarray:
+        """An increment through robust averaging, before it is applied (gossip/robust.py)."""
+        assert self.guard is not None
+        own_norm = float(np.linalg.norm(self.replica.params))  # a bound: a torn read is fine
+        return self.guard.check(delta, own_norm)
 
     def _admission(self, offer: Snapshot) -> tuple[float, bool]:
         """How long the offer may wait for its turn, and whether we yield to it.
@@ -234,6 +249,10 @@ class Exchanger:
         """Exchange bytes on the wire (frames + gRPC framing) per codec, ``full`` for resets."""
         with self._lock:
             return {k: dict(v) for k, v in self._bytes.items()}
+
+    def protection(self) -> dict[str, object]:
+        """Quarantined peers and robust-averaging counters (gossip/robust.py); {}: no guard."""
+        return {} if self.guard is None else self.guard.status(self.clock.now())
 
     def compression_status(self) -> dict[str, Any]:
         """References kept for neighbours (count, bytes, max_count, evictions, resets) and gamma."""

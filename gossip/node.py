@@ -32,29 +32,21 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from gossip import checkpoint
-from gossip.averaging.compressed import Mixing
-from gossip.averaging.pairwise import RAW_CODEC, Snapshot, encode
+from gossip.assembly import assemble
+from gossip.averaging.pairwise import RAW_CODEC, Identity, Snapshot, encode
 from gossip.bootstrap import CatchUp, catch_up
 from gossip.clock import Clock, SystemClock
-from gossip.compression import parse_spec
 from gossip.config import NodeConfig
 from gossip.data import Dataset
 from gossip.errors import ExchangeRefused, UsageError
-from gossip.exchanger import Exchanger, Identity
 from gossip.membership import Digest, MemberEntry, MembershipConfig
-from gossip.membership.faults import wrap_from_env
 from gossip.membership_driver import MembershipDriver
 from gossip.names import id_problem
 from gossip.observability import Observability
-from gossip.recipe import peer_parts
-from gossip.replica import Replica
-from gossip.robust import Guard, RobustConfig
-from gossip.schedule import Schedule
 from gossip.trainable import Feed, ReplicaAware
-from gossip.training import Evaluation, Trainer
+from gossip.training import Evaluation
 from gossip.transport.base import ResponderSession, StatusDict, Transport
 from gossip.transport.fetch import Fetched, FetchRequest
-from gossip.transport.metered import MeteredTransport
 
 log = logging.getLogger("gossip.node")
 
@@ -88,59 +80,24 @@ class Node:
         self.id = config.id or f"node-{secrets.token_hex(3)}"
         self.generation = time.time_ns() // 1000  # new at every start, grows across restarts
         self.clock = clock or SystemClock()
-        parts = peer_parts(config, model, data)  # any framework behind gossip.trainable
-        self.dataset_name = parts.data_name
-        self._data_description = parts.description
-        self.model = parts.model
-        self.replica = Replica(self.model.params, self.model.fingerprint(), config.alpha)
-        self.rng = random.Random(f"{config.seed}/{config.shard[0]}/{self.id}")
-        self.trainer = Trainer(self.model, self.replica, parts.batches, parts.test)
-        if transport is None:
-            from gossip.transport.grpc_transport import GrpcTransport
-            from gossip.transport.security import Security, load_tls
-
-            tls = load_tls(config.tls_cert, config.tls_key, config.tls_ca, server=True)
-            transport = GrpcTransport(
-                max_payload_bytes=4 * self.replica.num_params + 4096,
-                security=Security(config.token, tls),
-                max_stream_s=2 * config.exchange_timeout + 10.0,
-            )
-        self._raw_transport: Any = transport  # security counters (gRPC only)
-        transport = wrap_from_env(transport)  # TEST-ONLY partitions (GOSSIP_TEST_FAULTS)
-        # times the exchanges we start and estimates the consensus distance (metrics, plots)
-        self.metered = MeteredTransport(
-            transport,
-            self.clock,
-            distance=lambda _offer, reply: self.exchanger.mixer.take_distance(reply.sender_id),
-        )
-        self.transport: Transport = self.metered
         self.address = ""
-        self.schedule = Schedule(config.local_steps, self.clock)
-        self.exchanger = Exchanger(
-            self.replica,
-            self.transport,
-            self.clock,
+        self.rng = random.Random(f"{config.seed}/{config.shard[0]}/{self.id}")
+        self.membership: MembershipDriver | None = None
+        parts = assemble(
+            config,
             identity=lambda: Identity(self.id, self.generation, self.address),
-            step=lambda: self.trainer.steps,
-            timeout=config.exchange_timeout,
-            mixing=Mixing(
-                parse_spec(config.compression),
-                config.consensus_step,
-                int(config.reference_memory * (1 << 20)),
-                seed=self.rng.randrange(1 << 62),
-            ),
-            schedule=self.schedule,
+            on_failed=self._exchange_failed,
+            clock=self.clock,
+            rng=self.rng,
+            transport=transport,
+            model=model,
+            data=data,
         )
-        self.guard = Guard(
-            RobustConfig(
-                max_step_norm=config.max_step_norm,
-                max_scale=config.max_scale,
-                drop_outliers=config.drop_outliers,
-                quarantine_s=config.quarantine,
-            )
-        )
-        self.exchanger.guard = self.guard
-        self.exchanger.mixer.check_delta = self._check_delta
+        self.model, self.replica, self.trainer = parts.model, parts.replica, parts.trainer
+        self.dataset_name, self._data_description = parts.data_name, parts.data_description
+        self._carrier = parts.carrier  # its security counters (gRPC) for status
+        self.transport = parts.transport  # measured: exchange latency, consensus distance
+        self.schedule, self.exchanger = parts.schedule, parts.exchanger
         self.catchup = CatchUp(state="on" if config.bootstrap else "off")
         self.recovery: dict[str, Any] = {
             "resumed": False,
@@ -156,7 +113,6 @@ class Node:
         if config.checkpoint_dir:
             self._checkpoints = checkpoint.checkpoint_dir(config.checkpoint_dir)
             self._resume()
-        self.membership: MembershipDriver | None = None
         self.evaluation: Evaluation | None = None
         self.history: list[dict[str, Any]] = []
         self.observability = Observability(self)  # --metrics-port, --tensorboard-dir
@@ -179,7 +135,6 @@ class Node:
             self.config.peers,
             self.rng,
         )
-        self.exchanger.on_failed = self.membership.report_failure  # evidence, not conviction
         self._started_at = self.clock.now()
         self._state = "training"
         return self.address
@@ -381,7 +336,7 @@ class Node:
         problem = id_problem(request.requester_id)
         if problem:
             raise ExchangeRefused("invalid_id", f"the requester gave {problem}")
-        self.guard.admit(request.requester_id, self.clock.now())
+        self.exchanger.admit(request.requester_id)
         fingerprint, size = self.replica.fingerprint, self.replica.num_params
         if request.fingerprint != fingerprint or request.num_params != size:
             raise ExchangeRefused(
@@ -457,10 +412,10 @@ class Node:
             "compression": self.config.compression,
             "members": self.membership.status() if self.membership else [],
             "protection": {
-                **self.guard.status(now),
-                "unauthenticated": int(getattr(self._raw_transport, "unauthenticated", 0)),
-                "limited": int(getattr(getattr(self._raw_transport, "limiter", 0), "rejected", 0)),
-                "malformed": int(getattr(self._raw_transport, "malformed", 0)),
+                **self.exchanger.protection(),
+                "unauthenticated": int(getattr(self._carrier, "unauthenticated", 0)),
+                "limited": int(getattr(getattr(self._carrier, "limiter", 0), "rejected", 0)),
+                "malformed": int(getattr(self._carrier, "malformed", 0)),
                 "refusals": self.refusals,
             },
             "recovery": {
@@ -474,9 +429,10 @@ class Node:
 
     # ------------------------------------------------------------ robustness and recovery
 
-    def _check_delta(self, delta: np.ndarray) -> np.ndarray:
-        own_norm = float(np.linalg.norm(self.replica.params))  # a bound: a torn read is fine
-        return self.guard.check(delta, own_norm)
+    def _exchange_failed(self, peer_id: str) -> None:
+        """An exchange we started failed: evidence for the failure detector, not conviction."""
+        if self.membership is not None:
+            self.membership.report_failure(peer_id)
 
     def _resume(self) -> None:
         """Load the newest valid checkpoint of this model, if any (corrupt ones are skipped)."""
@@ -622,7 +578,7 @@ class Node:
                 "loss": evaluation.loss,
                 evaluation.metric_name: evaluation.metric,
                 "exchanges_ok": self.counts["ok"],
-                "consensus_distance": self.metered.stats.consensus_distance,
+                "consensus_distance": self.transport.stats.consensus_distance,
                 "bytes_sent": self.transport.traffic.sent,
                 "bytes_received": self.transport.traffic.received,
             }

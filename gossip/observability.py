@@ -60,7 +60,7 @@ class Observability:
 
         collector = NodeCollector(
             node,
-            node.metered.stats,
+            node.transport.stats,
             event_counts=events,
             heldout_loss=lambda: node.evaluation.loss if node.evaluation else None,
             checkpoint_age=lambda: _checkpoint_age(node),

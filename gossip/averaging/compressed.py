@@ -227,6 +227,7 @@ class Mixer:
         identity: Callable[[], Identity],
         step: Callable[[], int],
         base: np.ndarray | None = None,
+        check_delta: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         self.replica = replica
         self.spec = mixing.spec
@@ -238,7 +239,7 @@ class Mixer:
         self._rng = np.random.default_rng([mixing.seed, 0x6D6978])
         self._identity = identity
         self._step = step
-        self.check_delta: Callable[[np.ndarray], np.ndarray] | None = None
+        self.check_delta = check_delta
         """Robust averaging (gossip/robust.py): may clip an increment or refuse it."""
         self._distances: dict[str, float] = {}
         self.apart = False

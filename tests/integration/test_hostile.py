@@ -23,7 +23,7 @@ def test_silent_streams_cannot_starve_neighbours() -> None:
         yield from ()
 
     with running(id="a", max_steps=0) as a, running(id="b", max_steps=0) as b:
-        limiter = a._raw_transport.limiter
+        limiter = a._carrier.limiter
         channels, calls = [], []
         try:
             for _ in range(12):

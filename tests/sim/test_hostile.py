@@ -76,7 +76,7 @@ def test_per_sender_state_is_bounded(
             serve(node, list(snapshot_frames(offer_to(node, f"x{i}", fingerprint="other"))))
     elapsed = time.monotonic() - began
     assert node.refusals == {"fingerprint_mismatch": senders}
-    assert node.guard.tracked() <= MAX_PEER_RECORDS
+    assert node.exchanger.guard.tracked() <= MAX_PEER_RECORDS
     assert node.exchanger.peers_tracked() <= 1024
     # one budget for every id: a burst, then LOG_PER_S lines a second
     assert len(caplog.records) <= LOG_BURST + LOG_PER_S * elapsed + 1
@@ -111,5 +111,5 @@ def test_invalid_ids_are_refused_at_the_edge(
     (verdict,) = serve(node, [*snapshot_frames(offer), verdict_frame(True)])
     assert verdict_of(verdict) is not None and verdict_of(verdict).reason == "invalid_id"  # type: ignore[union-attr]
     assert node.refusals == {"invalid_id": 1}
-    assert node.guard.tracked() == 0 and node.exchanger.peers_tracked() <= 1
+    assert node.exchanger.guard.tracked() == 0 and node.exchanger.peers_tracked() <= 1
     np.testing.assert_array_equal(node.replica.params, before)

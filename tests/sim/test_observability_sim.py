@@ -20,10 +20,10 @@ def test_distance_estimate_is_half_the_squared_gap_before_the_exchange(
     gap = a.replica.params.astype(np.float64) - b.replica.params.astype(np.float64)
     assert a.exchange_with(b.id, b.address)
     expected = 0.5 * float(gap @ gap)
-    assert a.metered.stats.consensus_distance == pytest.approx(expected, rel=tolerance)
-    (neighbour,) = a.metered.stats.neighbours()
+    assert a.transport.stats.consensus_distance == pytest.approx(expected, rel=tolerance)
+    (neighbour,) = a.transport.stats.neighbours()
     assert (neighbour.peer_id, neighbour.step_lag) == (b.id, -5)
-    assert a.metered.stats.latency()["ok"].count == 1
+    assert a.transport.stats.latency()["ok"].count == 1
 
 
 def test_history_carries_distance_and_bytes(network: InMemoryNetwork) -> None:
