@@ -116,6 +116,7 @@ class Exchanger:
         self.timeout = timeout
         self.guard = guard
         """Robust averaging: checks each increment, quarantines peers that keep sending bad ones."""
+        self._guard_lock = threading.Lock()  # the guard is pure: its calls are serialised here
         self.on_failed = on_failed
         """Told the peer id of each exchange we started that failed (membership evidence)."""
         check_delta = self._check_delta if guard is not None else None
@@ -140,8 +141,7 @@ class Exchanger:
             return False
         outcome = "quarantined"
         try:
-            guard, now = self.guard, self.clock.now()
-            if guard is None or not guard.quarantined(peer_id, now):
+            if not self._quarantined(peer_id):
                 outcome = self._initiate(peer_id, address)
         finally:
             self.schedule.end(
@@ -213,16 +213,33 @@ class Exchanger:
             raise
         return _Pending(self, pending)
 
+    # ------------------------------------------------------------ robust averaging
+
     def admit(self, peer_id: str) -> None:
         """Raise ExchangeRefused('quarantined') for a peer in quarantine (also for catch-up)."""
         if self.guard is not None:
-            self.guard.admit(peer_id, self.clock.now())
+            with self._guard_lock:
+                self.guard.admit(peer_id, self.clock.now())
+
+    def _quarantined(self, peer_id: str) -> bool:
+        if self.guard is None:
+            return False
+        with self._guard_lock:
+            return self.guard.quarantined(peer_id, self.clock.now())
 
     def _check_delta(self, delta: np.ndarray) -> np.ndarray:
         """An increment through robust averaging, before it is applied (gossip/robust.py)."""
         assert self.guard is not None
         own_norm = float(np.linalg.norm(self.replica.params))  # a bound: a torn read is fine
-        return self.guard.check(delta, own_norm)
+        with self._guard_lock:
+            return self.guard.check(delta, own_norm)
+
+    def _strike(self, peer_id: str, reason: str) -> bool:
+        """Count a refusal against the peer; True when that quarantines it."""
+        if self.guard is None:
+            return False
+        with self._guard_lock:
+            return self.guard.strike(peer_id, reason, self.clock.now())
 
     def _admission(self, offer: Snapshot) -> tuple[float, bool]:
         """How long the offer may wait for its turn, and whether we yield to it.
@@ -252,7 +269,10 @@ class Exchanger:
 
     def protection(self) -> dict[str, object]:
         """Quarantined peers and robust-averaging counters (gossip/robust.py); {}: no guard."""
-        return {} if self.guard is None else self.guard.status(self.clock.now())
+        if self.guard is None:
+            return {}
+        with self._guard_lock:
+            return self.guard.status(self.clock.now())
 
     def compression_status(self) -> dict[str, Any]:
         """References kept for neighbours (count, bytes, max_count, evictions, resets) and gamma."""
@@ -278,7 +298,7 @@ class Exchanger:
         with self._lock:
             self._counts.refused += 1
             self._refusals[reason] = self._refusals.get(reason, 0) + 1
-        if self.guard is not None and self.guard.strike(peer_id, reason, self.clock.now()):
+        if self._strike(peer_id, reason):
             me = self._identity().id
             log.warning("%s: quarantined %s after repeated %s", me, peer_id, reason)
         # a reference reset or a crossing exchange is routine; the others point at a bad peer

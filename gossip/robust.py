@@ -1,8 +1,9 @@
 """Robust averaging: bound each exchange's move, refuse outliers, quarantine repeat offenders.
 
-Pure: no clock (``now`` is an argument), no I/O. The exchanger calls
-:meth:`Guard.check` on every increment before it is applied and
-:meth:`Guard.strike` on every refusal that points at a bad peer.
+Pure: no clock (``now`` is an argument), no I/O, no lock. The exchanger owns
+the :class:`Guard` and serialises the calls to it: :meth:`Guard.check` on
+every increment before it is applied, :meth:`Guard.strike` on every refusal
+that points at a bad peer.
 
 Why the pair's sum stays conserved: both sides of an exchange compute
 increments that are exact negatives, so they have the same norm and a clip
@@ -14,7 +15,6 @@ A refusal on either side means neither side applies anything.
 from __future__ import annotations
 
 import math
-import threading
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -92,11 +92,10 @@ class _Record:
 
 
 class Guard:
-    """Per-node robust-averaging state; thread-safe."""
+    """Per-node robust-averaging state; not thread-safe (its owner locks)."""
 
     def __init__(self, config: RobustConfig | None = None) -> None:
         self.config = config or RobustConfig()
-        self._lock = threading.Lock()
         self._recent: deque[float] = deque(maxlen=self.config.outlier_window)
         self._peers: Lru[str, _Record] = Lru(MAX_PEER_RECORDS)
         self.clipped = 0
@@ -115,8 +114,7 @@ class Guard:
             raise ExchangeRefused(
                 "scale", f"the move {norm:.3g} exceeds {cfg.max_scale:g} x the model's norm"
             )
-        with self._lock:
-            recent = list(self._recent)
+        recent = list(self._recent)
         if cfg.drop_outliers and is_outlier(
             norm, recent, cfg.outlier_factor, cfg.outlier_min_samples
         ):
@@ -124,9 +122,8 @@ class Guard:
                 "outlier", f"the move {norm:.3g} is over {cfg.outlier_factor:g} x the median"
             )
         out, clipped = clip(delta, cfg.max_step_norm)
-        with self._lock:
-            self._recent.append(norm)
-            self.clipped += clipped
+        self._recent.append(norm)
+        self.clipped += clipped
         return out
 
     # ------------------------------------------------------------ quarantine
@@ -136,59 +133,54 @@ class Guard:
         if reason not in STRIKE_REASONS or not peer_id or peer_id == "?":
             return False
         cfg = self.config
-        with self._lock:
-            record = self._peers.get(peer_id)
-            if record is None:
-                record = self._peers[peer_id] = _Record()
-            record.total += 1
-            record.strikes.append(now)
-            while record.strikes and record.strikes[0] < now - cfg.strike_window:
-                record.strikes.popleft()
-            if len(record.strikes) >= cfg.strikes and record.until <= now:
-                record.until = now + cfg.quarantine_s
-                record.reason = reason
-                record.strikes.clear()
-                self.quarantines += 1
-                return True
-            return False
+        record = self._peers.get(peer_id)
+        if record is None:
+            record = self._peers[peer_id] = _Record()
+        record.total += 1
+        record.strikes.append(now)
+        while record.strikes and record.strikes[0] < now - cfg.strike_window:
+            record.strikes.popleft()
+        if len(record.strikes) >= cfg.strikes and record.until <= now:
+            record.until = now + cfg.quarantine_s
+            record.reason = reason
+            record.strikes.clear()
+            self.quarantines += 1
+            return True
+        return False
 
     def tracked(self) -> int:
         """Peers with a record now (at most MAX_PEER_RECORDS)."""
-        with self._lock:
-            return len(self._peers)
+        return len(self._peers)
 
     def quarantined(self, peer_id: str, now: float) -> bool:
-        with self._lock:
-            record = self._peers.get(peer_id)
-            return record is not None and record.until > now
+        record = self._peers.get(peer_id)
+        return record is not None and record.until > now
 
     def admit(self, peer_id: str, now: float) -> None:
         """Raise ExchangeRefused('quarantined') for a peer in quarantine."""
-        with self._lock:
-            record = self._peers.get(peer_id)
-            if record is not None and record.until > now:
-                raise ExchangeRefused(
-                    "quarantined",
-                    f"{peer_id} is quarantined for {record.until - now:.0f} s more "
-                    f"(repeated {record.reason})",
-                )
+        record = self._peers.get(peer_id)
+        if record is not None and record.until > now:
+            raise ExchangeRefused(
+                "quarantined",
+                f"{peer_id} is quarantined for {record.until - now:.0f} s more "
+                f"(repeated {record.reason})",
+            )
 
     def status(self, now: float) -> dict[str, object]:
         """Quarantined peers (at most MAX_LISTED) and counters, for the status JSON."""
-        with self._lock:
-            held = [(peer, r) for peer, r in self._peers.items() if r.until > now]
-            held = sorted(held, key=lambda pr: -pr[1].until)[:MAX_LISTED]
-            quarantined = [
-                {
-                    "id": peer,
-                    "remaining_s": round(r.until - now, 3),
-                    "reason": r.reason,
-                    "strikes": r.total,
-                }
-                for peer, r in sorted(held, key=lambda pr: pr[0])
-            ]
-            return {
-                "quarantined": quarantined,
-                "quarantines": self.quarantines,
-                "clipped": self.clipped,
+        held = [(peer, r) for peer, r in self._peers.items() if r.until > now]
+        held = sorted(held, key=lambda pr: -pr[1].until)[:MAX_LISTED]
+        quarantined = [
+            {
+                "id": peer,
+                "remaining_s": round(r.until - now, 3),
+                "reason": r.reason,
+                "strikes": r.total,
             }
+            for peer, r in sorted(held, key=lambda pr: pr[0])
+        ]
+        return {
+            "quarantined": quarantined,
+            "quarantines": self.quarantines,
+            "clipped": self.clipped,
+        }

@@ -215,9 +215,9 @@ class ResponderPending:
 class Mixer:
     """One peer's side of the rule: builds offers and replies, applies them, keeps references.
 
-    Pure: no clock, no I/O; randomness from ``mixing.seed``. Thread-safe for
-    exchanges with different neighbours at once; one exchange per neighbour at a
-    time (a second one is refused ``busy``).
+    Pure: no clock, no I/O, no lock; randomness from ``mixing.seed``. Its owner
+    runs one exchange at a time (gossip/schedule.py); a second one with the same
+    neighbour is refused ``busy`` here too.
     """
 
     def __init__(

@@ -16,7 +16,6 @@ them, and so does the neighbour's view of us (our generation changes).
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -65,66 +64,64 @@ def vector_hash(values: np.ndarray) -> int:
 
 
 class ReferenceStore:
-    """LRU map neighbour id -> :class:`PairReference`, one exchange per neighbour at a time."""
+    """LRU map neighbour id -> :class:`PairReference`, one exchange per neighbour at a time.
+
+    No lock: its owner runs one exchange at a time (gossip/schedule.py), and
+    :meth:`status` may read meanwhile (it copies what it sums first).
+    """
 
     def __init__(self, budget_bytes: int, pair_bytes: int) -> None:
         self.max_pairs = max(1, budget_bytes // max(pair_bytes, 1))
         self._pairs: OrderedDict[str, PairReference] = OrderedDict()
         self._met: OrderedDict[str, None] = OrderedDict()
         self._busy: set[str] = set()
-        self._lock = threading.Lock()
         self.evictions = 0
         self.resets = 0
 
     def acquire(self, peer_id: str) -> PairReference | None:
         """Reserve the pair for one exchange; ExchangeRefused('busy') if one is running."""
-        with self._lock:
-            if peer_id in self._busy:
-                raise ExchangeRefused("busy", f"an exchange with {peer_id} is already running")
-            self._busy.add(peer_id)
-            ref = self._pairs.get(peer_id)
-            if ref is not None:
-                self._pairs.move_to_end(peer_id)
-            return ref
+        if peer_id in self._busy:
+            raise ExchangeRefused("busy", f"an exchange with {peer_id} is already running")
+        self._busy.add(peer_id)
+        ref = self._pairs.get(peer_id)
+        if ref is not None:
+            self._pairs.move_to_end(peer_id)
+        return ref
 
     def release(self, peer_id: str) -> None:
-        with self._lock:
-            self._busy.discard(peer_id)
+        self._busy.discard(peer_id)
 
     def met(self, peer_id: str) -> bool:
         """True when we exchanged references with this neighbour before (kept or not)."""
-        with self._lock:
-            return peer_id in self._met or peer_id in self._pairs
+        return peer_id in self._met or peer_id in self._pairs
 
     def commit(self, peer_id: str, ref: PairReference) -> None:
         """Keep ``ref`` (both sides applied), evicting the least recently used beyond the bound."""
-        with self._lock:
-            self._pairs[peer_id] = ref
-            self._pairs.move_to_end(peer_id)
-            self._met[peer_id] = None
-            self._met.move_to_end(peer_id)
-            while len(self._met) > MET_LIMIT:
-                self._met.popitem(last=False)
-            for victim in list(self._pairs):
-                if len(self._pairs) <= self.max_pairs:
-                    break
-                if victim not in self._busy and victim != peer_id:
-                    del self._pairs[victim]
-                    self.evictions += 1
+        self._pairs[peer_id] = ref
+        self._pairs.move_to_end(peer_id)
+        self._met[peer_id] = None
+        self._met.move_to_end(peer_id)
+        while len(self._met) > MET_LIMIT:
+            self._met.popitem(last=False)
+        for victim in list(self._pairs):
+            if len(self._pairs) <= self.max_pairs:
+                break
+            if victim not in self._busy and victim != peer_id:
+                del self._pairs[victim]
+                self.evictions += 1
 
     def drop(self, peer_id: str) -> None:
         """Forget the pair's references (a mismatch): the next exchange is a full one."""
-        with self._lock:
-            if self._pairs.pop(peer_id, None) is not None:
-                self.resets += 1
-            self._met[peer_id] = None
+        if self._pairs.pop(peer_id, None) is not None:
+            self.resets += 1
+        self._met[peer_id] = None
 
     def status(self) -> dict[str, int]:
-        with self._lock:
-            return {
-                "count": len(self._pairs),
-                "bytes": sum(r.nbytes for r in self._pairs.values()),
-                "max_count": self.max_pairs,
-                "evictions": self.evictions,
-                "resets": self.resets,
-            }
+        pairs = list(self._pairs.values())  # one copy: an exchange may commit meanwhile
+        return {
+            "count": len(pairs),
+            "bytes": sum(r.nbytes for r in pairs),
+            "max_count": self.max_pairs,
+            "evictions": self.evictions,
+            "resets": self.resets,
+        }
