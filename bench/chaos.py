@@ -108,11 +108,13 @@ class Cluster:
         self.pool.shutdown()
 
     def poll(self) -> dict[str, dict[str, Any] | None]:
+        """Each peer's status JSON (as gossip-ctl --json prints it); None: no answer."""
+
         def ask(peer: Peer) -> dict[str, Any] | None:
             if not peer.running:
                 return None
             try:
-                return self.client.status(peer.address, 1.0)
+                return self.client.status(peer.address, 1.0).as_json()
             except GossipError:
                 return None
 

@@ -50,7 +50,8 @@ from gossip.data import load_shard
 from gossip.exchanger import Exchanger
 from gossip.node import Node
 from gossip.replica import Replica
-from gossip.transport.base import ResponderSession, StatusDict
+from gossip.status import Status
+from gossip.transport.base import ResponderSession
 from gossip.transport.memory import InMemoryNetwork
 
 CODECS = ["none", "fp16", "int8", "qsgd:7", "sign", "randk:0.1", "blocks:4+int8", "topk:0.1",
@@ -246,8 +247,8 @@ class _Peer:
     def on_push_pull(self, digest: Any) -> Any:
         raise NotImplementedError
 
-    def on_status(self) -> StatusDict:
-        return {}
+    def on_status(self) -> Status:
+        return Status()
 
 
 def loopback(codecs: list[str], size: int, repeats: int) -> dict[str, float]:

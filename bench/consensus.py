@@ -83,7 +83,7 @@ def process_peer(config: NodeConfig, model_seed: int, conn: Connection) -> None:
     node.start()
     conn.recv()  # the coordinator says stop: all peers stop at the same moment
     status = node.shutdown()
-    conn.send((node.replica.params.copy(), status["exchanges"]))
+    conn.send((node.replica.params.copy(), status.as_json()["exchanges"]))
 
 
 def real_processes(n: int, seconds: float) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from _common import RESULTS_DIR, machine, write_result
 from gossip.baseline import centralized, steps_to_reach, synchronous
 from gossip.cli.launcher import Launcher
 from gossip.config import NodeConfig
+from gossip.status import Status
 
 BATCH = {"digits": 32, "clusters": 100}
 """Per-peer batch of each task: the default 32 on digits, 100 on the harder clusters."""
@@ -102,8 +103,8 @@ def accuracy_run(
     central = centralized(config, n * steps * config.batch_size)
     settled: dict[str, float] = {}
 
-    def done(statuses: dict[str, Any]) -> bool:
-        if min(s["step"] for s in statuses.values()) < steps:
+    def done(statuses: dict[str, Status]) -> bool:
+        if min(s.step for s in statuses.values()) < steps:
             return False
         settled.setdefault("t", time.monotonic())
         return time.monotonic() - settled["t"] >= SETTLE_S
@@ -162,8 +163,8 @@ def efficiency_run(task: str, n: int, args: argparse.Namespace, tmp: Path) -> di
     ideal = sync_steps / rate
     reached: dict[str, float] = {}
 
-    def done(statuses: dict[str, Any]) -> bool:
-        return all((s.get("accuracy") or 0) >= target for s in statuses.values())
+    def done(statuses: dict[str, Status]) -> bool:
+        return all((s.accuracy or 0) >= target for s in statuses.values())
 
     limit = 4 * ideal + 30
     reports = run_peers(n, config, steps, rate, tmp / f"eff-{task}-{n}", done, limit)

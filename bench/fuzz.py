@@ -228,7 +228,7 @@ def run(count: int, seed: int = 0, quiet: bool = False, oversized: float = 0.02)
         status: dict[str, Any] | None = None
         while time.monotonic() < deadline:
             try:
-                status = client.status(address, 2.0)
+                status = client.status(address, 2.0).as_json()
                 if status["step"] >= 20:
                     break
             except GossipError:
@@ -298,7 +298,7 @@ def run(count: int, seed: int = 0, quiet: bool = False, oversized: float = 0.02)
             say(f"{service:10s} {count} messages in {seconds:5.1f} s: {dict(outcomes)} {details}")
         channel.close()
         alive = child.poll() is None
-        after_status = client.status(address, 5.0)
+        after_status = client.status(address, 5.0).as_json()
         after = model_hash(client, address, fingerprint, size)
         rss_end = rss_kib(child.pid)
         result.update(
@@ -348,9 +348,9 @@ def _silent_streams(address: str, count: int, stop: threading.Event) -> None:
 
 def _ok_rate(client: GrpcTransport, address: str, seconds: float) -> float:
     """Completed exchanges per second of the node at ``address`` over ``seconds``."""
-    before = client.status(address, 5.0)["exchanges"]["ok"]
+    before = client.status(address, 5.0).exchanges.ok
     time.sleep(seconds)
-    return (client.status(address, 5.0)["exchanges"]["ok"] - before) / seconds
+    return (client.status(address, 5.0).exchanges.ok - before) / seconds
 
 
 def soak(ids: int, oversized: int, silent: int = 8, baseline_s: float = 10.0) -> dict[str, Any]:
@@ -374,12 +374,12 @@ def soak(ids: int, oversized: int, silent: int = 8, baseline_s: float = 10.0) ->
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if client.status(address, 2.0)["exchanges"]["ok"] >= 5:
+                if client.status(address, 2.0).exchanges.ok >= 5:
                     break
             except GossipError:
                 pass
             time.sleep(0.2)
-        fingerprint = client.status(address, 5.0)["model"]["fingerprint"]
+        fingerprint = client.status(address, 5.0).model.fingerprint
         baseline = _ok_rate(client, address, baseline_s)
         rss_start, log_start = rss_kib(child.pid), log_path.stat().st_size
         holder = threading.Thread(target=_silent_streams, args=(address, silent, stop))
@@ -389,7 +389,7 @@ def soak(ids: int, oversized: int, silent: int = 8, baseline_s: float = 10.0) ->
         )
         exchange = channel.stream_stream(SERVICES["exchange"])
         push_pull = channel.unary_unary(SERVICES["membership"])
-        ok_before, began = client.status(address, 5.0)["exchanges"]["ok"], time.monotonic()
+        ok_before, began = client.status(address, 5.0).exchanges.ok, time.monotonic()
         huge = "x" * (1 << 20)
         for i in range(ids):
             header = pb.SnapshotHeader(sender_id=f"soak-{i}", fingerprint="deadbeef")
@@ -408,7 +408,7 @@ def soak(ids: int, oversized: int, silent: int = 8, baseline_s: float = 10.0) ->
             with contextlib.suppress(grpc.RpcError):
                 push_pull(digest.SerializeToString(), timeout=5.0)
         attack_s = time.monotonic() - began
-        ok_during = client.status(address, 5.0)["exchanges"]["ok"] - ok_before
+        ok_during = client.status(address, 5.0).exchanges.ok - ok_before
         status_bytes = len(
             channel.unary_unary(SERVICES["control"])(b"", timeout=5.0)  # the reply's wire size
         )

@@ -279,10 +279,10 @@ def peer_main(setting: Setting, peer: int, addresses: list[str], conn: Connectio
                 {
                     "distance_exact": exact_distance(params, setting.seed, setting.peers),
                     "distance_probe": sampler.distance(),
-                    "exchanges": status["exchanges"],
+                    "exchanges": status.as_json()["exchanges"],
                     "started_ok_mean_s": latency["ok"].sum / max(latency["ok"].count, 1),
                     "started": {r: h.count for r, h in latency.items()},
-                    "refusals": status["protection"]["refusals"],
+                    "refusals": status.protection.refusals,
                     "schedule": status["schedule"],
                     "bytes": status["bytes"],
                     "memory_setup_kib": setup_memory,

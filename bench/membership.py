@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import machine, write_result
 from gossip.cli.launcher import Child, Launcher, free_ports, spawn
+from gossip.status import Status
 
 EVENT = re.compile(r"^(\S+): member (\S+) \((\S+)\) (\w+), generation (\d+)")
 TRAINING = ["--dataset", "digits", "--gossip-interval", "0.2", "--log-format", "json"]
@@ -128,7 +129,7 @@ def full_view(nodes: Launcher, expect: int) -> bool:
             continue
         if status is None:
             return False
-        alive = [m for m in status["members"] if m["state"] == "alive"]
+        alive = [m for m in status.members if m.state == "alive"]
         if len(alive) < expect:
             return False
     return True
@@ -254,9 +255,9 @@ def m2_false_positives(run_dir: Path, minutes: float, size: int = 16) -> dict[st
                 for node_id, status in nodes.poll_status(1.0).items():
                     if status is None or node_id == victim.id:
                         continue
-                    silences.extend(m["last_heard_s"] for m in status["members"])
+                    silences.extend(m.last_heard_s for m in status.members)
             time.sleep(0.5)
-        steps = {k: (v or {}).get("step", 0) for k, v in nodes.poll_status(2.0).items()}
+        steps = {k: v.step if v else 0 for k, v in nodes.poll_status(2.0).items()}
         elapsed = time.time() - start
         counts: dict[str, int] = {}
         about_victim: dict[str, int] = {}
@@ -401,7 +402,7 @@ def m5_partition(run_dir: Path, trials: int, cut_s: float, size: int = 16) -> di
 
             def split(g: int = half) -> bool:
                 return all(
-                    s is not None and sum(m["state"] == "dead" for m in s["members"]) >= size - g
+                    s is not None and sum(m.state == "dead" for m in s.members) >= size - g
                     for s in nodes.poll_status(2.0).values()
                 )
 
@@ -413,8 +414,8 @@ def m5_partition(run_dir: Path, trials: int, cut_s: float, size: int = 16) -> di
                 statuses = nodes.poll_status(2.0).values()
                 return all(
                     s is not None
-                    and sum(m["state"] == "alive" for m in s["members"]) == size - 1
-                    and not any(m["state"] == "dead" for m in s["members"])
+                    and sum(m.state == "alive" for m in s.members) == size - 1
+                    and not any(m.state == "dead" for m in s.members)
                     for s in statuses
                 )
 
@@ -432,6 +433,10 @@ def m5_partition(run_dir: Path, trials: int, cut_s: float, size: int = 16) -> di
     }
 
 
+def _sent(status: Status | None) -> int:
+    return status.bytes.sent if status else 0
+
+
 def cost(run_dir: Path, size: int = 16, seconds: float = 30.0) -> dict[str, Any]:
     args = ["--max-steps", "0", "--gossip-interval", "100000", "--log-format", "json"]
     with Launcher(size, run_dir, args) as nodes:
@@ -440,7 +445,7 @@ def cost(run_dir: Path, size: int = 16, seconds: float = 30.0) -> dict[str, Any]
         before = nodes.poll_status(2.0)
         time.sleep(seconds)  # a benchmark measures a steady rate over a fixed time
         after = nodes.poll_status(2.0)
-    sent = [(after[k] or {})["bytes"]["sent"] - (before[k] or {})["bytes"]["sent"] for k in after]
+    sent = [_sent(after[k]) - _sent(before[k]) for k in after]
     per_member = statistics.mean(sent) / seconds
     entry_bytes = 40  # measured below in simulation, per entry of a digest
     digest_bytes = size * entry_bytes

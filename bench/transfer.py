@@ -43,7 +43,7 @@ from gossip.compression import parse_spec
 from gossip.exchanger import Exchanger
 from gossip.membership.types import Digest
 from gossip.replica import Replica
-from gossip.transport.base import StatusDict
+from gossip.status import Status
 from gossip.transport.grpc_transport import GrpcTransport
 from gossip.transport.metered import MeteredTransport
 from gossip.transport.wire import CHUNK_BYTES
@@ -77,8 +77,8 @@ class _NoMembership:
     def on_push_pull(self, digest: Digest) -> Digest:
         return digest
 
-    def on_status(self) -> StatusDict:
-        return {}
+    def on_status(self) -> Status:
+        return Status()
 
 
 class _Handler(_NoMembership):

@@ -36,5 +36,5 @@ if __name__ == "__main__":
     net = model(NodeConfig())
     status = gossip.fit(net, train.x, train.y, epochs=20, validation_data=(test.x, test.y),
                         listen="127.0.0.1:0", bootstrap=False)  # fmt: skip
-    print(f"held-out mse {status['metric']['value']:.3f} after {status['step']} steps")
+    print(f"held-out mse {status.metric.value:.3f} after {status.step} steps")
     print(net.predict(test.x[:3], verbose=0).ravel(), test.y[:3])

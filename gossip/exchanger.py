@@ -27,6 +27,7 @@ from gossip.refusals import reason_key, short_detail
 from gossip.replica import Replica
 from gossip.robust import Guard
 from gossip.schedule import Schedule
+from gossip.status import Protection
 from gossip.transport.base import Transport
 from gossip.transport.wire import snapshot_wire_bytes, verdict_wire_bytes
 
@@ -267,10 +268,10 @@ class Exchanger:
         with self._lock:
             return {k: dict(v) for k, v in self._bytes.items()}
 
-    def protection(self) -> dict[str, object]:
-        """Quarantined peers and robust-averaging counters (gossip/robust.py); {}: no guard."""
+    def protection(self) -> Protection:
+        """Quarantined peers and robust-averaging counters (gossip/robust.py)."""
         if self.guard is None:
-            return {}
+            return Protection()
         with self._guard_lock:
             return self.guard.status(self.clock.now())
 

@@ -25,9 +25,9 @@ import numpy as np
 from gossip.adapters import adapt
 from gossip.config import NodeConfig
 from gossip.node import Node
+from gossip.status import Status
 from gossip.trainable import Feed
 from gossip.training import ArrayBatches
-from gossip.transport.base import StatusDict
 
 HELD_OUT_FALLBACK = 1024
 """Without ``validation_data`` the metric is taken on this many training samples."""
@@ -43,7 +43,7 @@ def fit(
     validation_data: tuple[Any, Any] | None = None,
     config: NodeConfig | None = None,
     **fields: Any,
-) -> StatusDict:
+) -> Status:
     """Train ``model`` on ``(x, y)`` as one peer of a gossip cluster; return its final status.
 
     ``fields`` are :class:`~gossip.config.NodeConfig` fields (``listen``, ``peers``,
@@ -66,7 +66,7 @@ def fit(
         if config.duration is not None or config.max_steps is None:
             node.wait(config.duration)
         else:
-            while not node.wait(0.1) and node.status()["state"] != "averaging":
+            while not node.wait(0.1) and node.status().state != "averaging":
                 pass  # training is over when the peer only averages
     except KeyboardInterrupt:
         pass

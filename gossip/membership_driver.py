@@ -20,7 +20,6 @@ import socket
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from gossip.address import parse_address
 from gossip.clock import Clock
@@ -29,6 +28,7 @@ from gossip.logsafe import LogBudget, held_note
 from gossip.membership.config import MembershipConfig
 from gossip.membership.core import Membership, Round, Target
 from gossip.membership.types import DROPPED_KINDS, EVENT_KINDS, Digest, Event, MemberEntry
+from gossip.status import MemberInfo
 from gossip.transport.base import Transport
 
 log = logging.getLogger("gossip.membership")
@@ -210,18 +210,18 @@ class MembershipDriver:
 
     # ------------------------------------------------------------ reading
 
-    def status(self) -> list[dict[str, Any]]:
+    def status(self) -> list[MemberInfo]:
         """Members as in the status JSON (README, Status JSON)."""
         with self._lock:
             now = self._clock.now()
             return [
-                {
-                    "id": m.id,
-                    "address": m.address,
-                    "state": m.state.value,
-                    "generation": m.generation,
-                    "last_heard_s": round(self._table.last_heard(m.id, now), 3),
-                }
+                MemberInfo(
+                    m.id,
+                    m.address,
+                    m.state.value,
+                    m.generation,
+                    round(self._table.last_heard(m.id, now), 3),
+                )
                 for m in self._table.members()
             ]
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Protocol
+from dataclasses import asdict
+from typing import Protocol
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -28,7 +29,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from gossip.errors import UsageError
-from gossip.transport.base import StatusDict
+from gossip.status import MemberInfo, Status
 from gossip.transport.metered import ExchangeStats
 
 log = logging.getLogger("gossip.metrics")
@@ -72,7 +73,7 @@ METRICS: dict[str, str] = {
 class Observed(Protocol):
     """What the collector reads from a node (``gossip.node.Node`` is one)."""
 
-    def status(self) -> StatusDict: ...
+    def status(self) -> Status: ...
 
     @property
     def refusals(self) -> dict[str, int]: ...
@@ -87,29 +88,19 @@ def _family_counter(name: str, labels: list[str] | None = None) -> CounterMetric
     return CounterMetricFamily(name.removesuffix("_total"), METRICS[name], labels=labels)
 
 
-def bytes_by_codec(status: StatusDict) -> dict[str, tuple[int, int]]:
+def bytes_by_codec(status: Status) -> dict[str, tuple[int, int]]:
     """``{codec: (sent, received)}``: ``bytes.by_codec`` when the node reports it (plus
-    ``other`` for the traffic outside exchanges), else all bytes under the configured codec.
-
-    ``by_codec`` entries may be ``{"sent": n, "received": m}`` or a plain number (sent).
-    """
-    traffic = status.get("bytes") or {}
-    by_codec = traffic.get("by_codec")
-    if isinstance(by_codec, Mapping) and by_codec:
-        out: dict[str, tuple[int, int]] = {}
-        for codec, value in by_codec.items():
-            if isinstance(value, Mapping):
-                out[str(codec)] = (int(value.get("sent", 0)), int(value.get("received", 0)))
-            else:
-                out[str(codec)] = (int(value), 0)
-        # the rest of the traffic (membership, status): so the series add up to the totals
-        other_sent = int(traffic.get("sent", 0)) - sum(s for s, _ in out.values())
-        other_received = int(traffic.get("received", 0)) - sum(r for _, r in out.values())
-        if other_sent > 0 or other_received > 0:
-            out["other"] = (max(other_sent, 0), max(other_received, 0))
-        return out
-    codec = str(status.get("compression") or "none")
-    return {codec: (int(traffic.get("sent", 0)), int(traffic.get("received", 0)))}
+    ``other`` for the traffic outside exchanges), else all bytes under the configured codec."""
+    traffic = status.bytes
+    if not traffic.by_codec:
+        return {status.compression or "none": (traffic.sent, traffic.received)}
+    out = {codec: (c.sent, c.received) for codec, c in traffic.by_codec.items()}
+    # the rest of the traffic (membership, status): so the series add up to the totals
+    other_sent = traffic.sent - sum(s for s, _ in out.values())
+    other_received = traffic.received - sum(r for _, r in out.values())
+    if other_sent > 0 or other_received > 0:
+        out["other"] = (max(other_sent, 0), max(other_received, 0))
+    return out
 
 
 class NodeCollector(Collector):
@@ -145,40 +136,37 @@ class NodeCollector(Collector):
 
     def _collect(self) -> Iterator[Metric]:
         status = self.node.status()
-        model = status.get("model") or {}
         info = _family_gauge(
             "gossip_info", ["id", "address", "fingerprint", "compression", "dataset"]
         )
         info.add_metric(
             [
-                str(status.get("id", "")),
-                str(status.get("address", "")),
-                str(model.get("fingerprint", "")),
-                str(status.get("compression", "")),
-                str(status.get("dataset", "")),
+                status.id,
+                status.address,
+                status.model.fingerprint,
+                status.compression,
+                status.dataset,
             ],
             1.0,
         )
         yield info
-        yield _gauge("gossip_generation", float(status.get("generation", 0)))
-        yield _gauge("gossip_uptime_seconds", float(status.get("uptime_s", 0.0)))
-        yield _counter("gossip_steps_total", float(status.get("step", 0)))
-        yield _counter("gossip_samples_total", float(status.get("samples_seen", 0)))
-        loss = status.get("loss")  # None before the first step
-        yield _gauge("gossip_loss", math.nan if loss is None else float(loss))
-        heldout = self.heldout_loss() if self.heldout_loss else None
-        yield _gauge("gossip_heldout_loss", math.nan if heldout is None else heldout)
-        accuracy = status.get("accuracy")
-        yield _gauge("gossip_accuracy", math.nan if accuracy is None else float(accuracy))
-        metric = status.get("metric") or {}
-        if metric.get("name"):
+        yield _gauge("gossip_generation", float(status.generation))
+        yield _gauge("gossip_uptime_seconds", status.uptime_s)
+        yield _counter("gossip_steps_total", float(status.step))
+        yield _counter("gossip_samples_total", float(status.samples_seen))
+        yield _gauge("gossip_loss", _or_nan(status.loss))  # None before the first step
+        yield _gauge(
+            "gossip_heldout_loss", _or_nan(self.heldout_loss() if self.heldout_loss else None)
+        )
+        yield _gauge("gossip_accuracy", _or_nan(status.accuracy))
+        if status.metric.name:
             family = _family_gauge("gossip_heldout_metric", ["name"])
-            family.add_metric([str(metric["name"])], float(metric.get("value", math.nan)))
+            family.add_metric([status.metric.name], status.metric.value)
             yield family
 
         exchanges = _family_counter("gossip_exchanges_total", ["result"])
-        for result in ("ok", "failed", "refused"):
-            exchanges.add_metric([result], float((status.get("exchanges") or {}).get(result, 0)))
+        for result, count in asdict(status.exchanges).items():
+            exchanges.add_metric([result], float(count))
         yield exchanges
         refusals = _family_counter("gossip_exchange_refusals_total", ["reason"])
         for reason, count in sorted(self.node.refusals.items()):
@@ -193,11 +181,9 @@ class NodeCollector(Collector):
         yield sent
         yield received
 
-        members = status.get("members") or []
         by_state = dict.fromkeys(MEMBER_STATES, 0)
-        for member in members:
-            state = str(member.get("state", ""))
-            by_state[state] = by_state.get(state, 0) + 1
+        for member in status.members:
+            by_state[member.state] = by_state.get(member.state, 0) + 1
         family = _family_gauge("gossip_members", ["state"])
         for state, count in by_state.items():
             family.add_metric([state], float(count))
@@ -208,21 +194,21 @@ class NodeCollector(Collector):
                 events.add_metric([str(kind)], float(count))
             yield events
 
-        schedule = status.get("schedule") or {}
-        if schedule:
-            yield _counter("gossip_training_wait_seconds_total", float(schedule["waiting_s"]))
-            yield _counter("gossip_training_waits_total", float(schedule["waits"]))
-            spe = schedule["steps_per_exchange"]
-            yield _gauge("gossip_steps_per_exchange", math.nan if spe is None else float(spe))
-            yield _gauge("gossip_exchanges_in_flight", float(schedule["in_flight"]))
+        schedule = status.schedule
+        yield _counter("gossip_training_wait_seconds_total", schedule.waiting_s)
+        yield _counter("gossip_training_waits_total", float(schedule.waits))
+        yield _gauge("gossip_steps_per_exchange", _or_nan(schedule.steps_per_exchange))
+        yield _gauge("gossip_exchanges_in_flight", float(schedule.in_flight))
 
         if self.stats is not None:
-            yield from self._exchange_stats(members)
+            yield from self._exchange_stats(status.members)
 
-        age = self.checkpoint_age() if self.checkpoint_age else None
-        yield _gauge("gossip_checkpoint_age_seconds", math.nan if age is None else age)
+        yield _gauge(
+            "gossip_checkpoint_age_seconds",
+            _or_nan(self.checkpoint_age() if self.checkpoint_age else None),
+        )
 
-    def _exchange_stats(self, members: list[dict[str, Any]]) -> Iterator[Metric]:
+    def _exchange_stats(self, members: list[MemberInfo]) -> Iterator[Metric]:
         assert self.stats is not None
         latency = HistogramMetricFamily(
             "gossip_exchange_duration_seconds",
@@ -235,7 +221,7 @@ class NodeCollector(Collector):
         distance = self.stats.consensus_distance
         yield _gauge("gossip_consensus_distance", math.nan if distance is None else distance)
         yield _counter("gossip_consensus_samples_total", float(self.stats.distance_samples))
-        live = {m.get("id") for m in members if m.get("state") in ("alive", "suspect")}
+        live = {m.id for m in members if m.state in ("alive", "suspect")}
         now = self.now() if self.now else None
         staleness = _family_gauge("gossip_neighbour_staleness_seconds", ["peer"])
         lag = _family_gauge("gossip_neighbour_step_lag", ["peer"])
@@ -247,6 +233,10 @@ class NodeCollector(Collector):
             lag.add_metric([neighbour.peer_id], float(neighbour.step_lag))
         yield staleness
         yield lag
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
 
 
 def _gauge(name: str, value: float) -> GaugeMetricFamily:

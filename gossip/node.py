@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +43,21 @@ from gossip.membership import Digest, MemberEntry, MembershipConfig
 from gossip.membership_driver import MembershipDriver
 from gossip.names import id_problem
 from gossip.observability import Observability
+from gossip.status import (
+    ByteCounts,
+    CodecBytes,
+    ExchangeCounts,
+    Metric,
+    ModelInfo,
+    Protection,
+    Recovery,
+    ReferenceInfo,
+    ScheduleInfo,
+    Status,
+)
 from gossip.trainable import Feed, ReplicaAware
 from gossip.training import Evaluation
-from gossip.transport.base import ResponderSession, StatusDict, Transport
+from gossip.transport.base import ResponderSession, Transport
 from gossip.transport.fetch import Fetched, FetchRequest
 
 log = logging.getLogger("gossip.node")
@@ -99,14 +111,7 @@ class Node:
         self.transport = parts.transport  # measured: exchange latency, consensus distance
         self.schedule, self.exchanger = parts.schedule, parts.exchanger
         self.catchup = CatchUp(state="on" if config.bootstrap else "off")
-        self.recovery: dict[str, Any] = {
-            "resumed": False,
-            "resumed_step": 0,
-            "checkpoints_saved": 0,
-            "checkpoints_skipped": 0,
-            "last_checkpoint_step": 0,
-            "fetches_served": 0,
-        }
+        self.recovery = Recovery()  # the catch-up fields come from self.catchup
         self._ready = threading.Event()  # cleared while catching up: no exchanges, no serving
         self._ready.set()  # simulations drive serve() by hand, without a catch-up
         self._checkpoints: Path | None = None
@@ -183,13 +188,13 @@ class Node:
         """Block until stop() is called or ``timeout`` passes; True when stopping."""
         return self._stop.wait(timeout)
 
-    def run(self) -> StatusDict:
+    def run(self) -> Status:
         """Start, run for ``duration`` (or until stop()), shut down; return the final status."""
         self.start()
         self.wait(self.config.duration)
         return self.shutdown()
 
-    def shutdown(self, grace: float = 2.0) -> StatusDict:
+    def shutdown(self, grace: float = 2.0) -> Status:
         """Finish the current step, announce the leave, stop serving, write the report."""
         self._stop.set()
         self.schedule.stop()
@@ -208,7 +213,7 @@ class Node:
             self._write_report(status)
         self.observability.close()
         self._state = "stopped"
-        counts = status["exchanges"]
+        counts = status.exchanges
         log.info(
             "node %s stopped after %d steps: loss %.4f, %s %.4f, "
             "exchanges ok %d failed %d refused %d",
@@ -217,9 +222,9 @@ class Node:
             self.evaluation.loss,
             self.evaluation.metric_name,
             self.evaluation.metric,
-            counts["ok"],
-            counts["failed"],
-            counts["refused"],
+            counts.ok,
+            counts.failed,
+            counts.refused,
         )
         return status
 
@@ -348,7 +353,7 @@ class Node:
             step = self.trainer.steps
         if step <= request.min_step:
             return Fetched(None, step)
-        self.recovery["fetches_served"] += 1
+        self.recovery.fetches_served += 1
         snapshot = Snapshot(
             self.id, self.generation, self.address, step, fingerprint, size, RAW_CODEC, payload
         )
@@ -364,7 +369,7 @@ class Node:
         assert self.membership is not None
         return self.membership.merge(digest)
 
-    def on_status(self) -> StatusDict:
+    def on_status(self) -> Status:
         return self.status()
 
     # ------------------------------------------------------------ status and reporting
@@ -379,53 +384,54 @@ class Node:
         """Refused exchanges by reason."""
         return self.exchanger.refusals()
 
-    def status(self) -> StatusDict:
+    def status(self) -> Status:
         """The node's view, as the status JSON of the README."""
         now = self.clock.now()
         evaluation = self.evaluation
         loss = self.trainer.loss
         traffic = self.transport.traffic
-        return {
-            "id": self.id,
-            "address": self.address,
-            "generation": self.generation,
-            "uptime_s": round(now - self._started_at, 3) if self._started_at else 0.0,
-            "state": self._state,
-            "step": self.trainer.steps,
-            "samples_seen": self.trainer.samples_seen,
-            "loss": float(loss) if np.isfinite(loss) else None,  # null before the first step
-            "accuracy": evaluation.accuracy if evaluation else None,
-            "metric": {
-                "name": evaluation.metric_name if evaluation else "",
-                "value": evaluation.metric if evaluation else 0.0,
-            },
-            "dataset": self.dataset_name,
-            "exchanges": self.counts,
-            "bytes": {
-                "sent": traffic.sent,
-                "received": traffic.received,
-                "by_codec": self.exchanger.bytes_by_codec(),
-            },
-            "references": self.exchanger.compression_status(),
-            "schedule": self.schedule.stats().as_dict(),
-            "model": {"params": self.replica.num_params, "fingerprint": self.replica.fingerprint},
-            "compression": self.config.compression,
-            "members": self.membership.status() if self.membership else [],
-            "protection": {
-                **self.exchanger.protection(),
-                "unauthenticated": int(getattr(self._carrier, "unauthenticated", 0)),
-                "limited": int(getattr(getattr(self._carrier, "limiter", 0), "rejected", 0)),
-                "malformed": int(getattr(self._carrier, "malformed", 0)),
-                "refusals": self.refusals,
-            },
-            "recovery": {
-                **self.recovery,
-                "catchup_state": self.catchup.state,
-                "catchup_donor": self.catchup.donor,
-                "catchup_step": self.catchup.step,
-                "catchup_s": round(self.catchup.seconds, 3),
-            },
-        }
+        return Status(
+            id=self.id,
+            address=self.address,
+            generation=self.generation,
+            uptime_s=round(now - self._started_at, 3) if self._started_at else 0.0,
+            state=self._state,
+            step=self.trainer.steps,
+            samples_seen=self.trainer.samples_seen,
+            loss=float(loss) if np.isfinite(loss) else None,  # null before the first step
+            accuracy=evaluation.accuracy if evaluation else None,
+            metric=Metric(evaluation.metric_name, evaluation.metric) if evaluation else Metric(),
+            dataset=self.dataset_name,
+            exchanges=ExchangeCounts(**self.counts),
+            bytes=ByteCounts(
+                traffic.sent,
+                traffic.received,
+                {k: CodecBytes(**v) for k, v in self.exchanger.bytes_by_codec().items()},
+            ),
+            references=ReferenceInfo(**self.exchanger.compression_status()),
+            schedule=ScheduleInfo(**self.schedule.stats().as_dict()),
+            model=ModelInfo(self.replica.num_params, self.replica.fingerprint),
+            compression=self.config.compression,
+            members=self.membership.status() if self.membership else [],
+            protection=self._protection(),
+            recovery=replace(
+                self.recovery,
+                catchup_state=self.catchup.state,
+                catchup_donor=self.catchup.donor,
+                catchup_step=self.catchup.step,
+                catchup_s=round(self.catchup.seconds, 3),
+            ),
+        )
+
+    def _protection(self) -> Protection:
+        carrier = self._carrier  # the security counters of gRPC; none in memory
+        return replace(
+            self.exchanger.protection(),
+            unauthenticated=int(getattr(carrier, "unauthenticated", 0)),
+            limited=int(getattr(getattr(carrier, "limiter", 0), "rejected", 0)),
+            malformed=int(getattr(carrier, "malformed", 0)),
+            refusals=self.refusals,
+        )
 
     # ------------------------------------------------------------ robustness and recovery
 
@@ -438,7 +444,7 @@ class Node:
         """Load the newest valid checkpoint of this model, if any (corrupt ones are skipped)."""
         assert self._checkpoints is not None
         scan = checkpoint.load_latest(self._checkpoints, self.replica.fingerprint)
-        self.recovery["checkpoints_skipped"] = len(scan.skipped)
+        self.recovery.checkpoints_skipped = len(scan.skipped)
         found = scan.checkpoint
         if found is None:
             return
@@ -462,7 +468,8 @@ class Node:
                     log.warning("checkpoint optimizer state not loaded (%s): starting it anew", exc)
         self.trainer.steps = found.step
         self.trainer.samples_seen = int(found.meta.get("samples_seen", 0))
-        self.recovery.update(resumed=True, resumed_step=found.step, last_checkpoint_step=found.step)
+        self.recovery.resumed = True
+        self.recovery.resumed_step = self.recovery.last_checkpoint_step = found.step
         log.info("node %s resumed from %s at step %d", self.id, found.path.name, found.step)
 
     def save_checkpoint(self) -> Path | None:
@@ -499,8 +506,8 @@ class Node:
         except OSError as exc:
             log.error("node %s: cannot write a checkpoint: %s", self.id, exc)
             return None
-        self.recovery["checkpoints_saved"] += 1
-        self.recovery["last_checkpoint_step"] = step
+        self.recovery.checkpoints_saved += 1
+        self.recovery.last_checkpoint_step = step
         return path
 
     def _checkpoint_loop(self) -> None:
@@ -523,9 +530,7 @@ class Node:
             while not donors and self.clock.now() < deadline:
                 members = self.membership.status() if self.membership else []
                 donors = [
-                    (m["id"], m["address"])
-                    for m in members
-                    if m["state"] == "alive" and m["id"] != self.id
+                    (m.id, m.address) for m in members if m.state == "alive" and m.id != self.id
                 ]
                 if not donors and self._stop.wait(0.1):
                     return
@@ -585,9 +590,9 @@ class Node:
         )
         self.observability.record(self.history[-1])
 
-    def _write_report(self, status: StatusDict) -> None:
+    def _write_report(self, status: Status) -> None:
         report = {
-            "status": status,
+            "status": status.as_json(),
             "refusals": self.refusals,
             "history": self.history,
             "config": {k: v for k, v in asdict(self.config).items() if k != "extra"},

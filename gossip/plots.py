@@ -20,6 +20,7 @@ from typing import Any
 
 from gossip.errors import UsageError
 from gossip.metrics import bytes_by_codec
+from gossip.status import Status
 
 Report = Mapping[str, Any]
 
@@ -58,7 +59,7 @@ def traffic_by_codec(reports: Mapping[str, Report | None]) -> dict[str, tuple[in
         status = (report or {}).get("status")
         if not status:
             continue
-        for codec, (sent, received) in bytes_by_codec(status).items():
+        for codec, (sent, received) in bytes_by_codec(Status.from_json(status)).items():
             s, r = total.get(codec, (0, 0))
             total[codec] = (s + sent, r + received)
     return total

@@ -22,6 +22,7 @@ import numpy as np
 
 from gossip.errors import ExchangeRefused
 from gossip.lru import Lru
+from gossip.status import Protection, QuarantinedPeer
 
 MAX_PEER_RECORDS = 1024
 """Peers whose strikes and quarantine are remembered (an LRU): ids are the peers' choice."""
@@ -166,21 +167,12 @@ class Guard:
                 f"(repeated {record.reason})",
             )
 
-    def status(self, now: float) -> dict[str, object]:
-        """Quarantined peers (at most MAX_LISTED) and counters, for the status JSON."""
+    def status(self, now: float) -> Protection:
+        """Quarantined peers (at most MAX_LISTED) and counters; the transport's are not here."""
         held = [(peer, r) for peer, r in self._peers.items() if r.until > now]
         held = sorted(held, key=lambda pr: -pr[1].until)[:MAX_LISTED]
         quarantined = [
-            {
-                "id": peer,
-                "remaining_s": round(r.until - now, 3),
-                "reason": r.reason,
-                "strikes": r.total,
-            }
+            QuarantinedPeer(peer, round(r.until - now, 3), r.reason, r.total)
             for peer, r in sorted(held, key=lambda pr: pr[0])
         ]
-        return {
-            "quarantined": quarantined,
-            "quarantines": self.quarantines,
-            "clipped": self.clipped,
-        }
+        return Protection(quarantined, quarantines=self.quarantines, clipped=self.clipped)

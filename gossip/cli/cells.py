@@ -8,10 +8,9 @@ cluster`` / ``watch`` (gossip.cli.table) use the same cells.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-StatusDict = Mapping[str, Any]
+from gossip.status import Status
 
 MISSING = "-"
 
@@ -37,13 +36,12 @@ def fmt_duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def metric_of(status: StatusDict) -> tuple[str, float | None]:
+def metric_of(status: Status) -> tuple[str, float | None]:
     """The held-out metric: accuracy for classification, else the named one (r2); None: not yet."""
-    if status.get("accuracy") is not None:
-        return "accuracy", float(status["accuracy"])
-    metric = status.get("metric") or {}
-    if metric.get("name"):
-        return str(metric["name"]), float(metric.get("value", 0.0))
+    if status.accuracy is not None:
+        return "accuracy", status.accuracy
+    if status.metric.name:
+        return status.metric.name, status.metric.value
     return "accuracy", None
 
 
@@ -56,35 +54,32 @@ def fmt_loss(value: float | None) -> str:
     return MISSING if value is None else f"{float(value):.4g}"
 
 
-def fmt_exchanges(status: StatusDict) -> str:
+def fmt_exchanges(status: Status) -> str:
     """``ok/failed/refused`` in one cell."""
-    ex = status.get("exchanges") or {}
-    return f"{ex.get('ok', 0)}/{ex.get('failed', 0)}/{ex.get('refused', 0)}"
+    ex = status.exchanges
+    return f"{ex.ok}/{ex.failed}/{ex.refused}"
 
 
-def fmt_traffic(status: StatusDict) -> str:
+def fmt_traffic(status: Status) -> str:
     """``sent / received``."""
-    b = status.get("bytes") or {}
-    return f"{fmt_bytes(b.get('sent', 0))} / {fmt_bytes(b.get('received', 0))}"
+    return f"{fmt_bytes(status.bytes.sent)} / {fmt_bytes(status.bytes.received)}"
 
 
-def alive_members(status: StatusDict) -> tuple[int, int]:
+def alive_members(status: Status) -> tuple[int, int]:
     """(alive, known) members in a node's view, itself excluded."""
-    members = status.get("members") or []
-    return sum(1 for m in members if m.get("state") == "alive"), len(members)
+    members = status.members
+    return sum(1 for m in members if m.state == "alive"), len(members)
 
 
-def fmt_schedule(status: StatusDict) -> str:
+def fmt_schedule(status: Status) -> str:
     """Steps per exchange and the time training waited for exchanges (gossip/schedule.py)."""
-    schedule = status.get("schedule") or {}
-    if not schedule:
-        return "-"
-    spe = schedule.get("steps_per_exchange")
-    bound = schedule.get("local_steps", 0)
+    schedule = status.schedule
+    spe = schedule.steps_per_exchange
+    bound = schedule.local_steps
     return (
         f"{'-' if spe is None else f'{spe:.2f}'} steps per exchange, "
-        f"waited {fmt_duration(float(schedule.get('waiting_s', 0.0)))} "
-        f"({schedule.get('waits', 0)} times), {schedule.get('in_flight', 0)} in flight, "
+        f"waited {fmt_duration(schedule.waiting_s)} "
+        f"({schedule.waits} times), {schedule.in_flight} in flight, "
         + (f"at most {bound} local steps" if bound else "free-running")
     )
 
@@ -107,43 +102,36 @@ def text_table(
     )
 
 
-def node_rows(status: StatusDict) -> list[tuple[str, str]]:
+def node_rows(status: Status) -> list[tuple[str, str]]:
     """The node's own view as (field, value) pairs."""
     name, value = metric_of(status)
-    model = status.get("model") or {}
+    model = status.model
     return [
-        ("id", str(status.get("id", ""))),
-        ("address", str(status.get("address", ""))),
-        ("state", str(status.get("state", ""))),
-        ("step", str(status.get("step", 0))),
-        ("training loss", fmt_loss(status.get("loss"))),
+        ("id", status.id),
+        ("address", status.address),
+        ("state", status.state),
+        ("step", str(status.step)),
+        ("training loss", fmt_loss(status.loss)),
         (f"held-out {name}", fmt_metric(value)),
         ("exchanges ok/failed/refused", fmt_exchanges(status)),
         ("bytes sent / received", fmt_traffic(status)),
         ("schedule", fmt_schedule(status)),
-        ("uptime", fmt_duration(float(status.get("uptime_s", 0.0)))),
-        ("model", f"{model.get('params', 0)} params, fingerprint {model.get('fingerprint', '')}"),
+        ("uptime", fmt_duration(status.uptime_s)),
+        ("model", f"{model.params} params, fingerprint {model.fingerprint}"),
     ]
 
 
-def node_text(status: StatusDict) -> str:
+def node_text(status: Status) -> str:
     """``node ID`` and one line per field: readable in any terminal width."""
-    return f"node {status.get('id', '?')}\n" + text_table(None, node_rows(status))
+    return f"node {status.id}\n" + text_table(None, node_rows(status))
 
 
-def members_text(status: StatusDict) -> str:
+def members_text(status: Status) -> str:
     """The node's membership view: everyone it knows of, tombstones included."""
-    members = status.get("members") or []
     alive, known = alive_members(status)
     rows = [
-        [
-            str(m.get("id", "")),
-            str(m.get("address", "")),
-            str(m.get("state", "")),
-            str(m.get("generation", "")),
-            f"{fmt_duration(float(m.get('last_heard_s', 0.0)))} ago",
-        ]
-        for m in sorted(members, key=lambda m: str(m.get("id", "")))
+        [m.id, m.address, m.state, str(m.generation), f"{fmt_duration(m.last_heard_s)} ago"]
+        for m in sorted(status.members, key=lambda m: m.id)
     ]
     title = f"members ({alive}/{known} alive)"
     if not rows:

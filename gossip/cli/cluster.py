@@ -33,9 +33,10 @@ from gossip.cli.common import Parser, guarded
 from gossip.cli.launcher import Child, Launcher
 from gossip.cli.node import build_parser as node_parser
 from gossip.cli.node import config_from_args
-from gossip.cli.table import PeerView, live_table, progress_line, summary_table
+from gossip.cli.table import PeerView, live_table, progress_line, report_status, summary_table
 from gossip.config import NodeConfig
 from gossip.errors import GossipError, UsageError
+from gossip.status import Status
 
 PROG = "gossip-cluster"
 REFRESH_S = 0.5
@@ -182,7 +183,7 @@ def handling_signals(interrupt: Interrupt) -> Iterator[None]:
 
 
 def _views(
-    children: list[Child], statuses: dict[str, Any], ever_answered: set[str]
+    children: list[Child], statuses: dict[str, Status | None], ever_answered: set[str]
 ) -> list[PeerView]:
     """Rows of the live table; a peer without an answer says why (it may be leaving)."""
     views = []
@@ -252,7 +253,7 @@ def summarize(
     values: list[float] = []
     names: list[str] = []
     for child in launcher.children:
-        status = (reports.get(child.id) or {}).get("status")
+        status = report_status(reports.get(child.id))
         name, value = metric_of(status) if status else ("accuracy", None)
         if value is not None:
             values.append(value)
@@ -266,7 +267,7 @@ def summarize(
                 "log": str(child.log_path),
                 "report": str(child.report_path) if status else None,
                 "metric": {"name": name, "value": value},
-                "status": status,
+                "status": status.as_json() if status else None,
             }
         )
     spread = (
@@ -290,12 +291,13 @@ def summarize(
 
 def samples_seen(report: dict[str, Any] | None) -> int:
     """Samples a peer trained on, from its report (0 without one)."""
-    return int(((report or {}).get("status") or {}).get("samples_seen", 0))
+    status = report_status(report)
+    return status.samples_seen if status else 0
 
 
 def mean_steps(reports: dict[str, dict[str, Any] | None]) -> int:
     """The peers' mean number of training steps (their --max-steps when they reached it)."""
-    steps = [int(r["status"].get("step", 0)) for r in reports.values() if r and r.get("status")]
+    steps = [s.step for s in map(report_status, reports.values()) if s]
     return round(sum(steps) / len(steps)) if steps else 0
 
 

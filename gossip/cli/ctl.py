@@ -34,10 +34,10 @@ if TYPE_CHECKING:  # rich loads only to print tables; numpy never (tests/unit/te
     from rich.console import Console
 
     from gossip.cli.table import ClusterPeer
-    from gossip.transport.control import StatusDict
+    from gossip.status import MemberInfo, Status
     from gossip.transport.security import Security
 
-Fetch = Callable[[str, float], "StatusDict"]
+Fetch = Callable[[str, float], "Status"]
 """``fetch(address, timeout)``: one Status call; raises GossipError when there is no answer."""
 
 MAX_WORKERS = 32
@@ -110,28 +110,24 @@ def discover(target: str, fetch: Fetch, timeout: float, rounds: int = 2) -> list
 
     own = fetch(target, timeout)
     peers: dict[str, ClusterPeer] = {
-        target: ClusterPeer(
-            str(own.get("id", "")), target, "self", int(own.get("generation", 0)), own
-        )
+        target: ClusterPeer(own.id, target, "self", own.generation, own)
     }
     views = [own]
     with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
         for _ in range(rounds):
-            found: dict[str, dict[str, Any]] = {}
+            found: dict[str, MemberInfo] = {}
             for view in views:
-                for member in view.get("members") or []:
-                    address = str(member.get("address", ""))
+                for member in view.members:
+                    address = member.address
                     if not address or address in peers:
                         continue
                     known = found.get(address)
-                    if known is None or int(member.get("generation", 0)) > int(
-                        known.get("generation", 0)
-                    ):
+                    if known is None or member.generation > known.generation:
                         found[address] = member
             if not found:
                 break
 
-            def ask(address: str) -> tuple[StatusDict | None, str]:
+            def ask(address: str) -> tuple[Status | None, str]:
                 try:
                     return fetch(address, timeout), ""
                 except GossipError as exc:
@@ -141,12 +137,7 @@ def discover(target: str, fetch: Fetch, timeout: float, rounds: int = 2) -> list
             views = []
             for (address, member), (status, error) in zip(found.items(), answers, strict=True):
                 peers[address] = ClusterPeer(
-                    str(member.get("id", "")),
-                    address,
-                    str(member.get("state", "")),
-                    int(member.get("generation", 0)),
-                    status,
-                    error,
+                    member.id, address, member.state, member.generation, status, error
                 )
                 if status is not None:
                     views.append(status)
@@ -191,7 +182,7 @@ def _status(args: argparse.Namespace, fetch: Fetch) -> int:
     except TransportError as exc:
         return _unreachable(exc)
     if args.json:
-        print(json.dumps(status, indent=2))
+        print(json.dumps(status.as_json(), indent=2))
         return 0
     from gossip.cli.cells import members_text, node_text  # plain text: no rich to load
 
@@ -206,7 +197,8 @@ def _members(args: argparse.Namespace, fetch: Fetch) -> int:
     except TransportError as exc:
         return _unreachable(exc)
     if args.json:
-        view = {k: status.get(k) for k in ("id", "address", "generation", "members")}
+        whole = status.as_json()
+        view = {k: whole[k] for k in ("id", "address", "generation", "members")}
         print(json.dumps(view, indent=2))
         return 0
     from gossip.cli.cells import members_text

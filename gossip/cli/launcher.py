@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import Any
 
 from gossip.errors import GossipError, TransportError
-from gossip.transport.base import StatusDict
+from gossip.status import Status
 from gossip.transport.grpc_transport import GrpcTransport
 
 _RESEND_S = 3.0
@@ -213,11 +213,11 @@ class Launcher:
             time.sleep(0.1)
         return True
 
-    def poll_status(self, timeout: float = 1.0) -> dict[str, StatusDict | None]:
+    def poll_status(self, timeout: float = 1.0) -> dict[str, Status | None]:
         """Every running child's status, asked concurrently; None for no answer."""
         transport = self._status_transport()
 
-        def ask(child: Child) -> StatusDict | None:
+        def ask(child: Child) -> Status | None:
             if not child.running:
                 return None
             try:
@@ -229,7 +229,7 @@ class Launcher:
             answers = list(pool.map(ask, self.children))
         return {child.id: answer for child, answer in zip(self.children, answers, strict=True)}
 
-    def wait_ready(self, timeout: float, poll_timeout: float = 1.0) -> dict[str, StatusDict]:
+    def wait_ready(self, timeout: float, poll_timeout: float = 1.0) -> dict[str, Status]:
         """Poll until every child answers a status call; LaunchError on an exit or the deadline."""
         deadline = time.monotonic() + timeout
         while True:

@@ -1,6 +1,6 @@
 """Live tables of gossip-cluster and ``gossip-ctl cluster`` / ``watch``, built with rich.
 
-Every function takes plain status / report dicts (README, Status JSON) and returns a
+Every function takes statuses (gossip.status) or report dicts and returns a
 rich renderable or a string; nothing here talks to a node, so the rendering is
 unit-tested without processes. :func:`render` turns a renderable into text. The
 cells come from :mod:`gossip.cli.cells`, which ``gossip-ctl status`` prints alone.
@@ -18,7 +18,6 @@ from rich.table import Table
 
 from gossip.cli.cells import (
     MISSING,
-    StatusDict,
     alive_members,
     fmt_duration,
     fmt_exchanges,
@@ -27,6 +26,7 @@ from gossip.cli.cells import (
     fmt_traffic,
     metric_of,
 )
+from gossip.status import Status
 
 _STATE_STYLE = {"alive": "green", "suspect": "yellow", "dead": "red", "left": "dim"}
 
@@ -36,7 +36,7 @@ def _state(state: str) -> str:
     return f"[{style}]{state}[/{style}]" if style else state
 
 
-def _metric_name(statuses: Iterable[StatusDict | None]) -> str:
+def _metric_name(statuses: Iterable[Status | None]) -> str:
     for status in statuses:
         if status is not None:
             return metric_of(status)[0]
@@ -52,7 +52,7 @@ class PeerView:
 
     id: str
     address: str
-    status: StatusDict | None
+    status: Status | None
     note: str = ""
     """Why there is no status (``starting``, ``exited 0``, ``unreachable``)."""
 
@@ -79,8 +79,8 @@ def live_table(peers: Sequence[PeerView], elapsed: float) -> Table:
         table.add_row(
             peer.id,
             peer.address,
-            str(status.get("step", 0)),
-            fmt_loss(status.get("loss")),
+            str(status.step),
+            fmt_loss(status.loss),
             fmt_metric(metric_of(status)[1]),
             fmt_exchanges(status),
             fmt_traffic(status),
@@ -96,9 +96,9 @@ def progress_line(peers: Sequence[PeerView], elapsed: float) -> str:
         return f"[{fmt_duration(elapsed)}] 0/{len(peers)} peers answering"
     name = _metric_name(statuses)
     values = [v for v in (metric_of(s)[1] for s in statuses) if v is not None]
-    steps = [int(s.get("step", 0)) for s in statuses]
-    ok = sum(int((s.get("exchanges") or {}).get("ok", 0)) for s in statuses)
-    failed = sum(int((s.get("exchanges") or {}).get("failed", 0)) for s in statuses)
+    steps = [s.step for s in statuses]
+    ok = sum(s.exchanges.ok for s in statuses)
+    failed = sum(s.exchanges.failed for s in statuses)
     metric = f"{name} mean {fmt_metric(mean(values))} min {fmt_metric(min(values, default=None))}"
     return (
         f"[{fmt_duration(elapsed)}] {len(statuses)}/{len(peers)} peers answering, "
@@ -108,7 +108,7 @@ def progress_line(peers: Sequence[PeerView], elapsed: float) -> str:
 
 def summary_table(reports: Mapping[str, Mapping[str, Any] | None]) -> Table:
     """Final numbers per peer from its ``--report`` JSON (None: the peer wrote none)."""
-    statuses = {k: (r or {}).get("status") for k, r in reports.items()}
+    statuses = {k: report_status(r) for k, r in reports.items()}
     name = _metric_name(statuses.values())
     table = Table(
         title="final, per peer (metric and loss on the held-out set)", title_justify="left"
@@ -130,12 +130,18 @@ def summary_table(reports: Mapping[str, Mapping[str, Any] | None]) -> Table:
             peer_id,
             fmt_metric(metric_of(status)[1]),
             MISSING if held_out_loss is None else f"{float(held_out_loss):.4f}",
-            str(status.get("step", 0)),
-            str(status.get("samples_seen", 0)),
+            str(status.step),
+            str(status.samples_seen),
             fmt_exchanges(status),
             fmt_traffic(status),
         )
     return table
+
+
+def report_status(report: Mapping[str, Any] | None) -> Status | None:
+    """The final status in a peer's ``--report`` JSON; None without one."""
+    status = (report or {}).get("status")
+    return Status.from_json(status) if status else None
 
 
 def mean(values: Sequence[float]) -> float | None:
@@ -161,7 +167,7 @@ class ClusterPeer:
     state: str
     """Its state in the view it was discovered from (``self`` for the target itself)."""
     generation: int
-    status: StatusDict | None
+    status: Status | None
     error: str = ""
     """Why there is no status (``unreachable: ...``)."""
 
@@ -173,7 +179,7 @@ class ClusterPeer:
             "generation": self.generation,
             "reachable": self.status is not None,
             "error": self.error or None,
-            "status": None if self.status is None else dict(self.status),
+            "status": None if self.status is None else self.status.as_json(),
         }
 
 
@@ -210,11 +216,11 @@ def cluster_table(peers: Sequence[ClusterPeer], title: str = "cluster") -> Table
             peer.id,
             peer.address,
             _state(peer.state),
-            str(status.get("step", 0)),
-            fmt_loss(status.get("loss")),
+            str(status.step),
+            fmt_loss(status.loss),
             fmt_metric(metric_of(status)[1]),
             fmt_exchanges(status),
             fmt_traffic(status),
-            str(status.get("generation", peer.generation)),
+            str(status.generation),
         )
     return table

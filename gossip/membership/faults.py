@@ -19,7 +19,8 @@ from pathlib import Path
 from gossip.averaging.pairwise import Snapshot
 from gossip.errors import PeerUnavailable
 from gossip.membership.types import Digest
-from gossip.transport.base import Completion, Handler, StatusDict, Transport
+from gossip.status import Status
+from gossip.transport.base import Completion, Handler, Transport
 from gossip.transport.fetch import Fetched, FetchRequest
 
 ENV = "GOSSIP_TEST_FAULTS"
@@ -74,7 +75,7 @@ class PartitionedTransport:
         self._check(address)
         return self.inner.push_pull(address, digest, timeout)
 
-    def status(self, address: str, timeout: float) -> StatusDict:
+    def status(self, address: str, timeout: float) -> Status:
         return self.inner.status(address, timeout)
 
     def fetch(self, address: str, request: FetchRequest, timeout: float) -> Fetched:

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from gossip.averaging.pairwise import Snapshot
 from gossip.membership.types import Digest
-from gossip.transport.control import StatusDict as StatusDict  # the seam names it too
+from gossip.status import Status
 from gossip.transport.fetch import Fetched, FetchRequest
 
 
@@ -52,7 +52,7 @@ class Handler(Protocol):
 
     def on_push_pull(self, digest: Digest) -> Digest: ...
 
-    def on_status(self) -> StatusDict: ...
+    def on_status(self) -> Status: ...
 
     def on_fetch(self, request: FetchRequest) -> Fetched:
         """This node's model for a catch-up; raises ExchangeRefused when it cannot serve one."""
@@ -75,7 +75,7 @@ class Transport(Protocol):
 
     def push_pull(self, address: str, digest: Digest, timeout: float) -> Digest: ...
 
-    def status(self, address: str, timeout: float) -> StatusDict: ...
+    def status(self, address: str, timeout: float) -> Status: ...
 
     def fetch(self, address: str, request: FetchRequest, timeout: float) -> Fetched:
         """One catch-up stream from a donor (gossip/bootstrap.py); GossipError on failure."""

@@ -26,9 +26,10 @@ from gossip.errors import (
     UsageError,
 )
 from gossip.membership.types import Digest
+from gossip.status import Status
 from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport._pb import gossip_pb2_grpc as pb_grpc
-from gossip.transport.base import Completion, Handler, StatusDict, Traffic
+from gossip.transport.base import Completion, Handler, Traffic
 from gossip.transport.channel import CHANNEL_OPTIONS, Channels, translate
 from gossip.transport.control import call_status, status_to_pb
 from gossip.transport.fetch import (
@@ -388,5 +389,5 @@ class GrpcTransport:
         finally:
             call.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
 
-    def status(self, address: str, timeout: float) -> StatusDict:
+    def status(self, address: str, timeout: float) -> Status:
         return call_status(self._channel(address), address, timeout)

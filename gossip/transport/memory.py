@@ -15,8 +15,9 @@ from typing import TypeVar
 from gossip.averaging.pairwise import Snapshot
 from gossip.errors import ExchangeRefused, PeerUnavailable
 from gossip.membership.types import Digest
+from gossip.status import Status
 from gossip.transport._pb import gossip_pb2 as pb
-from gossip.transport.base import Completion, Handler, StatusDict, Traffic
+from gossip.transport.base import Completion, Handler, Traffic
 from gossip.transport.control import status_from_pb, status_to_pb
 from gossip.transport.fetch import (
     Fetched,
@@ -138,7 +139,7 @@ class InMemoryTransport:
         )
         return digest_from_pb(reply)
 
-    def status(self, address: str, timeout: float) -> StatusDict:
+    def status(self, address: str, timeout: float) -> Status:
         handler = self.network.route(self.address, address)
         return status_from_pb(_through_wire(status_to_pb(handler.on_status())))
 

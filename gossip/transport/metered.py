@@ -46,7 +46,8 @@ from gossip.averaging.pairwise import RAW_CODEC, Snapshot, half_squared_distance
 from gossip.clock import Clock
 from gossip.errors import ExchangeRefused
 from gossip.membership.types import Digest
-from gossip.transport.base import Completion, Handler, StatusDict, Traffic, Transport
+from gossip.status import Status
+from gossip.transport.base import Completion, Handler, Traffic, Transport
 from gossip.transport.fetch import Fetched, FetchRequest
 
 LATENCY_BUCKETS: tuple[float, ...] = (
@@ -228,7 +229,7 @@ class MeteredTransport:
     def push_pull(self, address: str, digest: Digest, timeout: float) -> Digest:
         return self.inner.push_pull(address, digest, timeout)
 
-    def status(self, address: str, timeout: float) -> StatusDict:
+    def status(self, address: str, timeout: float) -> Status:
         return self.inner.status(address, timeout)
 
     def fetch(self, address: str, request: FetchRequest, timeout: float) -> Fetched:

@@ -58,8 +58,9 @@ class Processes:
         return child
 
     def status(self, address: str) -> dict[str, Any] | None:
+        """The peer's status JSON (as gossip-ctl --json prints it); None: no answer."""
         try:
-            return self.client.status(address, timeout=2.0)
+            return self.client.status(address, timeout=2.0).as_json()
         except GossipError:
             return None
 

@@ -25,8 +25,8 @@ def test_new_peer_catches_up_from_a_donor() -> None:
             assert late.catchup.state == "done", late.catchup
             assert late.catchup.donor == "donor" and late.catchup.step >= 50
             status = late.status()
-            assert status["recovery"]["catchup_donor"] == "donor"
-            assert donor.status()["recovery"]["fetches_served"] == 1
+            assert status.recovery.catchup_donor == "donor"
+            assert donor.status().recovery.fetches_served == 1
             # the late peer starts at the donor's weights, not at its random init
             distance = np.linalg.norm(late.replica.params - donor.replica.params)
             assert distance < np.linalg.norm(donor.replica.params) * 0.5
@@ -52,10 +52,10 @@ def test_silent_seed_is_named_and_the_catch_up_says_nobody_was_alive(
 ) -> None:
     seed = f"127.0.0.1:{free_port()}"  # nothing listens there
     with caplog.at_level(logging.INFO), running(id="lonely", peers=(seed,)) as node:
-        assert node.status()["state"] == "catching_up"
+        assert node.status().state == "catching_up"
         wait_for(lambda: logged(caplog, f"seed {seed}: does not answer"), 30, "the seed warning")
         wait_for(lambda: node.catchup.state not in ("on", "running"), 30, "catch-up to end")
-        wait_for(lambda: node.status()["state"] == "training", 30, "training")
+        wait_for(lambda: node.status().state == "training", 30, "training")
     ended = logged(caplog, "no catch-up")
     assert ended is not None and "no neighbour alive within 3 s" in ended
     warning = logged(caplog, f"seed {seed}: does not answer")

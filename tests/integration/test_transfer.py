@@ -23,7 +23,7 @@ from gossip.averaging.pairwise import (
 )
 from gossip.membership.types import Digest
 from gossip.replica import Replica
-from gossip.transport.base import StatusDict
+from gossip.status import Status
 from gossip.transport.grpc_transport import GrpcTransport
 
 NUM_PARAMS = 10_000_000
@@ -80,8 +80,8 @@ class Responder:
     def on_push_pull(self, digest: Digest) -> Digest:
         return digest
 
-    def on_status(self) -> StatusDict:
-        return {}
+    def on_status(self) -> Status:
+        return Status()
 
 
 @pytest.fixture

@@ -42,8 +42,8 @@ def test_a_new_peer_adopts_the_model_of_a_donor_ahead(network: InMemoryNetwork) 
         5,
     )
     assert np.array_equal(newcomer.replica.params, donor.replica.params)
-    assert donor.recovery["fetches_served"] == 1
-    assert newcomer.status()["recovery"]["catchup_state"] == "done"
+    assert donor.recovery.fetches_served == 1
+    assert newcomer.status().recovery.catchup_state == "done"
 
 
 def test_a_donor_not_ahead_leaves_the_model_as_it_was(network: InMemoryNetwork) -> None:
@@ -54,7 +54,7 @@ def test_a_donor_not_ahead_leaves_the_model_as_it_was(network: InMemoryNetwork) 
     newcomer.catch_up()
     assert newcomer.catchup.state == "none" and newcomer.catchup.tried == ["p0"]
     assert np.array_equal(newcomer.replica.params, before)
-    assert donor.recovery["fetches_served"] == 0
+    assert donor.recovery.fetches_served == 0
 
 
 def test_a_donor_catching_up_itself_is_skipped_as_busy(network: InMemoryNetwork) -> None:

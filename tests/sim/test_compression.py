@@ -74,12 +74,12 @@ def test_references_are_bounded_reported_and_eviction_means_a_full_exchange() ->
     for other in peers[1:]:
         assert a.exchange_with(other.id, other.address)
     status = a.status()
-    assert status["references"]["count"] == 2 and status["references"]["evictions"] == 1
-    assert status["references"]["bytes"] == 2 * 2 * 4 * num_params
-    assert "full" not in status["bytes"]["by_codec"]  # first contacts start from the shared model
+    assert status.references.count == 2 and status.references.evictions == 1
+    assert status.references.bytes == 2 * 2 * 4 * num_params
+    assert "full" not in status.bytes.by_codec  # first contacts start from the shared model
     assert a.exchange_with(peers[1].id, peers[1].address)  # evicted: a full exchange
-    by_codec = a.status()["bytes"]["by_codec"]
-    assert by_codec["full"]["sent"] > 2 * num_params > by_codec["topk:0.01"]["sent"] / 3
+    by_codec = a.status().bytes.by_codec
+    assert by_codec["full"].sent > 2 * num_params > by_codec["topk:0.01"].sent / 3
 
 
 @pytest.mark.parametrize("codec", ["none", "topk:0.03:sign", "blocks:4+int8"])
@@ -131,7 +131,7 @@ def test_a_lost_verdict_is_detected_and_the_next_exchange_resets_the_pair() -> N
     total = a.replica.params.astype(np.float64) + b.replica.params
     assert a.exchange_with(b.id, b.address)  # full exchange, then back to top-k
     assert a.exchange_with(b.id, b.address)
-    assert set(a.status()["bytes"]["by_codec"]) - {"int8"} == {"topk:0.01", "full"}  # int8: far
+    assert set(a.status().bytes.by_codec) - {"int8"} == {"topk:0.01", "full"}  # int8: far
     np.testing.assert_allclose(a.replica.params + b.replica.params.astype(np.float64), total,
                                atol=1e-5)  # fmt: skip
 
@@ -147,7 +147,7 @@ def test_a_restarted_peer_gets_a_full_exchange() -> None:
     assert not a.exchange_with(b2.id, b2.address)  # a's references name b's old generation
     assert a.refusals == {"reference_mismatch": 1}
     assert a.exchange_with(b2.id, b2.address)
-    assert "full" in a.status()["bytes"]["by_codec"]
+    assert "full" in a.status().bytes.by_codec
 
 
 def test_mixed_codecs_interoperate_the_initiator_decides() -> None:
@@ -157,7 +157,7 @@ def test_mixed_codecs_interoperate_the_initiator_decides() -> None:
                          listen="simb:1"))[0]  # fmt: skip
     total = a.replica.params.astype(np.float64) + spread([b])
     assert a.exchange_with(b.id, b.address) and b.exchange_with(a.id, a.address)
-    assert set(b.status()["bytes"]["by_codec"]) == {"int8", "topk:0.01"}
+    assert set(b.status().bytes.by_codec) == {"int8", "topk:0.01"}
     np.testing.assert_allclose(a.replica.params + b.replica.params.astype(np.float64),
                                total, atol=1e-5)  # fmt: skip
 

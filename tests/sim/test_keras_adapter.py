@@ -121,7 +121,7 @@ def test_optimizer_state_and_parameters_survive_a_checkpoint(
     assert first.save_checkpoint() is not None
     again = Node(config, transport=InMemoryNetwork(seed=1).transport(),
                  model=adapt(seed_model(), train.x), data=(train, test))  # fmt: skip
-    assert again.recovery["resumed"] and again.trainer.steps == 5
+    assert again.recovery.resumed and again.trainer.steps == 5
     np.testing.assert_array_equal(again.replica.params, first.replica.params)
     loaded = again.model.optimizer_state()
     assert saved.keys() == loaded.keys()
@@ -134,8 +134,8 @@ def test_gossip_fit_is_the_one_call_that_replaces_model_fit() -> None:
     model = seed_model()
     status = gossip.fit(model, x, y, epochs=2, listen="127.0.0.1:0", id="alone",
                         validation_data=(x[:64], y[:64]), bootstrap=False)  # fmt: skip
-    assert status["step"] == 2 * len(x) // 32 and status["dataset"] == "arrays"
+    assert status.step == 2 * len(x) // 32 and status.dataset == "arrays"
     # the Keras model holds the peer's parameters afterwards
     assert float(model.evaluate(x[:64], y[:64], verbose=0)) == pytest.approx(
-        status["metric"]["value"], rel=1e-4
+        status.metric.value, rel=1e-4
     )

@@ -91,7 +91,7 @@ def test_two_peers_with_their_own_model_and_generators_train_and_average(
         )
     for peer in peers:
         peer.serve()
-    assert peers[0].status()["dataset"] == "lines"
+    assert peers[0].status().dataset == "lines"
     while any(p.trainer.step() is not None for p in peers):
         assert peers[0].exchange_with(peers[1].id, peers[1].address)
     assert [p.trainer.steps for p in peers] == [40, 40]

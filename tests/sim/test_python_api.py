@@ -26,10 +26,10 @@ def test_status_names_the_data_given_in_python(network: InMemoryNetwork) -> None
     )
     node.serve()
     status = node.status()
-    assert status["dataset"] == "mine"
-    assert status["loss"] is None  # no training step yet: null, not 0.0
+    assert status.dataset == "mine"
+    assert status.loss is None  # no training step yet: null, not 0.0
     node.trainer.step()
-    assert isinstance(node.status()["loss"], float)
+    assert isinstance(node.status().loss, float)
 
 
 def test_listening_line_names_the_data_given_in_python(

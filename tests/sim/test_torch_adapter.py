@@ -72,7 +72,7 @@ def test_adam_moments_survive_a_checkpoint(network: InMemoryNetwork, tmp_path: P
     assert first.save_checkpoint() is not None
     again = Node(config, transport=InMemoryNetwork(seed=1).transport(), model=digits_model(),
                  data=data)  # fmt: skip
-    assert again.recovery["resumed"] and again.trainer.steps == 5
+    assert again.recovery.resumed and again.trainer.steps == 5
     np.testing.assert_array_equal(again.replica.params, first.replica.params)
     loaded = again.model.optimizer_state()
     assert saved.keys() == loaded.keys()

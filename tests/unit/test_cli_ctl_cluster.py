@@ -10,19 +10,18 @@ import pytest
 from gossip.cli import ctl
 from gossip.cli.table import cluster_table, render
 from gossip.errors import PeerUnavailable
+from gossip.status import Status
 
 
-def status(
-    node_id: str, address: str, members: list[dict[str, Any]], step: int = 10
-) -> dict[str, Any]:
-    return {
+def status(node_id: str, address: str, members: list[dict[str, Any]], step: int = 10) -> Status:
+    return Status.from_json({
         "id": node_id, "address": address, "generation": 5, "uptime_s": 1.0, "state": "training",
         "step": step, "samples_seen": 0, "loss": 0.5, "accuracy": 0.75,
         "metric": {"name": "accuracy", "value": 0.75}, "dataset": "digits",
         "exchanges": {"ok": 3, "failed": 1, "refused": 0},
         "bytes": {"sent": 2000, "received": 1000},
         "model": {"params": 1, "fingerprint": "f"}, "compression": "none", "members": members,
-    }  # fmt: skip
+    })  # fmt: skip
 
 
 def member(node_id: str, address: str, state: str = "alive", generation: int = 5) -> dict[str, Any]:
@@ -38,7 +37,7 @@ VIEWS = {
 }
 
 
-def fake_fetch(address: str, timeout: float) -> dict[str, Any]:
+def fake_fetch(address: str, timeout: float) -> Status:
     if address not in VIEWS:
         raise PeerUnavailable(f"{address}: unavailable")
     return VIEWS[address]
@@ -50,7 +49,7 @@ def test_discover_walks_two_views_and_marks_the_unreachable() -> None:
     by_id = {p.id: p for p in peers}
     assert by_id["a"].state == "self"
     assert by_id["c"].status is None and by_id["c"].error.startswith("unreachable")
-    assert by_id["d"].status is not None and by_id["d"].status["step"] == 30
+    assert by_id["d"].status is not None and by_id["d"].status.step == 30
 
 
 def test_discover_keeps_the_newest_generation_of_one_address() -> None:

@@ -53,7 +53,9 @@ def test_ctl_plain_output_needs_no_rich(verb: str) -> None:
     }  # fmt: skip
     code = (
         "from gossip.cli import ctl\n"
-        f"assert ctl._run([{verb!r}, '--target', 'a:1'], lambda a, t: {status!r}) == 0"
+        "from gossip.status import Status\n"
+        f"status = Status.from_json({status!r})\n"
+        f"assert ctl._run([{verb!r}, '--target', 'a:1'], lambda a, t: status) == 0"
     )
     assert heavy(loaded_after(code)) == set()
 

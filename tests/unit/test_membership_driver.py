@@ -11,7 +11,7 @@ from gossip.clock import ManualClock
 from gossip.membership import MemberEntry, MembershipConfig
 from gossip.membership.types import Digest
 from gossip.membership_driver import MembershipDriver
-from gossip.transport.base import StatusDict
+from gossip.status import Status
 from gossip.transport.memory import InMemoryNetwork
 
 
@@ -24,8 +24,8 @@ class _Peer:
     def on_push_pull(self, digest: Digest) -> Digest:
         return self.driver.merge(digest)
 
-    def on_status(self) -> StatusDict:
-        return {}
+    def on_status(self) -> Status:
+        return Status()
 
 
 def cluster(n: int, clock: ManualClock, seeds: tuple[str, ...]) -> list[MembershipDriver]:
@@ -56,8 +56,7 @@ def test_rounds_through_the_wire_form_the_cluster_and_count_events() -> None:
     drivers = formed(4, ManualClock())
     for d in drivers:
         members = d.status()
-        assert len(members) == 3 and {m["state"] for m in members} == {"alive"}
-        assert set(members[0]) == {"id", "address", "state", "generation", "last_heard_s"}
+        assert len(members) == 3 and {m.state for m in members} == {"alive"}
         assert d.event_counts()["joined"] == 3
         assert set(d.event_counts()) == {
             *("joined", "suspect", "alive", "dead", "left", "rejoined"),

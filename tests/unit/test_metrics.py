@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import urllib.request
-from typing import Any
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,6 +14,7 @@ from gossip.averaging.pairwise import RAW_CODEC, Snapshot, encode
 from gossip.clock import ManualClock
 from gossip.errors import ExchangeRefused, PeerUnavailable, UsageError
 from gossip.metrics import METRICS, MetricsServer, NodeCollector, bytes_by_codec
+from gossip.status import ByteCounts, CodecBytes, Status
 from gossip.transport.base import Completion, Traffic
 from gossip.transport.metered import (
     EMA_WEIGHT,
@@ -132,15 +133,15 @@ def test_other_codecs_give_no_distance_sample_but_still_count() -> None:
 
 
 class FakeNode:
-    def __init__(self, status: dict[str, Any]) -> None:
+    def __init__(self, status: Status) -> None:
         self._status = status
         self.refusals = {"fingerprint_mismatch": 2}
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> Status:
         return self._status
 
 
-STATUS: dict[str, Any] = {
+STATUS = Status.from_json({
     "id": "n0", "address": "127.0.0.1:1", "generation": 7, "uptime_s": 3.0, "state": "training",
     "step": 120, "samples_seen": 3840, "loss": 0.25, "accuracy": 0.9,
     "metric": {"name": "accuracy", "value": 0.9}, "dataset": "digits",
@@ -152,7 +153,7 @@ STATUS: dict[str, Any] = {
     ],
     "schedule": {"local_steps": 2, "steps_per_exchange": 1.5, "completed": 80, "waits": 30,
                  "waiting_s": 1.25, "in_flight": 1},
-}  # fmt: skip
+})  # fmt: skip
 
 
 def scrape(collector: NodeCollector) -> str:
@@ -192,18 +193,16 @@ def test_collector_exports_every_documented_metric() -> None:
 
 def test_a_failing_scrape_does_not_raise() -> None:
     class Broken(FakeNode):
-        def status(self) -> dict[str, Any]:
+        def status(self) -> Status:
             raise RuntimeError("boom")
 
     assert "gossip_" not in scrape(NodeCollector(Broken(STATUS)))
 
 
-def test_bytes_by_codec_reads_either_shape_or_falls_back_to_the_codec() -> None:
+def test_bytes_by_codec_adds_the_rest_as_other_or_falls_back_to_the_codec() -> None:
     assert bytes_by_codec(STATUS) == {"none": (100, 90)}
-    nested = {**STATUS, "bytes": {"sent": 9, "received": 1, "by_codec": {"fp16": {"sent": 5}}}}
+    nested = replace(STATUS, bytes=ByteCounts(9, 1, {"fp16": CodecBytes(sent=5)}))
     assert bytes_by_codec(nested) == {"fp16": (5, 0), "other": (4, 1)}
-    flat = {**STATUS, "bytes": {"by_codec": {"int8": 7, "none": 3}}}
-    assert bytes_by_codec(flat) == {"int8": (7, 0), "none": (3, 0)}
 
 
 def test_endpoint_serves_and_a_port_in_use_is_one_usage_error() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from gossip.errors import ExchangeRefused
 from gossip.robust import Guard, RobustConfig, clip, is_outlier
+from gossip.status import QuarantinedPeer
 
 
 def test_clip_bounds_the_norm_and_keeps_direction() -> None:
@@ -71,9 +72,7 @@ def test_quarantine_after_repeats_then_release() -> None:
         guard.admit("bad", 23.0)
     assert refused.value.reason == "quarantined"
     status = guard.status(23.0)
-    assert status["quarantines"] == 1
-    assert status["quarantined"] == [
-        {"id": "bad", "remaining_s": 29.0, "reason": "non_finite", "strikes": 4}
-    ]
+    assert status.quarantines == 1
+    assert status.quarantined == [QuarantinedPeer("bad", 29.0, "non_finite", 4)]
     assert not guard.quarantined("bad", 52.5)
     guard.admit("bad", 52.5)

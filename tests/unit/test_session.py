@@ -15,8 +15,8 @@ import pytest
 from gossip.averaging.pairwise import RAW_CODEC, Snapshot
 from gossip.errors import ExchangeRefused, WireError
 from gossip.membership.types import Digest
+from gossip.status import Status
 from gossip.transport._pb import gossip_pb2 as pb
-from gossip.transport.base import StatusDict
 from gossip.transport.session import initiate, respond
 from gossip.transport.wire import CHUNK_BYTES, decode_frame, encode_frame, snapshot_frames
 
@@ -76,8 +76,8 @@ class FakeHandler:
     def on_push_pull(self, digest: Digest) -> Digest:
         return digest
 
-    def on_status(self) -> StatusDict:
-        return {}
+    def on_status(self) -> Status:
+        return Status()
 
 
 def run_exchange(offer: Snapshot, handler: FakeHandler, refuse_reply: str = "") -> list[Snapshot]:

@@ -1,4 +1,4 @@
-"""Table rendering for gossip-ctl and gossip-cluster, from plain status dicts."""
+"""Table rendering for gossip-ctl and gossip-cluster, from statuses and report dicts."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from gossip.cli.cells import (
     node_text,
 )
 from gossip.cli.table import PeerView, live_table, progress_line, render, summary_table
+from gossip.status import Status
 
 
-def status(node_id: str = "a", **overrides: Any) -> dict[str, Any]:
+def status_json(node_id: str = "a", **overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "id": node_id,
         "address": "127.0.0.1:47001",
@@ -43,6 +44,10 @@ def status(node_id: str = "a", **overrides: Any) -> dict[str, Any]:
     }  # fmt: skip
     base.update(overrides)
     return base
+
+
+def status(node_id: str = "a", **overrides: Any) -> Status:
+    return Status.from_json(status_json(node_id, **overrides))
 
 
 @pytest.mark.parametrize(
@@ -141,7 +146,7 @@ def test_progress_line_summarizes_answering_peers() -> None:
 
 def test_summary_table_uses_reports_and_flags_missing_ones() -> None:
     reports: dict[str, dict[str, Any] | None] = {
-        "node-0": {"status": status("node-0"), "history": [{"loss": 0.1234}]},
+        "node-0": {"status": status_json("node-0"), "history": [{"loss": 0.1234}]},
         "node-1": None,
     }
     text = render(summary_table(reports), width=160)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from google.protobuf.message import DecodeError
@@ -10,6 +11,7 @@ from google.protobuf.message import DecodeError
 from gossip.averaging.pairwise import RAW_CODEC, Snapshot
 from gossip.errors import WireError
 from gossip.membership.types import Digest, MemberEntry, State
+from gossip.status import Status
 from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport.control import status_from_pb, status_to_pb
 from gossip.transport.wire import (
@@ -276,77 +278,81 @@ def test_digest_entry_with_unknown_state_is_dropped() -> None:
     assert [e.id for e in digest_from_pb(message).entries] == ["n2"]
 
 
-def make_status(accuracy: float | None) -> dict[str, object]:
-    return {
-        "id": "n1",
-        "address": "127.0.0.1:7000",
-        "generation": 7,
-        "uptime_s": 12.5,
-        "state": "training",
-        "step": 300,
-        "samples_seen": 9600,
-        "loss": None if accuracy is None else 0.25,  # None: no training step yet
-        "accuracy": accuracy,
-        "metric": {"name": "accuracy" if accuracy is not None else "r2", "value": 0.5},
-        "dataset": "digits",
-        "exchanges": {"ok": 10, "failed": 2, "refused": 1},
-        "bytes": {
-            "sent": 123456789,
-            "received": 987654321,
-            "by_codec": {
-                "topk:0.01": {"sent": 1000, "received": 900},
-                "full": {"sent": 5, "received": 6},
+def make_status(accuracy: float | None) -> Status:
+    return Status.from_json(
+        {
+            "id": "n1",
+            "address": "127.0.0.1:7000",
+            "generation": 7,
+            "uptime_s": 12.5,
+            "state": "training",
+            "step": 300,
+            "samples_seen": 9600,
+            "loss": None if accuracy is None else 0.25,  # None: no training step yet
+            "accuracy": accuracy,
+            "metric": {"name": "accuracy" if accuracy is not None else "r2", "value": 0.5},
+            "dataset": "digits",
+            "exchanges": {"ok": 10, "failed": 2, "refused": 1},
+            "bytes": {
+                "sent": 123456789,
+                "received": 987654321,
+                "by_codec": {
+                    "topk:0.01": {"sent": 1000, "received": 900},
+                    "full": {"sent": 5, "received": 6},
+                },
             },
-        },
-        "references": {
-            "count": 2,
-            "bytes": 4096,
-            "max_count": 8,
-            "evictions": 1,
-            "resets": 3,
-            "consensus_step": 0.2,
-        },
-        "model": {"params": 2410, "fingerprint": "mlp:abc"},
-        "compression": "topk:0.01",
-        "members": [
-            {
-                "id": "n2",
-                "address": "127.0.0.1:7001",
-                "state": "suspect",
-                "generation": 3,
-                "last_heard_s": 1.5,
-            }
-        ],
-        "protection": {
-            "quarantined": [{"id": "bad", "remaining_s": 12.5, "reason": "scale", "strikes": 3}],
-            "quarantines": 1,
-            "clipped": 4,
-            "unauthenticated": 5,
-            "limited": 6,
-            "malformed": 7,
-            "refusals": {"scale": 3, "busy": 1},
-        },
-        "recovery": {
-            "resumed": True,
-            "resumed_step": 120,
-            "checkpoints_saved": 3,
-            "checkpoints_skipped": 1,
-            "last_checkpoint_step": 300,
-            "catchup_state": "done",
-            "catchup_donor": "n2",
-            "catchup_step": 280,
-            "catchup_s": 0.25,
-            "fetches_served": 2,
-        },
-        "schedule": {
-            "local_steps": 2,
-            "steps_per_exchange": None if accuracy is None else 1.5,
-            "completed": 80,
-            "waits": 30,
-            "waiting_s": 1.25,
-            "in_flight": 1,
-        },
-    }
+            "references": {
+                "count": 2,
+                "bytes": 4096,
+                "max_count": 8,
+                "evictions": 1,
+                "resets": 3,
+                "consensus_step": 0.2,
+            },
+            "model": {"params": 2410, "fingerprint": "mlp:abc"},
+            "compression": "topk:0.01",
+            "members": [
+                {
+                    "id": "n2",
+                    "address": "127.0.0.1:7001",
+                    "state": "suspect",
+                    "generation": 3,
+                    "last_heard_s": 1.5,
+                }
+            ],
+            "protection": {
+                "quarantined": [
+                    {"id": "bad", "remaining_s": 12.5, "reason": "scale", "strikes": 3}
+                ],
+                "quarantines": 1,
+                "clipped": 4,
+                "unauthenticated": 5,
+                "limited": 6,
+                "malformed": 7,
+                "refusals": {"scale": 3, "busy": 1},
+            },
+            "recovery": {
+                "resumed": True,
+                "resumed_step": 120,
+                "checkpoints_saved": 3,
+                "checkpoints_skipped": 1,
+                "last_checkpoint_step": 300,
+                "catchup_state": "done",
+                "catchup_donor": "n2",
+                "catchup_step": 280,
+                "catchup_s": 0.25,
+                "fetches_served": 2,
+            },
+            "schedule": {
+                "local_steps": 2,
+                "steps_per_exchange": None if accuracy is None else 1.5,
+                "completed": 80,
+                "waits": 30,
+                "waiting_s": 1.25,
+                "in_flight": 1,
+            },
+        }
+    )
 
 
 @pytest.mark.parametrize("accuracy", [0.875, None])
@@ -354,3 +360,4 @@ def test_status_round_trip(accuracy: float | None) -> None:
     status = make_status(accuracy)
     wire = pb.StatusReply.FromString(status_to_pb(status).SerializeToString())
     assert status_from_pb(wire) == status
+    assert Status.from_json(json.loads(json.dumps(status.as_json()))) == status  # reports, --json
