@@ -1,144 +1,480 @@
 """Configuration of a peer: one frozen dataclass, every field documented, validated once.
 
-The CLI builds it from flags; the Python API takes it directly. Invalid
-values raise :class:`~gossip.errors.UsageError` with one line naming the field.
+The Python API takes it directly; ``gossip-node`` builds its flags from the
+fields (gossip/cli/node.py): each field's :func:`flag` metadata holds its
+group, help text and how the flag's text becomes the field's value, so a flag
+is declared here and nowhere else. Invalid values raise
+:class:`~gossip.errors.UsageError` with one line naming the flag.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import socket
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from gossip.address import parse_address
+from gossip.address import parse_address, parse_peers
 from gossip.compression import parse_spec
 from gossip.errors import UsageError
 from gossip.names import address_problem, id_problem
+
+NETWORK, DATA, TRAINING, RUN = "network", "data", "training", "run"
+OBSERVABILITY, RECOVERY, PROTECTION = (
+    "observability",
+    "checkpoints and catch-up",
+    "security and robust averaging",
+)
+"""The groups of ``gossip-node --help``, in the order they are listed."""
+
+FLAG = "flag"
+"""The metadata key of a field's :class:`Flag`."""
+
+
+@dataclass(frozen=True)
+class Flag:
+    """How a field appears on gossip-node's command line."""
+
+    group: str
+    help: str
+    metavar: str | None = None
+    choices: tuple[str, ...] = ()
+    name: str = ""
+    """The flag without its dashes; empty: the field's name with dashes."""
+    text: str | None = None
+    """The flag's default as text, for a field that holds the text parsed (peers, shard)."""
+    parse: Callable[[Any], Any] | None = None
+    """From the flag's value to the field's (text to a tuple; a switch to its opposite)."""
+
+
+def flag(group: str, help: str, **details: Any) -> Mapping[str, Flag]:
+    """A field's metadata: its flag (see :class:`Flag`)."""
+    return {FLAG: Flag(group, help, **details)}
+
+
+@dataclass(frozen=True)
+class Option:
+    """A NodeConfig field as gossip-node parses it."""
+
+    field: str
+    flag: Flag
+    kind: type
+    """What the flag's text becomes: ``int``, ``float``, ``str``, or ``bool`` for a switch."""
+    default: Any
+
+    @property
+    def option(self) -> str:
+        return "--" + (self.flag.name or self.field.replace("_", "-"))
+
+    @property
+    def dest(self) -> str:
+        """Its name in the parsed arguments and as a key of a config file."""
+        return self.option[2:].replace("-", "_")
+
+    def value(self, parsed: Any) -> Any:
+        """The field's value for what the flag parsed to."""
+        return parsed if self.flag.parse is None else self.flag.parse(parsed)
+
+
+def options() -> list[Option]:
+    """Every field with a flag, in field order (the order of ``gossip-node --help``)."""
+    hints = typing.get_type_hints(NodeConfig)
+    found = []
+    for f in dataclasses.fields(NodeConfig):
+        spec = f.metadata.get(FLAG)
+        if spec is None:
+            continue
+        kinds = [k for k in typing.get_args(hints[f.name]) if k is not type(None)]
+        kind = str if spec.text is not None else (kinds[0] if kinds else hints[f.name])
+        default = spec.text if spec.text is not None else f.default
+        found.append(Option(f.name, spec, kind, default))
+    return found
+
+
+def _shard(text: str) -> tuple[int, int]:
+    from gossip.data import parse_shard  # numpy: only when a config is built
+
+    return parse_shard(text)
+
+
+def _token(text: str | None) -> str | None:
+    from gossip.transport.security import resolve_token
+
+    return resolve_token(text)  # the flag, else $GOSSIP_TOKEN
 
 
 @dataclass(frozen=True)
 class NodeConfig:
     """Everything one peer needs to know; defaults suit a laptop run on ``digits``."""
 
-    id: str = ""
+    # ------------------------------------------------------------ network
+    id: str = field(default="", metadata=flag(NETWORK, "node id (default: node-<random>)"))
     """Node id shown to others; empty: ``node-`` plus a random suffix."""
-    listen: str = "127.0.0.1:50051"
-    """HOST:PORT to serve on; port 0 picks a free port."""
-    advertise: str = ""
-    """HOST:PORT others should dial; empty: the listen address (with the host name for 0.0.0.0)."""
-    peers: tuple[str, ...] = ()
-    """Seed addresses; members learnt through gossip are as good as seeds."""
+    listen: str = field(
+        default="127.0.0.1:50051",
+        metadata=flag(NETWORK, "HOST:PORT to serve on; port 0 picks one (default: %(default)s)"),
+    )
+    advertise: str = field(
+        default="",
+        metadata=flag(
+            NETWORK,
+            "HOST:PORT others dial (default: the listen address; for 0.0.0.0 or :: this "
+            "host's name)",
+        ),
+    )
+    peers: tuple[str, ...] = field(
+        default=(),
+        metadata=flag(
+            NETWORK, "comma-separated seed addresses HOST:PORT", text="", parse=parse_peers
+        ),
+    )
+    """Seed addresses; members learnt through gossip are as good as seeds. A name that does
+    not resolve (yet) is no error: the membership loop keeps retrying (Compose services)."""
+    gossip_interval: float = field(
+        default=0.2,
+        metadata=flag(
+            NETWORK,
+            "start an exchange after this many seconds even without a new training step "
+            "(default: %(default)s)",
+            metavar="SECONDS",
+        ),
+    )
+    """With ``local_steps`` a peer starts an exchange after every step; this paces the rest
+    (averaging only, slow steps)."""
+    local_steps: int = field(
+        default=2,
+        metadata=flag(
+            NETWORK,
+            "at most N training steps past the last completed exchange, then wait for one "
+            "(at most --exchange-timeout; not when alone); 0: free-running, exchanges every "
+            "--gossip-interval (default: %(default)s)",
+            metavar="N",
+        ),
+    )
+    """See gossip/schedule.py."""
+    heartbeat_interval: float | None = field(
+        default=None,
+        metadata=flag(
+            NETWORK,
+            "seconds between membership rounds (default: the profile's, 0.2 lan, 1.0 wan)",
+            metavar="SECONDS",
+        ),
+    )
+    membership: str = field(
+        default="lan",
+        metadata=flag(
+            NETWORK,
+            "failure-detection profile: lan detects a crash in ~2 s, wan in ~10 s "
+            "(default: %(default)s)",
+            choices=("lan", "wan"),
+        ),
+    )
+    """``wan`` tolerates multi-second pauses; see gossip/membership/config.py."""
+    exchange_timeout: float = field(
+        default=10.0,
+        metadata=flag(
+            NETWORK, "deadline of one exchange (default: %(default)s)", metavar="SECONDS"
+        ),
+    )
+    alpha: float = field(
+        default=0.5,
+        metadata=flag(
+            NETWORK,
+            "fraction of the difference each side moves (default: %(default)s = pairwise mean)",
+        ),
+    )
+    compression: str = field(
+        default="sign",
+        metadata=flag(
+            NETWORK,
+            "payload codec: none | fp16 | int8 | sign | topk:FRACTION[:sign] | randk:FRACTION | "
+            "qsgd:LEVELS, optionally prefixed by blocks:K+ to send one of K blocks per exchange "
+            "(default: %(default)s)",
+            metavar="SPEC",
+        ),
+    )
+    """gossip/compression/spec.py. Default sign: in bench/compression.py the cheapest codec that
+    kept float32 accuracy within 0.5 point on every task and schedule (digits IID and
+    dirichlet:0.5, a 1.19M-parameter model), with 19 to 26 times fewer bytes to reach it."""
+    consensus_step: float | None = field(
+        default=None,
+        metadata=flag(
+            NETWORK,
+            "step toward the peer in compressed exchanges, (0, 1] (default: --alpha)",
+            metavar="GAMMA",
+        ),
+    )
+    """Gamma; ``alpha`` keeps every codec stable because the pair's references follow its own
+    move (bench/compression.py)."""
+    reference_memory: float = field(
+        default=256.0,
+        metadata=flag(
+            NETWORK,
+            "memory for per-neighbour references of compressed exchanges (default: %(default)s)",
+            metavar="MIB",
+        ),
+    )
+    """LRU; at least one neighbour is always kept."""
 
-    dataset: str = "digits"
-    """``digits``, ``clusters``, ``diabetes``, ``synthetic``, or a path to ``.npz`` / ``.csv``."""
-    label_column: str | None = None
-    """For CSV: name or 0-based index of the label column (default: the last)."""
-    synthetic_samples: int = 2000
-    synthetic_features: int = 20
-    synthetic_classes: int = 4
-    holdout: float = 0.2
-    """Fraction of the data held out for evaluation; no peer trains on it."""
-    partition: str = "iid"
-    """``iid``, ``dirichlet:ALPHA`` (label skew) or ``feature:COLUMN`` (sorted ranges)."""
-    shard: tuple[int, int] = (0, 1)
-    """(I, N): this peer trains on part I of N."""
+    # ------------------------------------------------------------ data
+    dataset: str = field(
+        default="digits",
+        metadata=flag(
+            DATA,
+            "digits | clusters (harder, 10 classes) | diabetes | synthetic | FILE.npz | FILE.csv "
+            "(default: %(default)s)",
+        ),
+    )
+    label_column: str | None = field(
+        default=None,
+        metadata=flag(DATA, "CSV label column, name or 0-based index (default: last)"),
+    )
+    synthetic_samples: int = field(
+        default=2000,
+        metadata=flag(DATA, "synthetic: samples (default: %(default)s)", name="samples"),
+    )
+    synthetic_features: int = field(
+        default=20,
+        metadata=flag(DATA, "synthetic: features (default: %(default)s)", name="features"),
+    )
+    synthetic_classes: int = field(
+        default=4, metadata=flag(DATA, "synthetic: classes (default: %(default)s)", name="classes")
+    )
+    holdout: float = field(
+        default=0.2,
+        metadata=flag(DATA, "held-out fraction nobody trains on (default: %(default)s)"),
+    )
+    partition: str = field(
+        default="iid",
+        metadata=flag(DATA, "iid | dirichlet:ALPHA | feature:COLUMN (default: %(default)s)"),
+    )
+    """``dirichlet:ALPHA``: label skew; ``feature:COLUMN``: sorted ranges."""
+    shard: tuple[int, int] = field(
+        default=(0, 1),
+        metadata=flag(
+            DATA,
+            "train on part I of N (default: %(default)s)",
+            metavar="I/N",
+            text="0/1",
+            parse=_shard,
+        ),
+    )
 
-    model: str = "mlp:64,32"
-    """``mlp:H1,H2,...`` hidden layer sizes (relu); ``mlp:`` for a linear model."""
-    model_factory: str = ""
-    """``package.module:function`` returning the user's own model (and data) instead of
-    ``model``: a compiled Keras model or any gossip.Trainable (gossip/factory.py)."""
-    loss: str = "auto"
-    """``ce``, ``mse``, or ``auto`` (ce for classification, mse for regression)."""
-    optimizer: str = "adam"
-    """``sgd``, ``momentum`` or ``adam``."""
-    lr: float | None = None
-    """Learning rate; None: the optimizer's default."""
-    batch_size: int = 32
-    max_steps: int | None = None
-    """Stop training after this many steps but keep gossiping (0: averaging only)."""
-    step_rate: float = 0.0
-    """At most this many training steps per second (0: as fast as the CPU allows).
-
-    Sets the ratio of computation to communication, as a slower device or a
-    larger model would; the demo and benchmarks use it so that a tiny model on
-    a laptop still gossips a few times per hundred steps."""
-    blas_threads: int = 1
-    """Threads of numpy's BLAS in this process (0: numpy's own default, one per core).
-
-    OpenBLAS's workers spin between calls: an idle peer with them used 8% of a
-    core, with one thread 0.3%. A peer's matrices are small, and it shares the
-    CPU with its serving threads and often with other peers on the host."""
-
-    gossip_interval: float = 0.2
-    """Seconds after which a peer starts an exchange even without a new training step
-    (averaging only, slow steps); with ``local_steps`` it starts one after every step."""
-    local_steps: int = 2
-    """At most this many training steps past the last completed exchange; then training waits
-    for one (at most one exchange deadline, never when nobody is alive). 0: free-running,
-    exchanges on the ``gossip_interval`` timer only (gossip/schedule.py)."""
-    alpha: float = 0.5
-    """Fraction of the difference each side moves in an exchange (0.5: pairwise mean)."""
-    compression: str = "sign"
-    """Payload codec ``[blocks:K+]CODEC`` (gossip/compression/spec.py): ``none``, ``fp16``,
-    ``int8``, ``sign``, ``topk:FRACTION``, ``randk:FRACTION``, ``qsgd:LEVELS``. Default sign:
-    in bench/compression.py the cheapest codec that kept float32 accuracy within 0.5 point
-    on every task and schedule (digits IID and dirichlet:0.5, a 1.19M-parameter model),
-    with 19 to 26 times fewer bytes to reach it."""
-    consensus_step: float | None = None
-    """Gamma of compressed exchanges, in (0, 1]; None: ``alpha``, which every codec keeps
-    stable because the pair's references follow its own move (bench/compression.py)."""
-    reference_memory: float = 256.0
-    """MiB of per-neighbour references for compressed exchanges (LRU; at least one neighbour)."""
-    exchange_timeout: float = 10.0
-    """Deadline of one exchange, in seconds."""
-    heartbeat_interval: float | None = None
-    """Seconds between membership rounds (heartbeat bump + push-pulls); None: the profile's."""
-    membership: str = "lan"
-    """Membership timing profile: ``lan`` (crash detected in about 2 s) or ``wan`` (about
-    10 s, tolerates multi-second pauses); see gossip/membership/config.py."""
-    eval_interval: float = 1.0
-    """Seconds between held-out evaluations."""
-
-    duration: float | None = None
-    """Seconds to run; None: until SIGTERM / Ctrl-C."""
-    seed: int = 0
+    # ------------------------------------------------------------ training
+    model: str = field(
+        default="mlp:64,32",
+        metadata=flag(
+            TRAINING,
+            "mlp:H1,H2,... hidden widths (relu); mlp: or linear: no hidden layer "
+            "(default: %(default)s)",
+        ),
+    )
+    model_factory: str = field(
+        default="",
+        metadata=flag(
+            TRAINING,
+            "your own model instead of --model: a function returning a compiled Keras model "
+            "or a gossip.Trainable, optionally with its data (e.g. examples.keras_seed:model)",
+            metavar="MODULE:FUNCTION",
+        ),
+    )
+    """``package.module:function`` (gossip/factory.py)."""
+    loss: str = field(
+        default="auto", metadata=flag(TRAINING, "ce | mse | auto (default: %(default)s)")
+    )
+    """``auto``: ce for classification, mse for regression."""
+    optimizer: str = field(
+        default="adam", metadata=flag(TRAINING, "sgd | momentum | adam (default: %(default)s)")
+    )
+    lr: float | None = field(
+        default=None, metadata=flag(TRAINING, "learning rate (default: the optimizer's)")
+    )
+    batch_size: int = field(default=32, metadata=flag(TRAINING, "(default: %(default)s)"))
+    max_steps: int | None = field(
+        default=None,
+        metadata=flag(TRAINING, "stop training after N steps but keep averaging (0: average only)"),
+    )
+    step_rate: float = field(
+        default=0.0,
+        metadata=flag(
+            TRAINING,
+            "at most this many training steps per second (default: 0 = unlimited)",
+            metavar="HZ",
+        ),
+    )
+    """Sets the ratio of computation to communication, as a slower device or a larger model
+    would; the demo and benchmarks use it so that a tiny model on a laptop still gossips a
+    few times per hundred steps."""
+    blas_threads: int = field(
+        default=1,
+        metadata=flag(
+            TRAINING,
+            "threads of numpy's BLAS (default: %(default)s; 0: one per core)",
+            metavar="N",
+        ),
+    )
+    """OpenBLAS's workers spin between calls: an idle peer with them used 8% of a core, with
+    one thread 0.3%. A peer's matrices are small, and it shares the CPU with its serving
+    threads and often with other peers on the host."""
+    eval_interval: float = field(
+        default=1.0,
+        metadata=flag(
+            TRAINING,
+            "seconds between held-out evaluations (default: %(default)s)",
+            metavar="SECONDS",
+        ),
+    )
+    seed: int = field(
+        default=0,
+        metadata=flag(TRAINING, "shared seed of split and initial model (default: %(default)s)"),
+    )
     """Seeds the data split and initial model (shared by all peers) and this peer's batches."""
-    report: str | None = None
-    """Path of a JSON report written at exit (final status and history)."""
-    log_format: str = "text"
-    """``text`` or ``json``."""
-    metrics_port: int | None = None
-    """Serve Prometheus metrics on this port (on the --listen host); None: no endpoint."""
-    tensorboard_dir: str | None = None
-    """Write TensorBoard scalars under DIR/<id>/ at every evaluation; None: none."""
-    checkpoint_dir: str | None = None
-    """Write checkpoints to DIR (one directory per node) and resume from the newest valid one."""
-    checkpoint_interval: float = 30.0
-    """Seconds between periodic checkpoints (one is also written at shutdown)."""
-    bootstrap: bool = True
+
+    # ------------------------------------------------------------ run
+    duration: float | None = field(
+        default=None,
+        metadata=flag(
+            RUN, "stop after this long (default: until SIGTERM/Ctrl-C)", metavar="SECONDS"
+        ),
+    )
+    report: str | None = field(
+        default=None,
+        metadata=flag(RUN, "write a JSON report (final status, history) at exit", metavar="FILE"),
+    )
+    log_format: str = field(
+        default="text",
+        metadata=flag(RUN, "(default: %(default)s)", choices=("text", "json")),
+    )
+    log_level: str = field(
+        default="info",
+        metadata=flag(RUN, "(default: %(default)s)", choices=("debug", "info", "warning", "error")),
+    )
+
+    # ------------------------------------------------------------ observability
+    metrics_port: int | None = field(
+        default=None,
+        metadata=flag(
+            OBSERVABILITY,
+            "serve Prometheus metrics on http://LISTEN-HOST:PORT/metrics (0: any free port)",
+            metavar="PORT",
+        ),
+    )
+    tensorboard_dir: str | None = field(
+        default=None,
+        metadata=flag(
+            OBSERVABILITY,
+            "write TensorBoard scalars under DIR/<id>/ (tensorboard --logdir DIR)",
+            metavar="DIR",
+        ),
+    )
+    """Written at every evaluation."""
+
+    # ------------------------------------------------------------ checkpoints and catch-up
+    checkpoint_dir: str | None = field(
+        default=None,
+        metadata=flag(
+            RECOVERY,
+            "write checkpoints to DIR (one per node) and resume from the newest valid one",
+            metavar="DIR",
+        ),
+    )
+    checkpoint_interval: float = field(
+        default=30.0,
+        metadata=flag(
+            RECOVERY,
+            "seconds between checkpoints; one is also written at shutdown (default: %(default)s)",
+            metavar="SECONDS",
+        ),
+    )
+    bootstrap: bool = field(
+        default=True,
+        metadata=flag(
+            RECOVERY,
+            "do not pull a recent model from a neighbour before training",
+            name="no-bootstrap",
+            parse=lambda no: not no,
+        ),
+    )
     """Before training, pull a recent model from an alive neighbour ahead of us (catch-up)."""
-    bootstrap_timeout: float = 10.0
-    """Seconds to wait for the first alive neighbour before training without catch-up."""
-    token: str | None = field(default=None, repr=False)
-    """Cluster token checked on every RPC (also $GOSSIP_TOKEN); None: an open cluster."""
-    tls_cert: str | None = None
-    """PEM certificate this node serves (and presents as a client for mutual TLS)."""
-    tls_key: str | None = None
-    """PEM private key of ``tls_cert``."""
-    tls_ca: str | None = None
-    """PEM CA that peers' certificates must chain to; with a cert: mutual TLS."""
-    max_step_norm: float | None = None
-    """Clip the increment of one exchange to this L2 norm; None: no clipping."""
-    max_scale: float = 10.0
-    """Refuse an increment longer than this many times the model's own norm (at least 1)."""
-    drop_outliers: bool = False
-    """Refuse increments over 5 times the median of recent ones (after 10 exchanges)."""
-    quarantine: float = 60.0
-    """Seconds a peer is refused after 3 bad exchanges within a minute."""
-    slowdown: float = 1.0
-    """TEST KNOB: make each training step this many times slower (a straggler)."""
+    bootstrap_timeout: float = field(
+        default=10.0,
+        metadata=flag(
+            RECOVERY,
+            "wait this long for an alive neighbour to catch up from (default: %(default)s)",
+            metavar="SECONDS",
+        ),
+    )
+
+    # ------------------------------------------------------------ security and robust averaging
+    token: str | None = field(
+        default=None,
+        repr=False,
+        metadata=flag(
+            PROTECTION,
+            "cluster token checked on every RPC (default: $GOSSIP_TOKEN; none: open cluster)",
+            parse=_token,
+        ),
+    )
+    """None: an open cluster."""
+    tls_cert: str | None = field(
+        default=None, metadata=flag(PROTECTION, "this node's certificate", metavar="PEM")
+    )
+    """Served, and presented as a client for mutual TLS."""
+    tls_key: str | None = field(
+        default=None, metadata=flag(PROTECTION, "its private key", metavar="PEM")
+    )
+    tls_ca: str | None = field(
+        default=None,
+        metadata=flag(
+            PROTECTION,
+            "CA that peers' certificates must chain to (with --tls-cert: mutual TLS)",
+            metavar="PEM",
+        ),
+    )
+    max_step_norm: float | None = field(
+        default=None,
+        metadata=flag(
+            PROTECTION,
+            "clip the move of one exchange to this L2 norm (same value on every peer)",
+            metavar="NORM",
+        ),
+    )
+    max_scale: float = field(
+        default=10.0,
+        metadata=flag(
+            PROTECTION,
+            "refuse a move longer than X times the model's norm (default: %(default)s)",
+            metavar="X",
+        ),
+    )
+    """At least 1."""
+    drop_outliers: bool = field(
+        default=False,
+        metadata=flag(PROTECTION, "refuse moves over 5x the median of recent ones"),
+    )
+    """After 10 exchanges."""
+    quarantine: float = field(
+        default=60.0,
+        metadata=flag(
+            PROTECTION,
+            "refuse a peer this long after 3 bad exchanges in a minute (default: %(default)s)",
+            metavar="SECONDS",
+        ),
+    )
+    slowdown: float = field(
+        default=1.0,
+        metadata=flag(
+            PROTECTION,
+            "test knob: make training steps FACTOR times slower (default: %(default)s)",
+            metavar="FACTOR",
+        ),
+    )
+    """TEST KNOB: a straggler."""
+
     extra: dict[str, str] = field(default_factory=dict, compare=False)
-    """Free-form labels copied into the report."""
+    """Free-form labels copied into the report (no flag)."""
 
     def __post_init__(self) -> None:
         parse_address(self.listen, "--listen")
@@ -189,6 +525,10 @@ class NodeConfig:
             raise UsageError(f"--metrics-port must be from 0 to 65535, got {self.metrics_port}")
         if self.log_format not in ("text", "json"):
             raise UsageError(f"--log-format must be text or json, got {self.log_format!r}")
+        if self.log_level not in ("debug", "info", "warning", "error"):
+            raise UsageError(
+                f"--log-level must be one of debug, info, warning, error, got {self.log_level!r}"
+            )
         _positive("--checkpoint-interval", self.checkpoint_interval)
         _positive("--bootstrap-timeout", self.bootstrap_timeout)
         if self.max_step_norm is not None:

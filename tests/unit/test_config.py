@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
 from gossip.address import parse_address, parse_peers
-from gossip.config import NodeConfig
+from gossip.cli.node import config_from_args
+from gossip.config import NodeConfig, options
 from gossip.errors import UsageError
 
 
@@ -44,3 +47,14 @@ def test_advertised_address_defaults_to_the_bound_one() -> None:
     assert NodeConfig().advertised("127.0.0.1:4000") == "127.0.0.1:4000"
     assert NodeConfig(advertise="me:1").advertised("0.0.0.0:4000") == "me:1"
     assert not NodeConfig().advertised("0.0.0.0:4000").startswith("0.0.0.0")
+
+
+def test_every_field_is_a_flag_whose_default_is_the_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One declaration per flag (gossip/config.py): the parser and the config cannot drift."""
+    monkeypatch.delenv("GOSSIP_TOKEN", raising=False)
+    assert {o.field for o in options()} == {f.name for f in fields(NodeConfig)} - {"extra"}
+    assert config_from_args([]) == NodeConfig()
+    parsed = config_from_args(["--no-bootstrap", "--samples", "7", "--shard", "1/3",
+                               "--peers", "a:1, b:2", "--log-level", "debug"])  # fmt: skip
+    assert not parsed.bootstrap and parsed.synthetic_samples == 7 and parsed.shard == (1, 3)
+    assert parsed.peers == ("a:1", "b:2") and parsed.log_level == "debug"
