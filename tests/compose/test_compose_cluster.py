@@ -174,14 +174,7 @@ def test_restarted_peer_rejoins_with_a_new_generation(cluster: Cluster) -> None:
         assert entry["generation"] == after["generation"], f"{c} still holds the old generation"
 
 
-def _has_flag(cluster: Cluster, flag: str) -> bool:
-    out = run("docker", "run", "--rm", "--entrypoint", "gossip-node", cluster.image, "--help")
-    return flag in out
-
-
 def test_restarted_peer_resumes_from_its_volume_checkpoint(cluster: Cluster) -> None:
-    if not _has_flag(cluster, "--checkpoint-dir"):
-        pytest.skip("waits for issue 5: gossip-node has no --checkpoint-dir yet")
     step_rate = float(cluster.env["GOSSIP_STEP_RATE"])
     converged(cluster)
     victim = cluster.containers[0]
