@@ -4,7 +4,9 @@ The node builds a :class:`Status`, the wire carries it (gossip.transport.control
 metrics and the tables read its fields, ``gossip-ctl --json`` and ``--report``
 print :meth:`Status.as_json` (the status JSON of the README). Standard library
 only: gossip-ctl loads this module, and must load neither numpy nor the
-averaging code (tests/unit/test_imports.py).
+averaging code (tests/unit/test_imports.py). Plain dataclasses, not frozen
+ones: those cost gossip-ctl twice the CPU to define (4 ms more at start-up);
+a status is built fresh for every call and read, not changed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, TypeVar
 R = TypeVar("R")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Metric:
     """The held-out metric by name (``accuracy``, ``r2``, ...); empty before the first."""
 
@@ -24,20 +26,20 @@ class Metric:
     value: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass
 class ExchangeCounts:
     ok: int = 0
     failed: int = 0
     refused: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass
 class CodecBytes:
     sent: int = 0
     received: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass
 class ByteCounts:
     """Bytes on the wire; ``by_codec``: the exchanges' share per codec (``full``: resets)."""
 
@@ -46,7 +48,7 @@ class ByteCounts:
     by_codec: dict[str, CodecBytes] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReferenceInfo:
     """Per-neighbour references of compressed exchanges (gossip/averaging/references.py)."""
 
@@ -58,7 +60,7 @@ class ReferenceInfo:
     consensus_step: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass
 class ScheduleInfo:
     """What the schedule did so far (gossip/schedule.py)."""
 
@@ -71,13 +73,13 @@ class ScheduleInfo:
     in_flight: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass
 class ModelInfo:
     params: int = 0
     fingerprint: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass
 class MemberInfo:
     """One entry of the peer's membership view (itself not included)."""
 
@@ -89,7 +91,7 @@ class MemberInfo:
     last_heard_s: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass
 class QuarantinedPeer:
     id: str = ""
     remaining_s: float = 0.0
@@ -97,7 +99,7 @@ class QuarantinedPeer:
     strikes: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass
 class Protection:
     """Robust averaging and the transport's defences (gossip/robust.py, transport/security.py)."""
 
@@ -114,7 +116,7 @@ class Protection:
 class Recovery:
     """Checkpoints and catch-up (gossip/checkpoint.py, gossip/bootstrap.py).
 
-    Mutable: the node counts in one and hands out copies.
+    The node counts in one and hands out copies.
     """
 
     resumed: bool = False
@@ -129,7 +131,7 @@ class Recovery:
     fetches_served: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass
 class Status:
     """One peer's own view (README, Status JSON)."""
 
