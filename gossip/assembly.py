@@ -64,7 +64,7 @@ def assemble(
     trainable = parts.model
     replica = Replica(trainable.params, trainable.fingerprint(), config.alpha)
     trainer = Trainer(trainable, replica, parts.batches, parts.test)
-    carrier = transport or grpc_carrier(config, replica.num_params)
+    carrier = transport if transport is not None else grpc_carrier(config, replica.num_params)
     exchanger: Exchanger  # built below; the metered transport asks it only during exchanges
     metered = MeteredTransport(
         wrap_from_env(carrier),  # TEST-ONLY partitions (GOSSIP_TEST_FAULTS)

@@ -57,8 +57,8 @@ def test_token_checked_on_every_rpc(tmp_path: Path) -> None:
         good = GrpcTransport(security=Security(token=TOKEN))
         try:
             status = good.status(node.address, 5.0)
-            assert status["protection"]["unauthenticated"] >= 8
-            assert status["exchanges"]["ok"] == 0
+            assert status.protection.unauthenticated >= 8
+            assert status.exchanges.ok == 0
         finally:
             good.stop(0)
 
