@@ -178,7 +178,11 @@ def status_from_pb(reply: pb.StatusReply) -> StatusDict:
             "resets": reply.references.resets,
             "consensus_step": reply.references.consensus_step,
         },
-        "model": {"params": reply.model.params, "fingerprint": reply.model.fingerprint},
+        "model": {
+            "params": reply.model.params,
+            "averaged": reply.model.averaged or reply.model.params,
+            "fingerprint": reply.model.fingerprint,
+        },
         "compression": reply.compression,
         "members": [
             {
