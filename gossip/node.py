@@ -306,7 +306,7 @@ class Node:
                         break
                 self.schedule.wait_to_step(self.config.exchange_timeout, self._alone)
                 if isinstance(self.model, ReplicaAware):  # our Adam: as synchronous Adam would
-                    self.model.replicas = 1 + self._alive_count()
+                    self.model.replicas = 1 + self._partner_count()
                 began = self.clock.now()
                 if self.trainer.step() is not None:
                     self.schedule.stepped()
@@ -350,13 +350,13 @@ class Node:
             return 0.0
         return interval * self.rng.uniform(0.5, 1.5)
 
-    def _alive_count(self) -> int:
-        """Members alive to average with (ourselves not counted)."""
-        return 0 if self.membership is None else len(self.membership.alive())
+    def _partner_count(self) -> int:
+        """Members to average with (ourselves not counted): see MembershipDriver.reachable."""
+        return 0 if self.membership is None else self.membership.partner_count()
 
     def _alone(self) -> bool:
         """Nobody alive to average with: training does not wait for exchanges."""
-        return self._alive_count() == 0
+        return self._partner_count() == 0
 
     def _membership_loop(self) -> None:
         assert self.membership is not None
