@@ -20,10 +20,14 @@ modules that import grpc):
 
 from __future__ import annotations
 
+import heapq
 import hmac
+import itertools
+import logging
 import os
 import ssl
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -46,6 +50,8 @@ else:
     _StreamStream = grpc.StreamStreamClientInterceptor
 
 from gossip.errors import UsageError
+
+log = logging.getLogger("gossip.transport")
 
 TOKEN_ENV = "GOSSIP_TOKEN"
 TOKEN_HEADER = "authorization"
@@ -321,17 +327,76 @@ class Limiter:
             return len(self._slots)
 
 
+class Deadlines:
+    """Callbacks due at given times, run by one daemon thread (started on first use).
+
+    Every stream has two deadlines; a ``threading.Timer`` each meant two new
+    threads per stream, hostile ones included.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int]] = []  # (when, handle), cancelled ones included
+        self._pending: dict[int, Callable[[], object]] = {}
+        self._handles = itertools.count()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, delay_s: float, callback: Callable[[], object]) -> int:
+        """Run ``callback`` in ``delay_s`` seconds unless cancelled; a handle for :meth:`cancel`."""
+        handle = next(self._handles)
+        with self._wake:
+            self._pending[handle] = callback
+            heapq.heappush(self._heap, (time.monotonic() + delay_s, handle))
+            if len(self._heap) > 2 * len(self._pending) + 64:  # mostly cancelled: compact
+                self._heap = [e for e in self._heap if e[1] in self._pending]
+                heapq.heapify(self._heap)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="deadlines", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+        return handle
+
+    def cancel(self, handle: int) -> None:
+        """Drop the callback (a no-op when it already ran or was cancelled)."""
+        with self._wake:
+            self._pending.pop(handle, None)
+
+    def __len__(self) -> int:
+        with self._wake:
+            return len(self._pending)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while self._heap and self._heap[0][1] not in self._pending:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._wake.wait()
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._wake.wait(wait)
+                    continue
+                callback = self._pending.pop(heapq.heappop(self._heap)[1])
+            try:
+                callback()
+            except Exception:  # the thread must outlive one bad callback
+                log.exception("a stream deadline's callback failed")
+
+
 def limit_streams(
     handler: grpc.RpcMethodHandler[Any, Any],
     limiter: Limiter,
     max_stream_s: float,
     header_deadline_s: float = HEADER_DEADLINE_S,
+    deadlines: Deadlines | None = None,
 ) -> grpc.RpcMethodHandler[Any, Any]:
     """A response-streaming handler wrapped by the limiter and two deadlines.
 
     The stream is cut when it sent no message within ``header_deadline_s``,
     and when it outlives ``max_stream_s``.
     """
+    deadlines = deadlines or Deadlines()
     behavior = handler.stream_stream or handler.unary_stream
     assert behavior is not None, "only response-streaming methods are limited"
     streaming = handler.stream_stream is not None
@@ -342,26 +407,23 @@ def limit_streams(
         if slot is None:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many concurrent streams")
         assert slot is not None
-        timers = [threading.Timer(max_stream_s, context.cancel)]
+        timers = [deadlines.add(max_stream_s, context.cancel)]
         if streaming:
-            header_timer = threading.Timer(header_deadline_s, context.cancel)
+            header_timer = deadlines.add(header_deadline_s, context.cancel)
             timers.append(header_timer)
 
             def talked() -> None:
-                header_timer.cancel()
+                deadlines.cancel(header_timer)
                 limiter.admit(slot)
 
             request = _admitted_on_first(request, talked)
         else:
             limiter.admit(slot)  # a unary request is already here
-        for timer in timers:
-            timer.daemon = True
-            timer.start()
         try:
             yield from behavior(request, context)
         finally:
             for timer in timers:
-                timer.cancel()
+                deadlines.cancel(timer)
             limiter.release(slot)
 
     make = (

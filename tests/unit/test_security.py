@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
 
 from gossip.errors import UsageError
-from gossip.transport.security import Limiter, bearer_token, load_tls, resolve_token
+from gossip.transport.security import Deadlines, Limiter, bearer_token, load_tls, resolve_token
 
 from ..tls import make_pki
 
@@ -65,6 +66,22 @@ def test_silent_streams_yield_their_slots() -> None:
     assert silent[0] is not None
     limiter.release(silent[0])  # the evicted stream's own end changes nothing
     assert limiter.active() == 3 and limiter.rejected == 0
+
+
+def test_deadlines_run_in_order_once_and_cancelled_ones_never() -> None:
+    deadlines = Deadlines()
+    ran: list[str] = []
+    done = threading.Event()
+    deadlines.add(0.2, lambda: (ran.append("late"), done.set()))
+    cancelled = deadlines.add(0.05, lambda: ran.append("cancelled"))
+    deadlines.add(0.01, lambda: ran.append("early"))
+    deadlines.cancel(cancelled)
+    assert done.wait(10)
+    deadlines.cancel(cancelled)  # again, and after the others ran: no-ops
+    assert ran == ["early", "late"] and len(deadlines) == 0
+    for _ in range(1000):  # streams that end before their deadlines leave nothing behind
+        deadlines.cancel(deadlines.add(60.0, lambda: None))
+    assert len(deadlines) == 0 and len(deadlines._heap) < 200
 
 
 def test_tls_files_are_checked(tmp_path: Path) -> None:

@@ -14,12 +14,14 @@ from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport.control import status_from_pb, status_to_pb
 from gossip.transport.wire import (
     CHUNK_BYTES,
+    STATE_TO_PB,
     Chunk,
     Frame,
     SnapshotAssembler,
+    decode_digest,
     decode_frame,
     digest_from_pb,
-    digest_to_pb,
+    encode_digest,
     encode_frame,
     frame_kind,
     read_snapshot,
@@ -266,12 +268,23 @@ def test_digest_round_trip() -> None:
             MemberEntry("n4", "[::1]:7000", 2**40, 2**33, State.LEFT),
         ),
     )
-    wire = pb.Digest.FromString(digest_to_pb(digest).SerializeToString())
-    assert digest_from_pb(wire) == digest
+    assert decode_digest(encode_digest(digest)) == digest
+    by_protobuf = pb.Digest(
+        sender_id=digest.sender_id,
+        entries=[
+            pb.MemberEntry(
+                id=e.id, address=e.address, generation=e.generation, heartbeat=e.heartbeat,
+                state=STATE_TO_PB[e.state],
+            )
+            for e in digest.entries
+        ],
+    )  # fmt: skip
+    assert encode_digest(digest) == by_protobuf.SerializeToString()  # the same bytes
+    assert encode_digest(Digest("", ())) == b""
 
 
 def test_digest_entry_with_unknown_state_is_dropped() -> None:
-    message = digest_to_pb(Digest("n1", (MemberEntry("n2", "a:1", 1, 1),)))
+    message = pb.Digest.FromString(encode_digest(Digest("n1", (MemberEntry("n2", "a:1", 1, 1),))))
     message.entries.add(id="n3", address="b:1", generation=1, heartbeat=1, state=0)
     assert [e.id for e in digest_from_pb(message).entries] == ["n2"]
 
