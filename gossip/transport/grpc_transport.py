@@ -240,7 +240,7 @@ class GrpcTransport:
     def __init__(
         self,
         max_payload_bytes: int = 1 << 31,
-        max_workers: int = 16,
+        max_workers: int = 24,
         security: Security | None = None,
         max_stream_s: float = 60.0,
     ) -> None:
@@ -249,7 +249,9 @@ class GrpcTransport:
         self._max_workers = max_workers
         self.security = security or Security()
         self.max_stream_s = max_stream_s
-        self.limiter = Limiter(per_peer=2, total=max(max_workers // 2, 1))
+        # a third of the threads for talking streams, a third for silent ones, the rest unary
+        slots = max(max_workers // 3, 1)
+        self.limiter = Limiter(per_peer=2, total=slots, silent=slots)
         self._deadlines = Deadlines()
         self.unauthenticated = 0
         self.malformed = 0
