@@ -30,7 +30,7 @@ from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport._pb import gossip_pb2_grpc as pb_grpc
 from gossip.transport.base import Completion, Handler, StatusDict, Traffic
 from gossip.transport.channel import CHANNEL_OPTIONS, Channels, translate
-from gossip.transport.control import call_status, status_to_pb
+from gossip.transport.control import call_status
 from gossip.transport.fetch import (
     Donor,
     Fetched,
@@ -50,6 +50,7 @@ from gossip.transport.security import (
     server_credentials,
 )
 from gossip.transport.session import initiate, respond
+from gossip.transport.status_pb import status_to_pb
 from gossip.transport.wire import (
     GRPC_FRAME_OVERHEAD,
     Frame,

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from gossip.averaging.pairwise import Snapshot
 from gossip.errors import PeerUnavailable
 from gossip.membership.types import Digest
-from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport.base import Completion, Handler, StatusDict, Traffic
-from gossip.transport.control import status_from_pb, status_to_pb
+from gossip.transport.control import status_from_bytes
 from gossip.transport.session import counted, initiate, respond
+from gossip.transport.status_pb import status_to_pb
 from gossip.transport.wire import (
     GRPC_FRAME_OVERHEAD,
     Frame,
@@ -27,11 +27,6 @@ from gossip.transport.wire import (
     encode_frame,
     snapshot_frames,
 )
-
-
-def _through_wire(message: pb.StatusReply) -> pb.StatusReply:
-    """Serialise and parse, as a real carrier would."""
-    return type(message).FromString(message.SerializeToString())
 
 
 def _frame_through_wire(frame: Frame) -> Frame:
@@ -128,4 +123,4 @@ class InMemoryTransport:
 
     def status(self, address: str, timeout: float) -> StatusDict:
         handler = self.network.route(self.address, address)
-        return status_from_pb(_through_wire(status_to_pb(handler.on_status())))
+        return status_from_bytes(status_to_pb(handler.on_status()).SerializeToString())
