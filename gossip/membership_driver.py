@@ -47,9 +47,10 @@ STRANGER_THREADS, STRANGER_BACKLOG = 4, 64
 waiting or running; more are skipped. Hearsay can announce members at addresses that
 lead nowhere, each call waiting out its deadline: they must not hold up the calls to
 members that answer (a real newcomer answers in milliseconds)."""
-TICK_FLOOR_S = 0.01
-"""Ticks are at least this far apart: each walks the whole view, and hundreds of members
-(hearsay can announce them) have as many deadlines."""
+TICKS_PER_INTERVAL = 8
+"""Ticks are at least ``interval / 8`` apart (25 ms on a LAN): each walks the whole view,
+and hundreds of members (hearsay can announce them) have as many deadlines, which
+made 100 ticks a second a fifth of a node's Python time under bench/fuzz.py --soak."""
 PARTNER_COUNT_S = 0.05
 """How long a partner count is reused (it is read before every training step)."""
 SEED_PATIENCE_S = 3.0
@@ -99,7 +100,7 @@ class MembershipDriver:
 
     def run(self, stop: threading.Event) -> None:
         """Tick at the state machine's deadlines until ``stop``; push-pulls run concurrently."""
-        check = self.config.interval / 4
+        check, floor = self.config.interval / 4, self.config.interval / TICKS_PER_INTERVAL
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="membership-call")
         self._stranger_pool = ThreadPoolExecutor(
             max_workers=STRANGER_THREADS, thread_name_prefix="membership-stranger"
@@ -113,7 +114,7 @@ class MembershipDriver:
                 now = self._clock.now()
                 with self._lock:
                     deadline = self._table.next_deadline()
-                if stop.wait(max(TICK_FLOOR_S, min(deadline, now + check) - now)):
+                if stop.wait(max(floor, min(deadline, now + check) - now)):
                     return
         finally:
             for pool in (self._pool, self._stranger_pool):
