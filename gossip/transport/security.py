@@ -366,7 +366,8 @@ class Deadlines:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="deadlines", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            if self._heap[0][1] == handle:  # the new earliest: the thread sleeps too long
+                self._wake.notify()
         return handle
 
     def cancel(self, handle: int) -> None:
