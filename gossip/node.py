@@ -41,6 +41,7 @@ from gossip.config import NodeConfig
 from gossip.data import Dataset
 from gossip.errors import ExchangeRefused, UsageError
 from gossip.exchanger import Exchanger, Identity
+from gossip.malloc import limit_arenas
 from gossip.membership import Digest, MemberEntry, MembershipConfig
 from gossip.membership.faults import wrap_from_env
 from gossip.membership_driver import MembershipDriver
@@ -187,6 +188,7 @@ class Node:
         """Serve, then start the training, gossip and membership loops; return the address."""
         self.observability.start()  # a port in use or unwritable dir: UsageError, nothing started
         limit_blas_threads(self.config.blas_threads)
+        limit_arenas()  # before gRPC's threads: peers' large messages (gossip/malloc.py)
         # the training thread holds the GIL in numpy-light Python code; hand it over every
         # 1 ms (not 5) so heartbeats and digests keep their timing (bench/membership.py, M2)
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
