@@ -143,7 +143,7 @@ class MembershipDriver:
             if target.address in self._in_flight:
                 return  # the previous call to it is still waiting: do not pile up
             if stranger and self._strangers_pending >= STRANGER_BACKLOG:
-                return  # skipped: a last call unanswered convicts at its deadline all the same
+                return  # skipped: a later round calls another that has not answered
             self._in_flight.add(target.address)
             self._strangers_pending += stranger
         pool = self._stranger_pool if stranger else self._pool

@@ -11,11 +11,11 @@ Rules:
 
 * Every ``interval`` the node bumps its own heartbeat and push-pulls its
   digest with ``fanout`` random live members among those that *answered* a
-  push-pull of ours at their address, plus one that has not yet (one whose
-  heartbeat we saw advance first): hearsay can announce any number of members
-  that lead nowhere, and they must not take the rounds that carry real
-  members' heartbeats. For each member the newer ``(generation, heartbeat)``
-  wins. A member is suspect when the phi of its
+  push-pull of ours at their address, plus one that has not yet (preferring
+  one whose heartbeat we saw advance): hearsay can announce any number of
+  members that lead nowhere, and they must not take the rounds that carry
+  real members' heartbeats. For each member the newer ``(generation,
+  heartbeat)`` wins. A member is suspect when the phi of its
   silence reaches ``phi_suspect``; dead when the suspicion lasted a timeout
   that shrinks as other members confirm it, and after one last direct call
   fails (a member that never answered us gets none). A newer heartbeat clears
@@ -26,9 +26,9 @@ Rules:
   (or the reporter saw a newer heartbeat than we did). ``left`` is final for a
   generation. A new generation supersedes everything of the old one.
 * Dead and left members stay ``tombstone_ttl`` as tombstones: still gossiped,
-  so stale entries cannot resurrect them, and a dead one that once answered us
-  is push-pulled every ``reconnect_interval``, so the two halves of a healed partition find
-  each other again. An expired tombstone's version is remembered (an LRU):
+  so stale entries cannot resurrect them, and a dead one that once answered
+  us is push-pulled every ``reconnect_interval``, so the two halves of a
+  healed partition find each other again. An expired tombstone's version is remembered (an LRU):
   hearsay of that version or older, which a neighbour whose copy has not yet
   expired hands back, does not start its lifetime again.
 * Bounds: at most ``max_members`` alive or suspect members (a new one beyond
