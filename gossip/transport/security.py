@@ -343,8 +343,9 @@ class Limiter:
 class Deadlines:
     """Callbacks due at given times, run by one daemon thread (started on first use).
 
-    Every stream has two deadlines; a ``threading.Timer`` each meant two new
-    threads per stream, hostile ones included.
+    Every stream has up to three deadlines (silent, header, whole stream); a
+    ``threading.Timer`` each would start as many threads per stream, hostile
+    ones included.
     """
 
     def __init__(self) -> None:
