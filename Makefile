@@ -22,7 +22,7 @@ proto: setup  ## regenerate gossip/transport/_pb from protos/
 
 proto-check: setup  ## fail when the committed generated code is stale
 	@tmp=$$(mktemp -d) && BIN=$(BIN) sh scripts/gen_proto.sh $$tmp && \
-	  for f in gossip_pb2.py gossip_pb2.pyi gossip_pb2_grpc.py; do \
+	  for f in gossip_pb2.py gossip_pb2.pyi gossip_pb2_grpc.py gossip_schema.py; do \
 	    cmp -s $$tmp/$$f $(PB_DIR)/$$f || { echo "generated $$f is stale: run 'make proto'"; rm -rf $$tmp; exit 1; }; \
 	  done; rm -rf $$tmp; echo "generated code is up to date"
 

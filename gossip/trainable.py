@@ -81,7 +81,7 @@ class Trainable(Protocol):
 class ReplicaAware(Protocol):
     """Optional: a model whose optimizer wants to know how many peers average its updates.
 
-    Before every step the node sets ``replicas`` to 1 + the alive members; our Adam
+    Before every step the node sets ``replicas`` to 1 + its partners; our Adam
     uses it to normalise as synchronous Adam over the cluster would
     (gossip/model/optimizers.py). A model without the attribute just trains.
     """

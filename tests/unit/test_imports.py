@@ -1,8 +1,9 @@
 """What the commands load before they do anything: kept small on purpose.
 
 ``gossip-ctl`` runs in operators' loops and probes: numpy (and the exchange
-machinery) must never load for it, nor rich for ``status --json`` and the
-plain ``status`` / ``members`` output (bench/ctl_startup.py measures the time).
+machinery) must never load for it, nor protobuf's runtime (the reply is decoded
+by gossip.transport.lightpb), nor rich for ``status --json`` and the plain
+``status`` / ``members`` output (bench/ctl_startup.py measures the time).
 ``gossip-node`` loads numpy and gRPC inside its guard, so a Ctrl-C then is quiet.
 """
 
@@ -31,7 +32,7 @@ def loaded_after(code: str) -> set[str]:
 
 def heavy(modules: set[str]) -> set[str]:
     roots = {"numpy", "rich", "gossip.node", "gossip.transport.grpc_transport", "prometheus_client"}
-    return {m for m in modules if m in roots or m.split(".")[0] == "numpy"}
+    return {m for m in modules if m in roots or m.split(".")[0] == "numpy" or "protobuf" in m}
 
 
 def test_ctl_status_call_loads_neither_numpy_nor_rich() -> None:
