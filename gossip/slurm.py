@@ -135,7 +135,7 @@ class SlurmTask:
     hosts: tuple[str, ...]
     """The step's hosts, in Slurm's order."""
     tasks_per_host: tuple[int, ...]
-    """Tasks on each of ``hosts`` (block distribution: task PROCIDs follow this order)."""
+    """Tasks on each of ``hosts``: local ids 0..count-1 there, whatever the distribution."""
 
     def flags(self, port: int = DEFAULT_PORT) -> dict[str, str]:
         """gossip-node's flag values (argparse ``dest`` -> text) for this task."""
