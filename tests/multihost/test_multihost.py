@@ -38,6 +38,10 @@ import pytest
 from tests.multihost.netns import Network, unavailable
 from tests.slurm.harness import wait_for
 
+REASON = unavailable()  # root, ip, iptables, and a namespace built and removed
+if REASON:
+    pytest.skip(f"netns tier: {REASON}", allow_module_level=True)
+
 pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(900)]
 
 PORT = 50051
@@ -163,9 +167,6 @@ class Sites:
 
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
-    reason = unavailable()
-    if reason:
-        pytest.skip(f"netns tier: {reason}")
     net = Network()
     running = Sites(net, tmp_path_factory.mktemp("sites"))
     try:

@@ -1,8 +1,4 @@
-"""Slurm tier fixtures: a single-machine Slurm of our own, and the example job submitted to it.
-
-Skipped with one line when the machine cannot run Slurm (not root, no package
-manager to install it with, a host name that does not resolve).
-"""
+"""Slurm tier fixtures: a single-machine Slurm of our own, and the example job submitted to it."""
 
 from __future__ import annotations
 
@@ -10,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.slurm.harness import GossipJob, LocalSlurm, unavailable
+from tests.slurm.harness import GossipJob, LocalSlurm
 
 STEP_RATE = 20
 CHECKPOINT_S = 2.0
@@ -22,9 +18,6 @@ NODE_ARGS = (
 
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSlurm]:
-    reason = unavailable()
-    if reason:
-        pytest.skip(f"slurm tier: {reason}")
     local = LocalSlurm(tmp_path_factory.mktemp("slurm"))
     try:
         local.start()

@@ -5,6 +5,11 @@ it: the tasks find each other from Slurm's environment alone and converge; a
 killed task is marked dead by the others; a requeue resumes every task from
 its checkpoints; scancel is a graceful leave. States are polled with deadlines;
 times are printed (``pytest -s``) for the figures, never asserted.
+
+Skipped with one line when the machine cannot run Slurm: not root, Slurm
+missing and no apt-get to install it with (installed here, at collection,
+when it can be: once per machine; .ci/run installs it first), or a host name
+that does not resolve.
 """
 
 from __future__ import annotations
@@ -17,7 +22,11 @@ import pytest
 
 from gossip.checkpoint import load_latest
 from tests.slurm.conftest import CHECKPOINT_S, STEP_RATE
-from tests.slurm.harness import GossipJob, LocalSlurm, wait_for
+from tests.slurm.harness import GossipJob, LocalSlurm, unavailable, wait_for
+
+REASON = unavailable()
+if REASON:
+    pytest.skip(f"slurm tier: {REASON}", allow_module_level=True)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(900)]
 
