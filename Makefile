@@ -55,6 +55,7 @@ bench: setup  ## every benchmark; JSON and PNG under bench/results/
 	$(BIN)/python bench/fuzz.py
 	$(BIN)/python bench/chaos.py
 	$(BIN)/python bench/membership.py  # about 30 minutes (M2 alone is 10)
+	$(BIN)/python bench/slurm.py  # about 5 minutes; root (a local Slurm), else skipped
 
 image:  ## the peer image (gossip-train:latest) with no network in the build: local base image + host wheels
 	sh scripts/build-image.sh

@@ -141,6 +141,7 @@ class Launcher:
                 "--peers", ",".join(a for a in addresses if a != address),
                 "--shard", f"{index}/{count}",
                 "--report", str(report),
+                "--slurm", "off",  # children of one gossip-cluster are no srun tasks
             ]  # fmt: skip
             own += per_child_args(self.node_args, index, node_id)
             # our flags come last: argparse keeps the last value, so they win
