@@ -237,7 +237,7 @@ def run(count: int, seed: int = 0, quiet: bool = False, oversized: float = 0.02)
             time.sleep(0.2)
         assert status is not None and status["step"] >= 20, "the node did not start"
         fingerprint = status["model"]["fingerprint"]
-        size = int(status["model"]["averaged"])  # what an exchange carries
+        size = int(status["model"]["params"])
         before = model_hash(client, address, fingerprint, size)
         rss_start = rss_kib(child.pid)
         rss_max = rss_start

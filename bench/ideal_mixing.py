@@ -1,12 +1,11 @@
 """How much of the gap to synchronous training is the averaging rule, not the system.
 
 N models train in one process, in lockstep, on the peers' shards with a peer's
-batches, model and optimizer (Adam told ``replicas = N`` and sharing its first
-moment, as a node does), and after every ``--steps-per-exchange`` steps each
-averaged vector is averaged exactly with its partner of the next round
-(:mod:`gossip.pairing`): no network, no codec, no timing. What is left
-between this and the synchronous baseline is what the rule itself costs; a
-real cluster can only add to it.
+batches, model and optimizer (Adam told ``replicas = N``, as a node does), and
+after every ``--steps-per-exchange`` steps each model is averaged exactly with
+its partner of the next round (:mod:`gossip.pairing`): no network, no codec,
+no timing. What is left between this and the synchronous baseline is what the
+rule itself costs; a real cluster can only add to it.
 
 Two references run beside it, on the same shards and rounds:
 
@@ -57,9 +56,6 @@ class TrueSecondMoment(Adam):
         super().__init__(lr)
         self.shared = shared
 
-    def shared_size(self, size: int) -> int:
-        return 0  # its own first moment: only the second is the cluster's
-
     def step(self, params: np.ndarray, grads: np.ndarray) -> None:
         if self._m is None:
             self._m = np.zeros_like(params)
@@ -85,7 +81,7 @@ def gossip(config: NodeConfig, n: int, steps: int, every: int, rule: str) -> dic
         Batches(len(train), config.batch_size, np.random.default_rng([config.seed, i, n]))
         for i, (train, _) in enumerate(loaded)
     ]
-    vectors = [model.averaged for model in models]  # with Adam's first moment, as a node
+    vectors = [model.params for model in models]
     partners = [round_partners(i, n) for i in range(n)]
     for step in range(steps):
         grads = []

@@ -50,7 +50,7 @@ from gossip.observability import Observability
 from gossip.recipe import peer_parts
 from gossip.robust import Guard, RobustConfig
 from gossip.schedule import Schedule
-from gossip.trainable import Feed, ReplicaAware, averaged_vector
+from gossip.trainable import Feed, ReplicaAware
 from gossip.training import Evaluation, Trainer
 from gossip.transport.base import ResponderSession, StatusDict, Transport
 from gossip.transport.fetch import Fetched, FetchRequest
@@ -92,8 +92,7 @@ class Node:
         self.dataset_name = parts.data_name
         self._data_description = parts.description
         self.model = parts.model
-        vector = averaged_vector(self.model)  # parameters, and Adam's first moment for ours
-        self.replica = Replica(vector, self.model.fingerprint(), config.alpha)
+        self.replica = Replica(self.model.params, self.model.fingerprint(), config.alpha)
         self.rng = random.Random(f"{config.seed}/{config.shard[0]}/{self.id}")
         self.trainer = Trainer(self.model, self.replica, parts.batches, parts.test)
         if transport is None:
@@ -200,11 +199,10 @@ class Node:
         if not self._ready.is_set():
             self._state = "catching_up"  # "training" once _catch_up() is over
         log.info(
-            "node %s listening on %s (model %s, %d params, %d values averaged, %s)",
+            "node %s listening on %s (model %s, %d params, %s)",
             self.id,
             self.address,
             self.replica.fingerprint,
-            self.model.params.size,
             self.replica.num_params,
             self._data_description,
         )
@@ -456,11 +454,7 @@ class Node:
             },
             "references": self.exchanger.compression_status(),
             "schedule": self.schedule.stats().as_dict(),
-            "model": {
-                "params": self.model.params.size,
-                "averaged": self.replica.num_params,  # with the optimizer state peers share
-                "fingerprint": self.replica.fingerprint,
-            },
+            "model": {"params": self.replica.num_params, "fingerprint": self.replica.fingerprint},
             "compression": self.config.compression,
             "members": self.membership.status() if self.membership else [],
             "protection": {

@@ -89,19 +89,6 @@ class ReplicaAware(Protocol):
     replicas: int
 
 
-def averaged_vector(model: Trainable) -> np.ndarray:
-    """The vector peers average for ``model``: its parameters, and any optimizer state it shares.
-
-    A model may expose ``averaged``, one flat float32 vector that starts with
-    :attr:`Trainable.params` (views into it) and goes on with optimizer state
-    whose mean over the peers is what synchronous training would hold (our
-    Adam's first moment: gossip/model/optimizers.py); a model without it
-    averages its parameters only.
-    """
-    vector = getattr(model, "averaged", None)
-    return vector if isinstance(vector, np.ndarray) else model.params
-
-
 @dataclass(frozen=True)
 class Feed:
     """A peer's data as batches: ``train`` for the steps, ``test`` for the held-out metric.

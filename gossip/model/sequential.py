@@ -39,7 +39,6 @@ class Sequential:
         self._params: np.ndarray | None = None
         self._views: list[np.ndarray] = []
         self._optimizer: Optimizer | None = None
-        self._averaged: np.ndarray | None = None
         self._loss: Loss | None = None
         # Shuffling draws from its own stream so it never disturbs initialisation.
         self._shuffle_rng = np.random.default_rng([self.seed, 1])
@@ -141,32 +140,6 @@ class Sequential:
     def num_params(self) -> int:
         return int(self.params.shape[0])
 
-    @property
-    def averaged(self) -> np.ndarray:
-        """The vector peers average: the parameters, then the optimizer's shared state.
-
-        State whose mean over the peers is what synchronous training would hold
-        (Adam's first moment: :meth:`Optimizer.shared_size`) follows the
-        parameters in one vector, so the averaging rule moves both at once. The
-        first call moves the parameters into that vector (the layers' views and
-        :attr:`params` follow); compile first, and ask for it before handing
-        :attr:`params` to anyone who keeps it.
-        """
-        params = self.params
-        extra = self.optimizer.shared_size(params.size)
-        if extra == 0:
-            return params
-        vector = self._averaged
-        if vector is None or vector.size != params.size + extra:
-            assert self._layout is not None  # built: self.params did not raise
-            vector = np.zeros(params.size + extra, dtype=DTYPE)
-            vector[: params.size] = params
-            self._params = vector[: params.size]
-            self._views = self._layout.views(self._params)
-            self.optimizer.share(vector[params.size :])
-            self._averaged = vector
-        return vector
-
     # ------------------------------------------------------------------- compile
 
     def compile(
@@ -175,7 +148,6 @@ class Sequential:
         """Choose optimizer and loss; recompiling resets the optimizer state."""
         self._loss = get_loss(loss)
         self._optimizer = get_optimizer(optimizer, lr)
-        self._averaged = None  # the new optimizer shares its state in a vector of its own
 
     @property
     def optimizer(self) -> Optimizer:

@@ -46,7 +46,7 @@ def test_status_json_has_the_readme_keys(two_nodes: Launcher) -> None:
     assert status["address"] == target
     assert set(status["exchanges"]) == {"ok", "failed", "refused"}
     assert set(status["bytes"]) >= {"sent", "received"}
-    assert set(status["model"]) == {"params", "averaged", "fingerprint"}
+    assert set(status["model"]) == {"params", "fingerprint"}
     for member in status["members"]:
         assert set(member) >= {"id", "address", "state", "generation", "last_heard_s"}
         assert member["state"] in ("alive", "suspect", "dead", "left")

@@ -36,7 +36,7 @@ def test_topk_peers_learn_with_a_fraction_of_the_bytes(procs: Processes, tmp_pat
         assert view is not None and view["compression"] == "topk:0.01"
         assert set(view["protection"]["refusals"]) <= set(ROUTINE_REFUSALS)
         topk = view["bytes"]["by_codec"]["topk:0.01"]
-        float32_message = 4 * view["model"]["averaged"]
+        float32_message = 4 * view["model"]["params"]
         # one message per exchange (our offer or our reply); framing included
         assert topk["sent"] / view["exchanges"]["ok"] < float32_message / 40, topk
         assert view["references"]["count"] >= 1

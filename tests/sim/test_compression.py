@@ -67,7 +67,7 @@ def test_pair_references_stay_identical_and_follow_the_move() -> None:
 
 def test_references_are_bounded_reported_and_eviction_means_a_full_exchange() -> None:
     network = InMemoryNetwork(seed=0)
-    num_params = 2 * 6570  # mlp:64,32 on digits: its parameters and Adam's first moment
+    num_params = 6570  # mlp:64,32 on digits
     peers = ready(make_peers(4, network, max_steps=0, compression="topk:0.01",
                              reference_memory=2.5 * 8 * num_params / (1 << 20)))  # fmt: skip
     a = peers[0]

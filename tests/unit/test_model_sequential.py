@@ -171,21 +171,3 @@ def test_usage_errors() -> None:
         model.compile(optimizer="lbfgs")
     with pytest.raises(UsageError, match="loss"):
         model.compile(loss="l1")
-
-
-def test_the_averaged_vector_holds_the_parameters_then_adams_first_moment() -> None:
-    model = classifier()
-    x, y = xor_blobs(64)
-    model.build(2)
-    before = model.params.copy()
-    vector = model.averaged
-    n = model.num_params
-    assert vector.size == 2 * n and model.averaged is vector
-    assert np.array_equal(vector[:n], before) and np.shares_memory(model.params, vector)
-    assert all(np.shares_memory(w, vector) for w, _ in model.weights())
-    model.train_step(x, y)
-    assert np.array_equal(vector[n:], model.optimizer.state()["m"])  # the moment lives there
-    vector[:n] = 0.0  # what an exchange writes, the layers see
-    assert all(not w.any() for w, _ in model.weights())
-    model.compile(optimizer="sgd", loss="ce")
-    assert model.averaged is model.params  # nothing else to share

@@ -321,7 +321,7 @@ def make_status(accuracy: float | None) -> dict[str, object]:
             "resets": 3,
             "consensus_step": 0.2,
         },
-        "model": {"params": 2410, "averaged": 4820, "fingerprint": "mlp:abc"},
+        "model": {"params": 2410, "fingerprint": "mlp:abc"},
         "compression": "topk:0.01",
         "members": [
             {

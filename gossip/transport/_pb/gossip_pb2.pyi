@@ -149,14 +149,12 @@ class ReferenceInfo(_message.Message):
     def __init__(self, count: _Optional[int] = ..., bytes: _Optional[int] = ..., max_count: _Optional[int] = ..., evictions: _Optional[int] = ..., resets: _Optional[int] = ..., consensus_step: _Optional[float] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("params", "fingerprint", "averaged")
+    __slots__ = ("params", "fingerprint")
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
-    AVERAGED_FIELD_NUMBER: _ClassVar[int]
     params: int
     fingerprint: str
-    averaged: int
-    def __init__(self, params: _Optional[int] = ..., fingerprint: _Optional[str] = ..., averaged: _Optional[int] = ...) -> None: ...
+    def __init__(self, params: _Optional[int] = ..., fingerprint: _Optional[str] = ...) -> None: ...
 
 class MemberStatus(_message.Message):
     __slots__ = ("id", "address", "state", "generation", "last_heard_s")
