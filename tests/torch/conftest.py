@@ -5,16 +5,12 @@ Skipped as a whole, with one line, when PyTorch is not installed.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 pytest.importorskip("torch", reason="PyTorch not installed: pip install 'gossip-train[torch]'")
 
 import torch
 
-from tests.integration.conftest import procs  # noqa: F401  (real processes)
 from tests.sim.conftest import network  # noqa: F401  (the in-memory network)
 
-torch.set_num_threads(1)  # the tests share a small machine
-os.environ.setdefault("OMP_NUM_THREADS", "1")  # and so do the peers they start
+torch.set_num_threads(1)  # the tests share a small machine (the example's peers: one each)
