@@ -73,14 +73,8 @@ def gossip_peers(peers: int, steps: int, run_dir: Path) -> dict[str, Any]:
     began = time.monotonic()
     with Launcher(peers, run_dir, flags, env={"PYTHONPATH": path}) as launcher:
         launcher.wait_ready(timeout=120)
-        settled = None
-        while settled is None or time.monotonic() < settled + 3.0:  # then average 3 s more
-            statuses = launcher.poll_status(timeout=2.0).values()
-            if settled is None and all(s and s["step"] >= steps for s in statuses):
-                settled = time.monotonic()
-            if time.monotonic() > began + 600:
-                raise SystemExit(f"the peers did not reach {steps} steps within 600 s")
-            time.sleep(0.5)
+        if not launcher.wait_steps(steps, settle=3.0, timeout=600):  # then 3 s of averaging
+            raise SystemExit(f"the peers did not reach {steps} steps within 600 s")
         launcher.stop(15.0)
         reports = launcher.reports()
     finals = [r["status"] for r in reports.values() if r]

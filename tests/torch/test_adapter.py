@@ -19,6 +19,7 @@ from gossip.errors import UsageError
 from gossip.node import Node
 from gossip.trainable import Feed
 from gossip.transport.memory import InMemoryNetwork
+from tests.sim.conftest import resumed
 
 
 def mlp(hidden: int = 32, batchnorm: bool = False) -> nn.Module:
@@ -162,28 +163,12 @@ def test_a_torch_dataloader_feeds_a_peer(network: InMemoryNetwork) -> None:
     assert peer.trainer.evaluate().metric > 0.9
 
 
-def test_adam_moments_and_buffers_survive_a_checkpoint(
-    network: InMemoryNetwork, tmp_path: Path
-) -> None:
-    data = load_shard("digits", seed=0)
-    config = NodeConfig(id="t0", listen="sim0:1", checkpoint_dir=str(tmp_path))
-    first = Node(config, transport=network.transport(), model=digits_model(batchnorm=True),
-                 data=data)  # fmt: skip
-    for _ in range(5):
-        first.trainer.step()
+def test_adam_moments_and_buffers_survive_a_checkpoint(tmp_path: Path) -> None:
+    first, again = resumed(tmp_path, lambda: digits_model(batchnorm=True),
+                           load_shard("digits", seed=0))  # fmt: skip
     saved = first.model.optimizer_state()
     assert {"torch/0/exp_avg", "torch/0/exp_avg_sq", "torch/0/step"} <= saved.keys()
     assert {"buffer/1.running_mean", "buffer/1.num_batches_tracked"} <= saved.keys()
-    assert first.save_checkpoint() is not None
-    again = Node(config, transport=InMemoryNetwork(seed=1).transport(),
-                 model=digits_model(batchnorm=True), data=data)  # fmt: skip
-    assert again.recovery["resumed"] and again.trainer.steps == 5
-    np.testing.assert_array_equal(again.replica.params, first.replica.params)
-    loaded = again.model.optimizer_state()
-    assert saved.keys() == loaded.keys()
-    for key in saved:
-        np.testing.assert_array_equal(loaded[key], saved[key])
-        assert np.asarray(loaded[key]).dtype == np.asarray(saved[key]).dtype
     again.trainer.step()  # Adam goes on from step 5 with the restored moments
     assert int(again.model.optimizer.state_dict()["state"][0]["step"]) == 6
 
