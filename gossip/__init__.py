@@ -7,7 +7,7 @@ The Keras-like model API lives here too::
     model.fit(x_train, y_train, epochs=10)
 
 and a peer runs inside a Python program with ``gossip.Node(gossip.NodeConfig(...)).run()``,
-or trains a user's own model (Keras, or any ``gossip.Trainable``) with
+or trains a user's own model (Keras, PyTorch, or any ``gossip.Trainable``) with
 ``gossip.fit(model, x, y, peers=(...), duration=60)``.
 Names are imported on first use, so ``gossip-ctl`` does not pay for numpy at
 start-up.

@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+import gossip
 from gossip.adapters import adapt
 from gossip.adapters.torch import TorchModel
 from gossip.config import NodeConfig
@@ -177,3 +178,14 @@ def test_a_checkpoint_of_another_module_is_refused() -> None:
     state = digits_model(batchnorm=True).optimizer_state()
     with pytest.raises(ValueError, match="buffers are for another module"):
         digits_model().load_optimizer_state(state)
+
+
+def test_gossip_fit_trains_a_torch_model_alone() -> None:
+    train, test = load_shard("digits", seed=0)
+    model = digits_model()
+    status = gossip.fit(model, train.x, train.y, epochs=2, validation_data=(test.x, test.y),
+                        listen="127.0.0.1:0", id="alone", bootstrap=False)  # fmt: skip
+    assert status["step"] == 2 * (len(train) // 32) and status["accuracy"] > 0.9
+    with torch.no_grad():  # the module itself holds the peer's parameters: they are one memory
+        predicted = model.module(torch.from_numpy(test.x)).argmax(dim=1).numpy()
+    assert float((predicted == test.y).mean()) == pytest.approx(status["accuracy"])
