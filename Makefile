@@ -52,7 +52,7 @@ test-fast: setup  ## unit + sim only
 demo: setup  ## 4 peers on 127.0.0.1 training on digits, live table, then the summary
 	$(BIN)/gossip-cluster --nodes 4 --dataset digits --duration 30 --compare-centralized
 
-bench: setup  ## every benchmark; JSON and PNG under bench/results/
+bench: setup torch  ## every benchmark; JSON and PNG under bench/results/
 	$(BIN)/python bench/convergence.py
 	$(BIN)/python bench/consensus.py
 	$(BIN)/python bench/builtin_data.py
@@ -64,6 +64,7 @@ bench: setup  ## every benchmark; JSON and PNG under bench/results/
 	$(BIN)/python bench/fuzz.py
 	$(BIN)/python bench/chaos.py
 	$(BIN)/python bench/membership.py  # about 30 minutes (M2 alone is 10)
+	$(BIN)/python bench/adapters.py  # about 16 minutes at load 20-40
 
 image:  ## the peer image (gossip-train:latest) with no network in the build: local base image + host wheels
 	sh scripts/build-image.sh
