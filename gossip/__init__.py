@@ -28,7 +28,7 @@ os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 if TYPE_CHECKING:
     from gossip.adapters import adapt
     from gossip.config import NodeConfig
-    from gossip.fit import fit
+    from gossip.fitting import fit
     from gossip.model import Dense, Sequential, mlp
     from gossip.node import Node
     from gossip.trainable import Feed, Trainable
@@ -45,7 +45,7 @@ _HOMES = {
     "Feed": "gossip.trainable",
     "Trainable": "gossip.trainable",
     "adapt": "gossip.adapters",
-    "fit": "gossip.fit",
+    "fit": "gossip.fitting",
 }
 
 
