@@ -67,7 +67,8 @@ def alone(config: NodeConfig, total_samples: int) -> dict[str, Any]:
         raise UsageError(f"training needs at least 1 sample, got {total_samples}")
     began = time.monotonic()
     train, test = load_data(config)
-    model = adapt(user_model(config) or build_model(config, train), train.x)
+    given = user_model(config)
+    model = adapt(build_model(config, train) if given is None else given, train.x)
     replica = Replica(model.params, model.fingerprint(), config.alpha)
     rng = np.random.default_rng([config.seed, *config.shard])  # as gossip.node seeds it
     feed = ArrayBatches(train.x, train.y, config.batch_size, rng)
