@@ -49,6 +49,7 @@ from gossip.names import id_problem
 from gossip.observability import Observability
 from gossip.recipe import peer_parts
 from gossip.robust import Guard, RobustConfig
+from gossip.same_model import check_seeds
 from gossip.schedule import Schedule
 from gossip.trainable import Feed, ReplicaAware
 from gossip.training import Evaluation, Trainer
@@ -186,6 +187,9 @@ class Node:
 
     def start(self) -> str:
         """Serve, then start the training, gossip and membership loops; return the address."""
+        # another model than the seeds': UsageError before anything is bound or started
+        check_seeds(self.config.peers, self.transport.status, self.replica.fingerprint,
+                    self.replica.num_params)  # fmt: skip
         self.observability.start()  # a port in use or unwritable dir: UsageError, nothing started
         limit_blas_threads(self.config.blas_threads)
         limit_arenas()  # before gRPC's threads: peers' large messages (gossip/malloc.py)

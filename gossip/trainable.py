@@ -69,7 +69,8 @@ class Trainable(Protocol):
         ...
 
     def optimizer_state(self) -> OptimizerState:
-        """Copies of the optimizer's state (moments, counters) for a checkpoint."""
+        """Copies of what a checkpoint keeps besides :attr:`params`: the optimizer's state
+        (moments, counters) and any state kept local to the peer (BatchNorm statistics)."""
         ...
 
     def load_optimizer_state(self, state: OptimizerState) -> None:

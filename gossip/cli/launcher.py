@@ -249,6 +249,20 @@ class Launcher:
                 raise LaunchError(f"not ready after {timeout:.0f}s: {missing}")
             time.sleep(0.1)
 
+    def wait_steps(self, steps: int, settle: float, timeout: float) -> bool:
+        """Poll until every child took ``steps`` training steps, then ``settle`` seconds more
+        (a peer past ``--max-steps`` goes on averaging); False when ``timeout`` passes first."""
+        deadline = time.monotonic() + timeout
+        reached: float | None = None
+        while reached is None or time.monotonic() < reached + settle:
+            if time.monotonic() > deadline:
+                return False
+            statuses = self.poll_status(timeout=2.0).values()
+            if reached is None and all(s and s["step"] >= steps for s in statuses):
+                reached = time.monotonic()
+            time.sleep(0.25)
+        return True
+
     def reports(self) -> dict[str, dict[str, Any] | None]:
         """Each child's ``--report`` JSON (None where there is none)."""
         return {child.id: child.report() for child in self.children}

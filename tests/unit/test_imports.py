@@ -67,6 +67,18 @@ def test_dir_lists_the_lazily_loaded_names() -> None:
     assert {"Dense", "Node", "NodeConfig", "Sequential", "mlp"} <= set(dir(gossip))
 
 
+def test_a_lazily_loaded_name_is_the_same_object_every_time() -> None:
+    """Not a submodule of the same name, which Python sets on the package once imported."""
+    script = (
+        "import gossip\n"
+        "first = gossip.fit\n"
+        "import gossip.fitting\n"
+        "assert gossip.fit is first and callable(gossip.fit), gossip.fit\n"
+        "assert all(getattr(gossip, n) is getattr(gossip, n) for n in gossip.__all__)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
 def test_ctl_names_the_token_variable_as_security_does() -> None:
     from gossip.cli import ctl
     from gossip.transport import security
