@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import os
 import random
 import shutil
 import subprocess
@@ -346,11 +347,50 @@ def _silent_streams(address: str, count: int, stop: threading.Event) -> None:
             channel.close()
 
 
-def _ok_rate(client: GrpcTransport, address: str, seconds: float) -> float:
-    """Completed exchanges per second of the node at ``address`` over ``seconds``."""
-    before = client.status(address, 5.0).exchanges.ok
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Meter:
+    """Completed exchanges of the node at ``address``, and CPU seconds of ``pids``, over a phase.
+
+    On a shared machine the rate follows the CPU the two nodes get; exchanges
+    per CPU second of the nodes tell what the attack costs them apart from
+    the CPU the attacker's own process and other tenants take.
+    """
+
+    def __init__(self, client: GrpcTransport, address: str, pids: dict[str, int]) -> None:
+        self.client, self.address, self.pids = client, address, pids
+        self._start = self._read()
+
+    def _read(self) -> tuple[float, int, dict[str, float]]:
+        ok = self.client.status(self.address, 5.0).exchanges.ok
+        cpu = {name: cpu_s(pid) for name, pid in self.pids.items()}
+        return time.monotonic(), ok, cpu
+
+    def done(self) -> dict[str, Any]:
+        began, ok_before, cpu_before = self._start
+        now, ok, cpu = self._read()
+        seconds = now - began
+        used = {name: cpu[name] - cpu_before[name] for name in cpu}
+        nodes_cpu = used["target"] + used["neighbour"]
+        return {
+            "seconds": round(seconds, 1),
+            "ok_per_s": round((ok - ok_before) / seconds, 2),
+            "cpu_share": {name: round(value / seconds, 2) for name, value in used.items()},
+            "ok_per_node_cpu_s": round((ok - ok_before) / max(nodes_cpu, 1e-9), 2),
+            "load_average": round(os.getloadavg()[0], 1),
+        }
+
+
+def _quiet_phase(
+    client: GrpcTransport, address: str, pids: dict[str, int], seconds: float
+) -> dict[str, Any]:
+    meter = Meter(client, address, pids)
     time.sleep(seconds)
-    return (client.status(address, 5.0).exchanges.ok - before) / seconds
+    return meter.done()
 
 
 def soak(ids: int, oversized: int, silent: int = 8, baseline_s: float = 10.0) -> dict[str, Any]:
@@ -359,7 +399,10 @@ def soak(ids: int, oversized: int, silent: int = 8, baseline_s: float = 10.0) ->
     A target node and one honest neighbour train and exchange. The target's
     exchange rate is measured, then again while ``silent`` silent streams are
     held open and ``ids`` refused offers from new sender ids, ``ids`` digests
-    announcing new member ids and ``oversized`` 1 MB reasons and ids arrive.
+    announcing new member ids and ``oversized`` 1 MB reasons and ids arrive,
+    then once more after the attack (its announced members dead by then): the
+    baseline is the mean of the two quiet phases, which brackets the attack
+    in time on a machine whose load drifts.
     """
     port, neighbour_port = free_ports(2)
     address, neighbour = f"127.0.0.1:{port}", f"127.0.0.1:{neighbour_port}"
@@ -380,7 +423,8 @@ def soak(ids: int, oversized: int, silent: int = 8, baseline_s: float = 10.0) ->
                 pass
             time.sleep(0.2)
         fingerprint = client.status(address, 5.0).model.fingerprint
-        baseline = _ok_rate(client, address, baseline_s)
+        pids = {"target": child.pid, "neighbour": other.pid, "attacker": os.getpid()}
+        before = _quiet_phase(client, address, pids, baseline_s)
         rss_start, log_start = rss_kib(child.pid), log_path.stat().st_size
         holder = threading.Thread(target=_silent_streams, args=(address, silent, stop))
         holder.start()
@@ -389,7 +433,7 @@ def soak(ids: int, oversized: int, silent: int = 8, baseline_s: float = 10.0) ->
         )
         exchange = channel.stream_stream(SERVICES["exchange"])
         push_pull = channel.unary_unary(SERVICES["membership"])
-        ok_before, began = client.status(address, 5.0).exchanges.ok, time.monotonic()
+        meter, began = Meter(client, address, pids), time.monotonic()
         huge = "x" * (1 << 20)
         for i in range(ids):
             header = pb.SnapshotHeader(sender_id=f"soak-{i}", fingerprint="deadbeef")
@@ -408,26 +452,35 @@ def soak(ids: int, oversized: int, silent: int = 8, baseline_s: float = 10.0) ->
             with contextlib.suppress(grpc.RpcError):
                 push_pull(digest.SerializeToString(), timeout=5.0)
         attack_s = time.monotonic() - began
-        ok_during = client.status(address, 5.0).exchanges.ok - ok_before
+        during = meter.done()
         status_bytes = len(
             channel.unary_unary(SERVICES["control"])(b"", timeout=5.0)  # the reply's wire size
         )
         channel.close()
         lines = log_path.read_bytes()[log_start:].count(b"\n")
+        rss_end = rss_kib(child.pid)
+        stop.set()
+        holder.join()
+        time.sleep(baseline_s)  # the announced members die and the silent streams close
+        after = _quiet_phase(client, address, pids, baseline_s)
+        baseline = (before["ok_per_s"] + after["ok_per_s"]) / 2
+        per_cpu = (before["ok_per_node_cpu_s"] + after["ok_per_node_cpu_s"]) / 2
         result = {
             "ids": ids,
             "oversized": oversized,
             "silent_streams": silent,
             "attack_s": round(attack_s, 1),
-            "rss_kib": {"start": rss_start, "end": rss_kib(child.pid)},
-            "rss_growth_mib": round((rss_kib(child.pid) - rss_start) / 1024, 1),
+            "rss_kib": {"start": rss_start, "end": rss_end},
+            "rss_growth_mib": round((rss_end - rss_start) / 1024, 1),
             "status_bytes": status_bytes,
             "log_bytes": log_path.stat().st_size - log_start,
             "log_lines": lines,
-            "ok_per_s": {"baseline": round(baseline, 2), "attack": round(ok_during / attack_s, 2)},
+            "phases": {"before": before, "attack": during, "after": after},
+            "ok_per_s": {"baseline": round(baseline, 2), "attack": during["ok_per_s"]},
+            "ok_ratio": round(during["ok_per_s"] / max(baseline, 1e-9), 2),
+            "ok_per_node_cpu_s_ratio": round(during["ok_per_node_cpu_s"] / max(per_cpu, 1e-9), 2),
             "machine": machine(),
         }
-        result["ok_ratio"] = round(result["ok_per_s"]["attack"] / max(baseline, 1e-9), 2)
         return result
     finally:
         stop.set()
@@ -457,7 +510,12 @@ def main() -> int:
             and soaked["status_bytes"] < 64 << 10
             and soaked["ok_ratio"] >= 0.9
         )
-        print(f"soak: {'PASS' if ok else 'FAIL'}")
+        print(
+            f"soak: RSS +{soaked['rss_growth_mib']} MiB (goal 20), status "
+            f"{soaked['status_bytes']} B, {soaked['log_lines']} log lines; exchanges under attack "
+            f"{soaked['ok_ratio']:.2f} of the baseline (goal 0.90), per node CPU second "
+            f"{soaked['ok_per_node_cpu_s_ratio']:.2f}: {'PASS' if ok else 'FAIL'}"
+        )
         return 0 if ok else 1
     result = run(args.count, args.seed)
     write_result("fuzz", result)

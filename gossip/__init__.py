@@ -7,7 +7,7 @@ The Keras-like model API lives here too::
     model.fit(x_train, y_train, epochs=10)
 
 and a peer runs inside a Python program with ``gossip.Node(gossip.NodeConfig(...)).run()``,
-or trains a user's own model (Keras, or any ``gossip.Trainable``) with
+or trains a user's own model (Keras, PyTorch, or any ``gossip.Trainable``) with
 ``gossip.fit(model, x, y, peers=(...), duration=60)``.
 Names are imported on first use, so ``gossip-ctl`` does not pay for numpy at
 start-up.
@@ -28,7 +28,7 @@ os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 if TYPE_CHECKING:
     from gossip.adapters import adapt
     from gossip.config import NodeConfig
-    from gossip.fit import fit
+    from gossip.fitting import fit
     from gossip.model import Dense, Sequential, mlp
     from gossip.node import Node
     from gossip.trainable import Feed, Trainable
@@ -45,7 +45,7 @@ _HOMES = {
     "Feed": "gossip.trainable",
     "Trainable": "gossip.trainable",
     "adapt": "gossip.adapters",
-    "fit": "gossip.fit",
+    "fit": "gossip.fitting",
 }
 
 

@@ -14,6 +14,10 @@ set; so the only difference left is how the peers combine their work.
   gradient, a global batch of N*B, for the peers' number of steps. This is the
   fair yardstick for decentralized training: same shards, same steps, and the
   same large-batch effect at a fixed learning rate.
+
+With ``--model-factory`` the centralized baseline trains the user's model
+through the model seam (gossip.trainable); the synchronous one averages our
+MLP's gradients and is not available.
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from gossip.adapters import adapt
 from gossip.config import NodeConfig
 from gossip.data import Dataset
 from gossip.errors import UsageError
+from gossip.factory import load
 from gossip.model import Sequential
 from gossip.recipe import build_model, load_data
 from gossip.replica import Replica
@@ -61,7 +67,8 @@ def alone(config: NodeConfig, total_samples: int) -> dict[str, Any]:
         raise UsageError(f"training needs at least 1 sample, got {total_samples}")
     began = time.monotonic()
     train, test = load_data(config)
-    model = build_model(config, train)
+    given = user_model(config)
+    model = adapt(build_model(config, train) if given is None else given, train.x)
     replica = Replica(model.params, model.fingerprint(), config.alpha)
     rng = np.random.default_rng([config.seed, *config.shard])  # as gossip.node seeds it
     feed = ArrayBatches(train.x, train.y, config.batch_size, rng)
@@ -99,6 +106,11 @@ def synchronous(
         raise UsageError(f"synchronous training needs at least 1 step, got {steps}")
     if eval_every is not None and eval_every < 1:
         raise UsageError(f"eval_every must be at least 1, got {eval_every}")
+    if config.model_factory:
+        raise UsageError(
+            "the synchronous baseline averages the --model MLP's gradients: "
+            "not available with --model-factory"
+        )
     began = time.monotonic()
     loaded = [load_data(config, shard=(i, workers)) for i in range(workers)]
     shards = [train for train, _ in loaded]
@@ -166,6 +178,23 @@ def averaged(model: Sequential, shards: Sequence[Dataset], batches: Sequence[Bat
         return total_loss / len(shards), total / len(shards)
 
     return gradient
+
+
+def user_model(config: NodeConfig) -> object | None:
+    """The ``--model-factory`` model, for the centralized baseline (None: the ``--model`` MLP).
+
+    The baseline trains it on the config's data set; a factory's own data is not sharded
+    the way the baselines need it.
+    """
+    if not config.model_factory:
+        return None
+    model, data = load(config.model_factory, config)
+    if data is not None:
+        raise UsageError(
+            f"--model-factory {config.model_factory} returns its own data: "
+            "the baselines train on --dataset only"
+        )
+    return model
 
 
 def steps_to_reach(history: Sequence[dict[str, float]], target: float) -> int | None:

@@ -89,7 +89,7 @@ def encode(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> bytes:
     offset = 0
     blobs: list[bytes] = []
     for name, array in arrays.items():
-        data = np.ascontiguousarray(array)
+        data = np.ascontiguousarray(array).reshape(np.shape(array))  # a 0-d array stays 0-d
         blob = data.tobytes()
         entries.append(
             {

@@ -3,7 +3,7 @@
 The function is imported from the current directory or ``PYTHONPATH`` and
 called with the peer's :class:`~gossip.config.NodeConfig` when it takes an
 argument (for ``seed``, ``shard``), else with none. It returns a model (ours, a
-compiled Keras model, any :class:`~gossip.trainable.Trainable`), or
+compiled Keras model, a ``TorchModel``, any :class:`~gossip.trainable.Trainable`), or
 ``(model, data)`` with data as a :class:`~gossip.trainable.Feed` of batches or
 ``(train, test)`` Datasets; without data the peer trains on ``--dataset``.
 Anything wrong here is the user's to fix: one line, exit 2 (UsageError).

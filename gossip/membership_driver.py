@@ -42,6 +42,17 @@ NOTICE_PER_S, NOTICE_BURST = 1.0, 20
 EVENT_PER_S, EVENT_BURST = 5.0, 100
 """Lines about members' state changes (joined, dead...): a burst of 100, then five a second,
 so that gossip announcing a stream of new members cannot flood the log (all are counted)."""
+STRANGER_THREADS, STRANGER_BACKLOG = 4, 64
+"""Push-pulls to members that never answered us run on their own 4 threads, at most 64
+waiting or running; more are skipped. Hearsay can announce members at addresses that
+lead nowhere, each call waiting out its deadline: they must not hold up the calls to
+members that answer (a real newcomer answers in milliseconds)."""
+TICKS_PER_INTERVAL = 8
+"""Ticks are at least ``interval / 8`` apart (25 ms on a LAN): each walks the whole view,
+and hundreds of members (hearsay can announce them) have as many deadlines, which
+made 100 ticks a second a fifth of a node's Python time under bench/fuzz.py --soak."""
+PARTNER_COUNT_S = 0.05
+"""How long a partner count is reused (it is read before every training step)."""
 SEED_PATIENCE_S = 3.0
 """A seed silent this long is worth a warning; one that starts a moment after us is not."""
 
@@ -72,8 +83,10 @@ class MembershipDriver:
         self._seed_silent_since: dict[str, float] = {}
         self._seeds_warned: set[str] = set()
         self._in_flight: set[str] = set()
-        self._reached: set[str] = set()  # members that answered us at their address
+        self._strangers_pending = 0
+        self._partners_counted = (-float("inf"), 0)  # (when, partner_count)
         self._pool: ThreadPoolExecutor | None = None
+        self._stranger_pool: ThreadPoolExecutor | None = None
 
     @property
     def id(self) -> str:
@@ -87,8 +100,11 @@ class MembershipDriver:
 
     def run(self, stop: threading.Event) -> None:
         """Tick at the state machine's deadlines until ``stop``; push-pulls run concurrently."""
-        check = self.config.interval / 4
+        check, floor = self.config.interval / 4, self.config.interval / TICKS_PER_INTERVAL
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="membership-call")
+        self._stranger_pool = ThreadPoolExecutor(
+            max_workers=STRANGER_THREADS, thread_name_prefix="membership-stranger"
+        )
         try:
             while not stop.is_set():
                 round_ = self._tick()
@@ -98,11 +114,12 @@ class MembershipDriver:
                 now = self._clock.now()
                 with self._lock:
                     deadline = self._table.next_deadline()
-                if stop.wait(max(0.0, min(deadline, now + check) - now)):
+                if stop.wait(max(floor, min(deadline, now + check) - now)):
                     return
         finally:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+            for pool in (self._pool, self._stranger_pool):
+                pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._stranger_pool = None
 
     def round(self) -> None:
         """One tick with its push-pulls made in this thread (simulations drive it by hand)."""
@@ -120,17 +137,25 @@ class MembershipDriver:
 
     def _submit(self, digest: Digest, target: Target) -> None:
         with self._lock:
+            # a member that never answered us (a seed is the operator's word): hearsay may
+            # have made it up
+            stranger = target.member_id is not None and not self._table.answered(target.member_id)
             if target.address in self._in_flight:
                 return  # the previous call to it is still waiting: do not pile up
+            if stranger and self._strangers_pending >= STRANGER_BACKLOG:
+                return  # skipped: a later round calls another that has not answered
             self._in_flight.add(target.address)
-        assert self._pool is not None
+            self._strangers_pending += stranger
+        pool = self._stranger_pool if stranger else self._pool
+        assert pool is not None
         try:
-            self._pool.submit(self._call, digest, target)
+            pool.submit(self._call, digest, target, stranger)
         except RuntimeError:  # the pool was shut down: we are stopping
             with self._lock:
                 self._in_flight.discard(target.address)
+                self._strangers_pending -= stranger
 
-    def _call(self, digest: Digest, target: Target) -> None:
+    def _call(self, digest: Digest, target: Target, stranger: bool = False) -> None:
         started = self._clock.now()
         # a last call, or a join through a seed, is worth waiting for longer than routine gossip
         slow_ok = target.last_call or target.member_id is None
@@ -145,20 +170,18 @@ class MembershipDriver:
         else:
             if target.member_id is None:
                 self._seed_answered(target.address)
-            else:
-                with self._lock:
-                    self._reached.add(target.member_id)
-            self.merge(reply)
+            self.merge(reply, target)
         finally:
             with self._lock:
                 self._in_flight.discard(target.address)
+                self._strangers_pending -= stranger
 
     # ------------------------------------------------------------ the others' calls
 
-    def merge(self, digest: Digest) -> Digest:
-        """Take a peer's digest; return ours (the reply of a push-pull)."""
+    def merge(self, digest: Digest, reply_to: Target | None = None) -> Digest:
+        """Take a peer's digest (a push, or the reply to ours to ``reply_to``); return ours."""
         with self._lock:
-            events = self._table.merge(digest, self._clock.now())
+            events = self._table.merge(digest, self._clock.now(), reply_to)
             reply = self._table.digest()
         self._log(events)
         return reply
@@ -185,9 +208,21 @@ class MembershipDriver:
         """
         with self._lock:
             alive = self._table.alive()
-            self._reached &= {m.id for m in alive}  # bounded by the view
-            reached = [m for m in alive if m.id in self._reached]
+            reached = [m for m in alive if self._table.answered(m.id)]
             return reached or alive
+
+    def partner_count(self) -> int:
+        """``len(reachable())``, counted again at most every PARTNER_COUNT_S.
+
+        Read before every training step; a count walks the whole view, which
+        hearsay can fill with hundreds of members.
+        """
+        now = self._clock.now()
+        counted_at, count = self._partners_counted  # one tuple: read and replaced whole
+        if now - counted_at >= PARTNER_COUNT_S:
+            count = len(self.reachable())
+            self._partners_counted = (now, count)
+        return count
 
     def pick(self) -> MemberEntry | None:
         """A random alive member to exchange parameters with."""

@@ -39,10 +39,12 @@ from gossip.clock import Clock, SystemClock
 from gossip.config import NodeConfig
 from gossip.data import Dataset
 from gossip.errors import ExchangeRefused, UsageError
+from gossip.malloc import limit_arenas
 from gossip.membership import Digest, MemberEntry, MembershipConfig
 from gossip.membership_driver import MembershipDriver
 from gossip.names import id_problem
 from gossip.observability import Observability
+from gossip.same_model import check_seeds
 from gossip.status import (
     ByteCounts,
     CodecBytes,
@@ -146,8 +148,12 @@ class Node:
 
     def start(self) -> str:
         """Serve, then start the training, gossip and membership loops; return the address."""
+        # another model than the seeds': UsageError before anything is bound or started
+        check_seeds(self.config.peers, self.transport.status, self.replica.fingerprint,
+                    self.replica.num_params)  # fmt: skip
         self.observability.start()  # a port in use or unwritable dir: UsageError, nothing started
         limit_blas_threads(self.config.blas_threads)
+        limit_arenas()  # before gRPC's threads: peers' large messages (gossip/malloc.py)
         # the training thread holds the GIL in numpy-light Python code; hand it over every
         # 1 ms (not 5) so heartbeats and digests keep their timing (bench/membership.py, M2)
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
@@ -267,7 +273,7 @@ class Node:
                         break
                 self.schedule.wait_to_step(self.config.exchange_timeout, self._alone)
                 if isinstance(self.model, ReplicaAware):  # our Adam: as synchronous Adam would
-                    self.model.replicas = 1 + self._alive_count()
+                    self.model.replicas = 1 + self._partner_count()
                 began = self.clock.now()
                 if self.trainer.step() is not None:
                     self.schedule.stepped()
@@ -311,13 +317,13 @@ class Node:
             return 0.0
         return interval * self.rng.uniform(0.5, 1.5)
 
-    def _alive_count(self) -> int:
-        """Members alive to average with (ourselves not counted)."""
-        return 0 if self.membership is None else len(self.membership.alive())
+    def _partner_count(self) -> int:
+        """Members to average with (ourselves not counted): see MembershipDriver.reachable."""
+        return 0 if self.membership is None else self.membership.partner_count()
 
     def _alone(self) -> bool:
         """Nobody alive to average with: training does not wait for exchanges."""
-        return self._alive_count() == 0
+        return self._partner_count() == 0
 
     def _membership_loop(self) -> None:
         assert self.membership is not None

@@ -69,7 +69,8 @@ class Trainable(Protocol):
         ...
 
     def optimizer_state(self) -> OptimizerState:
-        """Copies of the optimizer's state (moments, counters) for a checkpoint."""
+        """Copies of what a checkpoint keeps besides :attr:`params`: the optimizer's state
+        (moments, counters) and any state kept local to the peer (BatchNorm statistics)."""
         ...
 
     def load_optimizer_state(self, state: OptimizerState) -> None:
@@ -81,7 +82,7 @@ class Trainable(Protocol):
 class ReplicaAware(Protocol):
     """Optional: a model whose optimizer wants to know how many peers average its updates.
 
-    Before every step the node sets ``replicas`` to 1 + the alive members; our Adam
+    Before every step the node sets ``replicas`` to 1 + its partners; our Adam
     uses it to normalise as synchronous Adam over the cluster would
     (gossip/model/optimizers.py). A model without the attribute just trains.
     """

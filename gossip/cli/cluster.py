@@ -384,13 +384,17 @@ def run_baselines(
         console.print("baselines skipped: the peers processed no samples")
         return None, None
     steps = max(1, mean_steps(reports))
-    sync = _train(
-        f"the synchronous baseline ({plan.nodes} workers, {steps} steps)",
-        lambda: synchronous(plan.config, plan.nodes, steps, max(1, steps // HISTORY_POINTS)),
-        console,
-    )
-    if sync is None:
-        return None, None
+    sync: Baseline = None
+    if plan.config.model_factory:
+        console.print("synchronous baseline skipped: it trains the --model MLP only")
+    else:
+        sync = _train(
+            f"the synchronous baseline ({plan.nodes} workers, {steps} steps)",
+            lambda: synchronous(plan.config, plan.nodes, steps, max(1, steps // HISTORY_POINTS)),
+            console,
+        )
+        if sync is None:
+            return None, None
     central = _train(
         f"the centralized baseline on {samples} samples",
         lambda: centralized(plan.config, samples),

@@ -141,6 +141,7 @@ class Launcher:
                 "--peers", ",".join(a for a in addresses if a != address),
                 "--shard", f"{index}/{count}",
                 "--report", str(report),
+                "--slurm", "off",  # children of one gossip-cluster are no srun tasks
             ]  # fmt: skip
             own += per_child_args(self.node_args, index, node_id)
             # our flags come last: argparse keeps the last value, so they win
@@ -247,6 +248,20 @@ class Launcher:
                 missing = ", ".join(k for k, v in statuses.items() if v is None)
                 raise LaunchError(f"not ready after {timeout:.0f}s: {missing}")
             time.sleep(0.1)
+
+    def wait_steps(self, steps: int, settle: float, timeout: float) -> bool:
+        """Poll until every child took ``steps`` training steps, then ``settle`` seconds more
+        (a peer past ``--max-steps`` goes on averaging); False when ``timeout`` passes first."""
+        deadline = time.monotonic() + timeout
+        reached: float | None = None
+        while reached is None or time.monotonic() < reached + settle:
+            if time.monotonic() > deadline:
+                return False
+            statuses = self.poll_status(timeout=2.0).values()
+            if reached is None and all(s and s.step >= steps for s in statuses):
+                reached = time.monotonic()
+            time.sleep(0.25)
+        return True
 
     def reports(self) -> dict[str, dict[str, Any] | None]:
         """Each child's ``--report`` JSON (None where there is none)."""

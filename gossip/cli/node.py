@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import time
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from gossip.cli.common import Parser, guarded, setup_logging
 from gossip.cli.config_file import parse_with_config, to_toml
+from gossip.slurm import DEFAULT_PORT, SlurmTask, slurm_task
 
 if TYPE_CHECKING:
     from gossip.config import NodeConfig
@@ -26,7 +28,7 @@ log = logging.getLogger("gossip.cli")
 
 def build_parser() -> Parser:
     """A flag for every NodeConfig field, from the field's metadata (gossip/config.py)."""
-    from gossip.config import OBSERVABILITY, options
+    from gossip.config import NETWORK, OBSERVABILITY, options
 
     p = Parser(
         prog="gossip-node",
@@ -52,6 +54,22 @@ def build_parser() -> Parser:
             if spec.choices:
                 details["choices"] = list(spec.choices)
         groups[spec.group].add_argument(option.option, **details)
+    # parser-only, like --config: they set other flags' defaults (see _parse)
+    groups[NETWORK].add_argument(
+        "--slurm",
+        default="auto",
+        choices=["auto", "on", "off"],
+        help="under srun, take --id, --shard, --listen, --advertise and --peers, when not given, "
+        "from Slurm's environment (auto); on: the same, and fail outside srun; off: ignore "
+        "Slurm (default: %(default)s)",
+    )
+    groups[NETWORK].add_argument(
+        "--slurm-port",
+        type=int,
+        default=DEFAULT_PORT,
+        metavar="PORT",
+        help="under Slurm, task L of a host listens on PORT+L (default: %(default)s)",
+    )
     about_config = groups[OBSERVABILITY]
     about_config.add_argument(
         "--config",
@@ -69,7 +87,17 @@ def build_parser() -> Parser:
 
 def config_from_args(argv: list[str] | None = None) -> NodeConfig:
     """Parse flags (and --config FILE) into a validated config; UsageError or exit 2 if wrong."""
-    return config_from_namespace(parse_with_config(build_parser(), argv))
+    return config_from_namespace(_parse(build_parser(), argv)[0])
+
+
+def _parse(parser: Parser, argv: list[str] | None) -> tuple[argparse.Namespace, SlurmTask | None]:
+    """Flags win over --config FILE, which wins over Slurm's environment (gossip/slurm.py)."""
+    args = parse_with_config(parser, argv)
+    task = slurm_task(args.slurm, os.environ)
+    if task is not None:
+        parser.set_defaults(**task.flags(args.slurm_port))
+        args = parse_with_config(parser, argv)  # the file's values again, over Slurm's
+    return args, task
 
 
 def config_from_namespace(args: argparse.Namespace) -> NodeConfig:
@@ -81,13 +109,16 @@ def config_from_namespace(args: argparse.Namespace) -> NodeConfig:
 
 def _run(argv: list[str] | None) -> int:
     parser = build_parser()
-    args = parse_with_config(parser, argv)
+    args, task = _parse(parser, argv)
     config = config_from_namespace(args)
     if args.print_config:
         args.token = config.token  # from $GOSSIP_TOKEN too: shown as set (never its value)
         print(to_toml(parser, args), end="")
         return 0
     setup_logging(config.log_format, config.log_level)
+    if task is not None:
+        where = (task.job_id, task.proc_id, task.ntasks, task.node)
+        log.info("Slurm job %s: task %d of %d on %s", *where)
     from gossip.node import Node  # numpy, gRPC: the slow part of start-up
 
     model, data = None, None

@@ -10,19 +10,25 @@ No clock, no sockets, no threads, no randomness of its own.
 Rules:
 
 * Every ``interval`` the node bumps its own heartbeat and push-pulls its
-  digest with ``fanout`` random live members; for each member the newer
-  ``(generation, heartbeat)`` wins. A member is suspect when the phi of its
+  digest with ``fanout`` random live members among those that *answered* a
+  push-pull of ours at their address, plus one that has not yet (preferring
+  one whose heartbeat we saw advance): hearsay can announce any number of
+  members that lead nowhere, and they must not take the rounds that carry
+  real members' heartbeats. For each member the newer ``(generation,
+  heartbeat)`` wins. A member is suspect when the phi of its
   silence reaches ``phi_suspect``; dead when the suspicion lasted a timeout
-  that shrinks as other members confirm it. A newer heartbeat clears both.
+  that shrinks as other members confirm it, and after one last direct call
+  fails (a member that never answered us gets none). A newer heartbeat clears
+  both.
 * Only the member itself speaks for its liveness: ``alive`` is never taken
   from gossip without a newer heartbeat. ``dead`` from gossip is taken when it
   is about a heartbeat at least as new as ours and we suspect the member too
   (or the reporter saw a newer heartbeat than we did). ``left`` is final for a
   generation. A new generation supersedes everything of the old one.
 * Dead and left members stay ``tombstone_ttl`` as tombstones: still gossiped,
-  so stale entries cannot resurrect them, and a dead one is push-pulled every
-  ``reconnect_interval``, so the two halves of a healed partition find
-  each other again. An expired tombstone's version is remembered (an LRU):
+  so stale entries cannot resurrect them, and a dead one that once answered
+  us is push-pulled every ``reconnect_interval``, so the two halves of a
+  healed partition find each other again. An expired tombstone's version is remembered (an LRU):
   hearsay of that version or older, which a neighbour whose copy has not yet
   expired hands back, does not start its lifetime again.
 * Bounds: at most ``max_members`` alive or suspect members (a new one beyond
@@ -83,6 +89,7 @@ class _Member:
     """Our view of one member: its latest entry (``state`` is our opinion) and timers."""
 
     __slots__ = (
+        "answered",
         "changed_at",
         "entry",
         "last_advance",
@@ -102,6 +109,12 @@ class _Member:
         self.suspect_after = 0.0  # seconds of silence until phi reaches phi_suspect
         self.probe_at = 0.0  # when the last-chance direct call started (0: not yet)
         self.reports: dict[str, tuple[int, int]] = {}  # reporter -> version it suspected
+        self.answered = False  # it answered a push-pull of ours at its address
+
+    @property
+    def advanced(self) -> bool:
+        """Its heartbeat advanced since we learnt of it (announced-only entries never do)."""
+        return len(self.window) > 1
 
     @property
     def state(self) -> State:
@@ -156,6 +169,11 @@ class Membership:
         """Members to exchange parameters with: alive only (not suspect)."""
         return [m.entry for m in self._members.values() if m.state is State.ALIVE]
 
+    def answered(self, member_id: str) -> bool:
+        """Whether the member answered a push-pull of ours at its address (this generation)."""
+        member = self._members.get(member_id)
+        return member is not None and member.answered
+
     def state_of(self, member_id: str) -> State | None:
         member = self._members.get(member_id)
         return member.state if member else None
@@ -204,8 +222,12 @@ class Membership:
         extra = tuple(p for p in probes if p.address not in {t.address for t in targets})
         return events, Round(self.digest(), targets + extra)
 
-    def merge(self, digest: Digest, now: float) -> list[Event]:
-        """Take a digest (a push or a reply): newer entries win; return what changed."""
+    def merge(self, digest: Digest, now: float, reply_to: Target | None = None) -> list[Event]:
+        """Take a digest (a push, or the reply to our push to ``reply_to``): newer entries win.
+
+        Returns what changed. A reply marks the member we called as answered (a
+        seed's reply: its sender).
+        """
         events = self._observe_time(now)
         sender = digest.sender_id
         problem = id_problem(sender) if sender else None
@@ -253,6 +275,12 @@ class Membership:
                 event = self._merge_entry(entry, sender, now)
             if event is not None:
                 events.append(event)
+        if reply_to is not None:
+            member = members.get(reply_to.member_id or sender)
+            if member is not None and (
+                reply_to.member_id is None or member.entry.address == reply_to.address
+            ):
+                member.answered = True
         if alone and self._me.state is not State.LEFT and self.alive():
             # we just joined (or were cut off): tell every member now, not in log(n) rounds
             self._broadcast = True
@@ -344,6 +372,8 @@ class Membership:
                 due = member.suspect_since + self._timeout(member, expected)
                 if now < due:
                     next_check = min(next_check, due)
+                elif not member.answered:  # a last call would be its first: hearsay's cost
+                    events.append(self._convict(member, now, "suspicion timed out, never answered"))
                 elif member.probe_at == 0.0:
                     # last chance: one direct call; a paused process that resumes answers it,
                     # a crashed one refuses it at once (see on_failure)
@@ -388,21 +418,25 @@ class Membership:
                 self._forgotten[key] = self._members.pop(key).entry.version
 
     def _targets(self, now: float, rng: random.Random, seeds: Sequence[str]) -> tuple[Target, ...]:
-        live = [m.entry for m in self._members.values() if m.state in _LIVE]
+        live = [m for m in self._members.values() if m.state in _LIVE]
         if self._broadcast:
             self._broadcast = False
             chosen = live
         else:
-            chosen = rng.sample(live, min(self.config.fanout, len(live)))
-        targets = [Target(e.address, e.id) for e in chosen]
+            answered = [m for m in live if m.answered]
+            chosen = rng.sample(answered, min(self.config.fanout, len(answered)))
+            strangers = [m for m in live if not m.answered]
+            if strangers:  # one per round, whatever their number
+                chosen.append(rng.choice([m for m in strangers if m.advanced] or strangers))
+        targets = [Target(m.entry.address, m.entry.id) for m in chosen]
         if now >= self._next_reconnect:
             self._next_reconnect = now + self.config.reconnect_interval
-            dead = [m.entry for m in self._members.values() if m.state is State.DEAD]
+            dead = [m.entry for m in self._members.values() if m.state is State.DEAD and m.answered]
             if dead:
                 pick = rng.choice(dead)
                 targets.append(Target(pick.address, pick.id))
         if seeds and (not live or (self.config.seed_interval > 0 and now >= self._next_seed)):
-            known = {e.address for e in live} | {self._me.address}
+            known = {m.entry.address for m in live} | {self._me.address}
             fresh = [s for s in seeds if s not in known]
             if fresh:
                 self._next_seed = now + self.config.seed_interval

@@ -263,12 +263,11 @@ class Simulation:
         if not self.wire:
             self.stats.bytes += 5 + 40 * len(digest.entries)
             return digest
-        from gossip.transport._pb import gossip_pb2 as pb
-        from gossip.transport.wire import digest_from_pb, digest_to_pb
+        from gossip.transport.wire import decode_digest, encode_digest
 
-        data = digest_to_pb(digest).SerializeToString()
+        data = encode_digest(digest)
         self.stats.bytes += len(data) + 5
-        return digest_from_pb(pb.Digest.FromString(data))
+        return decode_digest(data)
 
     def _lost(self, a: str, b: str) -> bool:
         ga, gb = self._groups.get(a), self._groups.get(b)
@@ -304,7 +303,8 @@ class Simulation:
                 return  # too late: the call already failed
             done[0] = True
             self._available(
-                node, lambda: self._record(node, node.core.merge(reply, self._local(node)))
+                node,
+                lambda: self._record(node, node.core.merge(reply, self._local(node), target)),
             )
 
         def on_request(request: Digest) -> None:

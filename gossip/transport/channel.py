@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import grpc
 
 from gossip.errors import DeadlineExceeded, PeerUnavailable, TransportError
+from gossip.lru import Lru
 
 if TYPE_CHECKING:  # loaded only for a token or TLS: gossip-ctl without them skips it
     from gossip.transport.security import Security
@@ -44,16 +45,30 @@ def translate(exc: grpc.RpcError, address: str) -> TransportError:
     return TransportError(f"{address}: {name} ({detail})")
 
 
-class Channels:
-    """One channel per peer address, opened on first use with ``security``; close() ends all.
+MAX_CHANNELS = 256
+"""Channels kept open at once (as many as a view has live members); the least recently
+used beyond is let go."""
 
-    ``security`` None: plaintext, no token.
+
+class Channels:
+    """A channel per peer address, opened on first use with ``security``; close() ends all.
+
+    ``security`` None: plaintext, no token. Addresses come from peers (membership
+    hearsay can name any number), and each open channel holds a connection and
+    about 40 KiB, so at most ``capacity`` are kept and a call that failed lets
+    its channel go (:meth:`forget`): the next call to that address dials afresh.
+    A channel let go is not closed: calls still running on it finish, then gRPC
+    closes it.
     """
 
-    def __init__(self, security: Security | None = None) -> None:
+    def __init__(self, security: Security | None = None, capacity: int = MAX_CHANNELS) -> None:
         self.security = security
-        self._channels: dict[str, grpc.Channel] = {}
+        self._channels: Lru[str, grpc.Channel] = Lru(capacity)
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._channels)
 
     def get(self, address: str) -> grpc.Channel:
         with self._lock:
@@ -62,6 +77,11 @@ class Channels:
                 channel = self._open(address)
                 self._channels[address] = channel
             return channel
+
+    def forget(self, address: str) -> None:
+        """Let the channel to ``address`` go (its call failed): the next call dials again."""
+        with self._lock:
+            self._channels.pop(address)
 
     def _open(self, address: str) -> grpc.Channel:
         if self.security is None or not (self.security.tls or self.security.token):
@@ -81,6 +101,7 @@ class Channels:
 
     def close(self) -> None:
         with self._lock:
-            channels, self._channels = list(self._channels.values()), {}
+            channels = [channel for _, channel in self._channels.items()]
+            self._channels = Lru(self._channels.capacity)
         for channel in channels:
             channel.close()

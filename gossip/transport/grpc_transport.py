@@ -31,7 +31,7 @@ from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport._pb import gossip_pb2_grpc as pb_grpc
 from gossip.transport.base import Completion, Handler, Traffic
 from gossip.transport.channel import CHANNEL_OPTIONS, Channels, translate
-from gossip.transport.control import call_status, status_to_pb
+from gossip.transport.control import call_status
 from gossip.transport.fetch import (
     Fetched,
     FetchRequest,
@@ -41,6 +41,7 @@ from gossip.transport.fetch import (
     request_to_pb,
 )
 from gossip.transport.security import (
+    Deadlines,
     Limiter,
     SafeDecoding,
     Security,
@@ -49,12 +50,13 @@ from gossip.transport.security import (
     server_credentials,
 )
 from gossip.transport.session import initiate, respond
+from gossip.transport.status_pb import status_to_pb
 from gossip.transport.wire import (
     GRPC_FRAME_OVERHEAD,
     Frame,
     decode_frame,
     digest_from_pb,
-    digest_to_pb,
+    encode_digest,
     encode_frame,
     snapshot_frames,
     wire_size,
@@ -108,6 +110,7 @@ def bind_failure(listen: str) -> str:
 
 
 _EXCHANGE_SERVICE = "gossip.v1.Exchange"
+_MEMBERSHIP_SERVICE = "gossip.v1.Membership"
 _EXCHANGE_METHOD = f"/{_EXCHANGE_SERVICE}/Exchange"
 
 
@@ -165,11 +168,18 @@ class _MembershipServicer:
         self._transport = transport
         self._handler = handler
 
-    def PushPull(self, request: pb.Digest, context: Any) -> pb.Digest:
+    def PushPull(self, request: pb.Digest, context: Any) -> bytes:
         self._transport.traffic.add(received=wire_size(request))
-        reply = digest_to_pb(self._handler.on_push_pull(digest_from_pb(request)))
-        self._transport.traffic.add(sent=wire_size(reply))
+        reply = encode_digest(self._handler.on_push_pull(digest_from_pb(request)))
+        self._transport.traffic.add(sent=len(reply) + GRPC_FRAME_OVERHEAD)
         return reply
+
+    def method_handlers(self) -> grpc.GenericRpcHandler[pb.Digest, bytes]:
+        """The Membership service, registered by hand: replies are ``encode_digest``'s bytes."""
+        handler = grpc.unary_unary_rpc_method_handler(
+            self.PushPull, request_deserializer=pb.Digest.FromString
+        )
+        return grpc.method_handlers_generic_handler(_MEMBERSHIP_SERVICE, {"PushPull": handler})
 
 
 class _ControlServicer:
@@ -228,7 +238,7 @@ class GrpcTransport:
     def __init__(
         self,
         max_payload_bytes: int = 1 << 31,
-        max_workers: int = 16,
+        max_workers: int = 24,
         security: Security | None = None,
         max_stream_s: float = 60.0,
     ) -> None:
@@ -237,7 +247,10 @@ class GrpcTransport:
         self._max_workers = max_workers
         self.security = security or Security()
         self.max_stream_s = max_stream_s
-        self.limiter = Limiter(per_peer=2, total=max(max_workers // 2, 1))
+        # a third of the threads for talking streams, a third for silent ones, the rest unary
+        slots = max(max_workers // 3, 1)
+        self.limiter = Limiter(per_peer=2, total=slots, silent=slots)
+        self._deadlines = Deadlines()
         self.unauthenticated = 0
         self.malformed = 0
         self._malformed_logged = -float("inf")
@@ -262,13 +275,9 @@ class GrpcTransport:
             maximum_concurrent_rpcs=MAX_QUEUED_RPCS,
         )
         server.add_generic_rpc_handlers(
-            (
-                _ExchangeServicer(self, handler).method_handlers(
-                    lambda h: limit_streams(h, self.limiter, self.max_stream_s)
-                ),
-            )
+            (_ExchangeServicer(self, handler).method_handlers(self._limited),)
         )
-        pb_grpc.add_MembershipServicer_to_server(_MembershipServicer(self, handler), server)
+        server.add_generic_rpc_handlers((_MembershipServicer(self, handler).method_handlers(),))
         pb_grpc.add_ControlServicer_to_server(_ControlServicer(handler), server)
         catchup = _CatchupServicer(handler)
         fetch = grpc.unary_stream_rpc_method_handler(
@@ -280,7 +289,7 @@ class GrpcTransport:
             (
                 grpc.method_handlers_generic_handler(
                     "gossip.v1.Catchup",
-                    {"Fetch": limit_streams(fetch, self.limiter, self.max_stream_s)},
+                    {"Fetch": self._limited(fetch)},
                 ),
             )
         )
@@ -304,6 +313,9 @@ class GrpcTransport:
         self._server = server
         return f"{host}:{port}"
 
+    def _limited(self, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+        return limit_streams(handler, self.limiter, self.max_stream_s, deadlines=self._deadlines)
+
     def _count_unauthenticated(self) -> None:
         self.unauthenticated += 1  # a rough counter (GIL-atomic enough for status)
 
@@ -326,6 +338,11 @@ class GrpcTransport:
 
     def _channel(self, address: str) -> grpc.Channel:
         return self._channels.get(address)
+
+    def _failed(self, exc: grpc.RpcError, address: str) -> GossipError:
+        """The call failed: let its channel go (gossip.transport.channel), say why in our terms."""
+        self._channels.forget(address)
+        return translate(exc, address)
 
     def exchange(self, address: str, offer: Snapshot, complete: Completion, timeout: float) -> None:
         verdicts: queue.Queue[Frame | None] = queue.Queue()
@@ -353,7 +370,7 @@ class GrpcTransport:
         except grpc.RpcError as exc:
             if isinstance(exc, grpc.Call) and exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
                 raise ExchangeRefused("busy", f"{address}: {exc.details()}") from exc
-            raise translate(exc, address) from exc
+            raise self._failed(exc, address) from exc
         except GossipError:
             call.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
             raise
@@ -361,13 +378,17 @@ class GrpcTransport:
             verdicts.put(None)
 
     def push_pull(self, address: str, digest: Digest, timeout: float) -> Digest:
-        request = digest_to_pb(digest)
-        stub = pb_grpc.MembershipStub(self._channel(address))
+        request = encode_digest(digest)
+        method = self._channel(address).unary_unary(
+            f"/{_MEMBERSHIP_SERVICE}/PushPull",
+            request_serializer=None,  # encode_digest's bytes as they are
+            response_deserializer=pb.Digest.FromString,
+        )
         try:
-            reply = stub.PushPull(request, timeout=timeout)
+            reply = method(request, timeout=timeout)
         except grpc.RpcError as exc:
-            raise translate(exc, address) from exc
-        self.traffic.add(sent=wire_size(request), received=wire_size(reply))
+            raise self._failed(exc, address) from exc
+        self.traffic.add(sent=len(request) + GRPC_FRAME_OVERHEAD, received=wire_size(reply))
         return digest_from_pb(reply)
 
     def fetch(self, address: str, request: FetchRequest, timeout: float) -> Fetched:
@@ -385,9 +406,13 @@ class GrpcTransport:
             if isinstance(exc, grpc.Call) and exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
                 reason, _, detail = (exc.details() or "").partition(": ")  # the donor's refusal
                 raise ExchangeRefused(reason, f"{address}: {detail}") from exc
-            raise translate(exc, address) from exc
+            raise self._failed(exc, address) from exc
         finally:
             call.cancel()  # type: ignore[no-untyped-call]  # untyped in grpc-stubs
 
     def status(self, address: str, timeout: float) -> Status:
-        return call_status(self._channel(address), address, timeout)
+        try:
+            return call_status(self._channel(address), address, timeout)
+        except GossipError:
+            self._channels.forget(address)
+            raise

@@ -18,7 +18,7 @@ from gossip.membership.types import Digest
 from gossip.status import Status
 from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport.base import Completion, Handler, Traffic
-from gossip.transport.control import status_from_pb, status_to_pb
+from gossip.transport.control import status_from_bytes
 from gossip.transport.fetch import (
     Fetched,
     FetchRequest,
@@ -28,17 +28,18 @@ from gossip.transport.fetch import (
     request_to_pb,
 )
 from gossip.transport.session import counted, initiate, respond
+from gossip.transport.status_pb import status_to_pb
 from gossip.transport.wire import (
+    GRPC_FRAME_OVERHEAD,
     Frame,
+    decode_digest,
     decode_frame,
-    digest_from_pb,
-    digest_to_pb,
+    encode_digest,
     encode_frame,
     snapshot_frames,
-    wire_size,
 )
 
-M = TypeVar("M", pb.Digest, pb.StatusReply, pb.FetchRequest, pb.FetchFrame)
+M = TypeVar("M", pb.FetchRequest, pb.FetchFrame)
 
 
 def _through_wire(message: M) -> M:
@@ -131,17 +132,17 @@ class InMemoryTransport:
 
     def push_pull(self, address: str, digest: Digest, timeout: float) -> Digest:
         handler = self.network.route(self.address, address)
-        request = _through_wire(digest_to_pb(digest))
-        reply = _through_wire(digest_to_pb(handler.on_push_pull(digest_from_pb(request))))
-        self.traffic.add(sent=wire_size(request), received=wire_size(reply))
-        self.network.traffic.get(address, Traffic()).add(
-            sent=wire_size(reply), received=wire_size(request)
-        )
-        return digest_from_pb(reply)
+        request = len(encoded := encode_digest(digest)) + GRPC_FRAME_OVERHEAD
+        reply_bytes = encode_digest(handler.on_push_pull(decode_digest(encoded)))
+        reply = len(reply_bytes) + GRPC_FRAME_OVERHEAD
+        self.traffic.add(sent=request, received=reply)
+        self.network.traffic.get(address, Traffic()).add(sent=reply, received=request)
+        return decode_digest(reply_bytes)
 
     def status(self, address: str, timeout: float) -> Status:
         handler = self.network.route(self.address, address)
-        return status_from_pb(_through_wire(status_to_pb(handler.on_status())))
+        reply = status_to_pb(handler.on_status()).SerializeToString()
+        return Status.from_json(status_from_bytes(reply))
 
     def fetch(self, address: str, request: FetchRequest, timeout: float) -> Fetched:
         handler = self.network.route(self.address, address)

@@ -13,17 +13,22 @@ modules that import grpc):
   the files are readable and the key matches the certificate, with one clear
   :class:`~gossip.errors.UsageError` otherwise;
 * :class:`Limiter` bounds concurrent streams per connection and in total, so a
-  single peer cannot take every server thread (``RESOURCE_EXHAUSTED``); a
-  stream that has sent nothing yields its slot to a newcomer and is cut after
-  :data:`HEADER_DEADLINE_S`, and every stream is cut after ``max_stream_s``.
+  single peer cannot take every server thread (``RESOURCE_EXHAUSTED``); streams
+  that send nothing have slots of their own, the oldest cut for a newer one,
+  and each is cut after :data:`HEADER_DEADLINE_S`; every stream is cut after
+  ``max_stream_s``.
 """
 
 from __future__ import annotations
 
+import heapq
 import hmac
+import itertools
+import logging
 import os
 import ssl
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -46,6 +51,8 @@ else:
     _StreamStream = grpc.StreamStreamClientInterceptor
 
 from gossip.errors import UsageError
+
+log = logging.getLogger("gossip.transport")
 
 TOKEN_ENV = "GOSSIP_TOKEN"
 TOKEN_HEADER = "authorization"
@@ -246,79 +253,150 @@ class _CallDetails(grpc.ClientCallDetails):
 
 HEADER_DEADLINE_S = 2.0
 """A stream that has sent no message this long after it opened is cut (a silent stranger)."""
+GRACE_S = 0.05
+"""A stream whose first message arrives within this long never counts as silent."""
 
 
 class Limiter:
-    """Concurrent streams per connection (``per_peer``) and in all (``total``), shared fairly.
+    """Concurrent streams: per connection, talking and silent ones apart.
 
-    A stream is *pending* from the moment it opens until its first message
-    arrives (an honest initiator sends its header at once), then *admitted*.
-    When every slot is taken, a new stream evicts the oldest pending one
-    (cancels it) rather than being refused: streams that send nothing cannot
-    hold slots against neighbours that talk. Only admitted streams, and the
-    per-connection cap, refuse a newcomer (``RESOURCE_EXHAUSTED``).
+    Every stream holds a server thread. One that has sent nothing
+    :data:`GRACE_S` after it opened is *silent* and takes one of ``silent``
+    slots; when those are all taken, the oldest silent stream is cut
+    (``cancel``) to make room. One that talks takes one of ``total`` slots, or
+    is refused (``RESOURCE_EXHAUSTED``) when they are all taken; a
+    connection has at most ``per_peer`` streams of either kind. So streams
+    that send nothing hold at most ``silent`` threads, never a talking
+    stream's slot, and a neighbour's stream, which sends its header at once,
+    never waits for them or cuts them (each cut would let their owner open
+    another: a churn that cost more than the streams themselves).
     """
 
-    def __init__(self, per_peer: int = 2, total: int = 8) -> None:
+    def __init__(self, per_peer: int = 2, total: int = 8, silent: int = 8) -> None:
         self.per_peer = per_peer
         self.total = total
+        self.silent_slots = silent
         self._lock = threading.Lock()
-        self._slots: dict[int, str] = {}  # slot -> the connection holding it
+        self._open: dict[int, str] = {}  # stream -> its connection
         self._per_connection: dict[str, int] = {}
-        self._pending: OrderedDict[int, Callable[[], None]] = OrderedDict()  # oldest first
-        self._next = 1  # slot numbers are true values
+        self._silent: OrderedDict[int, Callable[[], None]] = OrderedDict()  # oldest first
+        self._talking: set[int] = set()
+        self._next = 1  # stream numbers are true values
         self.rejected = 0
         self.evicted = 0
 
-    def acquire(self, peer: str, cancel: Callable[[], None] = lambda: None) -> int | None:
-        """A pending slot for a new stream of connection ``peer``, or None (refuse it).
-
-        ``cancel`` ends the stream if it is evicted while still pending.
-        """
-        evict: Callable[[], None] | None = None
+    def open(self, peer: str) -> int | None:
+        """A number for a new stream of connection ``peer``, or None (refuse it: per_peer)."""
         with self._lock:
-            if self._per_connection.get(peer, 0) >= self.per_peer or (
-                len(self._slots) >= self.total and not self._pending
-            ):
+            if self._per_connection.get(peer, 0) >= self.per_peer:
                 self.rejected += 1
                 return None
-            if len(self._slots) >= self.total:
-                oldest, evict = self._pending.popitem(last=False)
-                self._drop(oldest)
-                self.evicted += 1
-            slot = self._next
+            stream = self._next
             self._next += 1
-            self._slots[slot] = peer
+            self._open[stream] = peer
             self._per_connection[peer] = self._per_connection.get(peer, 0) + 1
-            self._pending[slot] = cancel
+            return stream
+
+    def silent(self, stream: int, cancel: Callable[[], None]) -> None:
+        """The stream sent nothing within GRACE_S: a silent slot, the oldest one cut if need be."""
+        evict: Callable[[], None] | None = None
+        with self._lock:
+            if stream not in self._open or stream in self._talking:
+                return  # it ended or talked meanwhile
+            if len(self._silent) >= self.silent_slots:
+                _, evict = self._silent.popitem(last=False)
+                self.evicted += 1
+            self._silent[stream] = cancel
         if evict is not None:
             evict()
-        return slot
 
-    def admit(self, slot: int) -> None:
-        """The stream sent its first message: it keeps its slot until it ends."""
+    def talk(self, stream: int) -> bool:
+        """The stream sent its first message: True when it may go on (a talking slot)."""
         with self._lock:
-            self._pending.pop(slot, None)
+            self._silent.pop(stream, None)
+            if len(self._talking) >= self.total:
+                self.rejected += 1
+                return False
+            self._talking.add(stream)
+            return True
 
-    def release(self, slot: int) -> None:
-        """The stream ended (a no-op for a slot already taken back by an eviction)."""
+    def close(self, stream: int) -> None:
+        """The stream ended (its thread is free again)."""
         with self._lock:
-            self._pending.pop(slot, None)
-            self._drop(slot)
-
-    def _drop(self, slot: int) -> None:
-        peer = self._slots.pop(slot, None)
-        if peer is None:
-            return
-        left = self._per_connection.get(peer, 0) - 1
-        if left > 0:
-            self._per_connection[peer] = left
-        else:
-            self._per_connection.pop(peer, None)
+            self._silent.pop(stream, None)
+            self._talking.discard(stream)
+            peer = self._open.pop(stream, None)
+            if peer is None:
+                return
+            left = self._per_connection.get(peer, 0) - 1
+            if left > 0:
+                self._per_connection[peer] = left
+            else:
+                self._per_connection.pop(peer, None)
 
     def active(self) -> int:
+        """Streams open now, silent and talking."""
         with self._lock:
-            return len(self._slots)
+            return len(self._open)
+
+
+class Deadlines:
+    """Callbacks due at given times, run by one daemon thread (started on first use).
+
+    Every stream has up to three deadlines (silent, header, whole stream); a
+    ``threading.Timer`` each would start as many threads per stream, hostile
+    ones included.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int]] = []  # (when, handle), cancelled ones included
+        self._pending: dict[int, Callable[[], object]] = {}
+        self._handles = itertools.count()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, delay_s: float, callback: Callable[[], object]) -> int:
+        """Run ``callback`` in ``delay_s`` seconds unless cancelled; a handle for :meth:`cancel`."""
+        handle = next(self._handles)
+        with self._wake:
+            self._pending[handle] = callback
+            heapq.heappush(self._heap, (time.monotonic() + delay_s, handle))
+            if len(self._heap) > 2 * len(self._pending) + 64:  # mostly cancelled: compact
+                self._heap = [e for e in self._heap if e[1] in self._pending]
+                heapq.heapify(self._heap)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="deadlines", daemon=True)
+                self._thread.start()
+            if self._heap[0][1] == handle:  # the new earliest: the thread sleeps too long
+                self._wake.notify()
+        return handle
+
+    def cancel(self, handle: int) -> None:
+        """Drop the callback (a no-op when it already ran or was cancelled)."""
+        with self._wake:
+            self._pending.pop(handle, None)
+
+    def __len__(self) -> int:
+        with self._wake:
+            return len(self._pending)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while self._heap and self._heap[0][1] not in self._pending:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._wake.wait()
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._wake.wait(wait)
+                    continue
+                callback = self._pending.pop(heapq.heappop(self._heap)[1])
+            try:
+                callback()
+            except Exception:  # the thread must outlive one bad callback
+                log.exception("a stream deadline's callback failed")
 
 
 def limit_streams(
@@ -326,43 +404,46 @@ def limit_streams(
     limiter: Limiter,
     max_stream_s: float,
     header_deadline_s: float = HEADER_DEADLINE_S,
+    deadlines: Deadlines | None = None,
 ) -> grpc.RpcMethodHandler[Any, Any]:
     """A response-streaming handler wrapped by the limiter and two deadlines.
 
     The stream is cut when it sent no message within ``header_deadline_s``,
     and when it outlives ``max_stream_s``.
     """
+    deadlines = deadlines or Deadlines()
     behavior = handler.stream_stream or handler.unary_stream
     assert behavior is not None, "only response-streaming methods are limited"
     streaming = handler.stream_stream is not None
 
     def limited(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        peer = str(context.peer())
-        slot = limiter.acquire(peer, context.cancel)
-        if slot is None:
+        stream = limiter.open(str(context.peer()))
+        if stream is None:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many concurrent streams")
-        assert slot is not None
-        timers = [threading.Timer(max_stream_s, context.cancel)]
-        if streaming:
-            header_timer = threading.Timer(header_deadline_s, context.cancel)
-            timers.append(header_timer)
-
-            def talked() -> None:
-                header_timer.cancel()
-                limiter.admit(slot)
-
-            request = _admitted_on_first(request, talked)
-        else:
-            limiter.admit(slot)  # a unary request is already here
-        for timer in timers:
-            timer.daemon = True
-            timer.start()
+        assert stream is not None
+        timers = [deadlines.add(max_stream_s, context.cancel)]
         try:
+            if streaming:
+                timers.append(deadlines.add(header_deadline_s, context.cancel))
+                timers.append(
+                    deadlines.add(GRACE_S, lambda: limiter.silent(stream, context.cancel))
+                )
+                try:
+                    first = next(request, None)
+                except grpc.RpcError:
+                    return  # cut (silent) or gone
+                if first is None:
+                    return
+                for timer in timers[1:]:
+                    deadlines.cancel(timer)
+                request = itertools.chain((first,), request)
+            if not limiter.talk(stream):
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many concurrent streams")
             yield from behavior(request, context)
         finally:
             for timer in timers:
-                timer.cancel()
-            limiter.release(slot)
+                deadlines.cancel(timer)
+            limiter.close(stream)
 
     make = (
         grpc.stream_stream_rpc_method_handler if streaming else grpc.unary_stream_rpc_method_handler
@@ -372,16 +453,6 @@ def limit_streams(
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
-
-
-def _admitted_on_first(requests: Iterator[Any], on_first: Callable[[], object]) -> Iterator[Any]:
-    """``requests`` unchanged, calling ``on_first`` when the first one arrives."""
-    first = next(requests, None)
-    if first is None:
-        return
-    on_first()
-    yield first
-    yield from requests
 
 
 # ---------------------------------------------------------------- malformed requests

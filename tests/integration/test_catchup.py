@@ -8,7 +8,9 @@ from typing import cast
 import numpy as np
 import pytest
 
-from gossip.errors import TransportError
+from gossip.config import NodeConfig
+from gossip.errors import TransportError, UsageError
+from gossip.node import Node
 from gossip.transport.base import Handler
 from gossip.transport.fetch import Fetched, FetchRequest
 from gossip.transport.grpc_transport import GrpcTransport
@@ -32,13 +34,17 @@ def test_new_peer_catches_up_from_a_donor() -> None:
             assert distance < np.linalg.norm(donor.replica.params) * 0.5
 
 
-def test_donor_with_another_model_is_refused_and_training_goes_on() -> None:
-    with running(id="other", model="mlp:8", step_rate=200) as other:
-        wait_for(lambda: other.trainer.steps >= 10, 30, "donor training")
-        with running(id="late", peers=(other.address,)) as late:
-            wait_for(lambda: late.catchup.state not in ("on", "running"), 30, "catch-up")
-            assert late.catchup.state == "failed" and "fingerprint" in late.catchup.errors[0]
-            wait_for(lambda: late.trainer.steps > 0, 30, "training anyway")
+def test_a_late_peer_whose_seed_has_another_model_does_not_start() -> None:
+    """Before it serves or catches up (a donor's other model: tests/unit/test_fetch.py)."""
+    with running(id="other", model="mlp:8") as other:
+        late = Node(NodeConfig(id="late", listen="127.0.0.1:0", model="mlp:16",
+                               peers=(other.address,)))  # fmt: skip
+        try:
+            with pytest.raises(UsageError, match=r"is not its seeds' \(.* \(610 values\)\)"):
+                late.start()
+            assert late.address == "" and not late._threads  # nothing bound, nothing started
+        finally:
+            late.transport.stop(0)
 
 
 def test_no_bootstrap_opts_out() -> None:

@@ -54,6 +54,20 @@ def test_a_factory_that_fails_is_one_line_and_exit_2(
     assert_usage_error(result, spec, *needles)
 
 
+@pytest.mark.slow
+def test_a_peer_whose_model_is_not_its_seeds_is_one_line_and_exit_2(procs: Processes) -> None:
+    seed = f"127.0.0.1:{free_port()}"
+    procs.node("seed", "--listen", seed, "--dataset", "digits")
+    wait_for(lambda: procs.status(seed), 60, "the seed answering")
+    result = subprocess.run(
+        node_command("--model", "mlp:16", "--dataset", "digits", "--peers", seed,
+                     "--listen", f"127.0.0.1:{free_port()}", "--duration", "5"),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert_usage_error(result, f"is not its seeds' ({seed} has", "(6570 values)",
+                       "every peer must build the same model")  # fmt: skip
+
+
 keras_missing = importlib.util.find_spec("keras") is None
 needs_keras = pytest.mark.skipif(keras_missing, reason="Keras not installed: gossip-train[keras]")
 

@@ -65,8 +65,11 @@ def test_three_processes_train_gossip_and_leave_cleanly(procs: Processes, tmp_pa
 
 def test_mismatched_models_refuse_each_other(procs: Processes) -> None:
     a, b = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    # started before its seed is up (so its start-up check finds nothing to compare),
+    # and a second peer with no seeds of its own: they meet through membership only
     procs.node("big", "--listen", a, "--peers", b, "--model", "mlp:64,32", *FAST)
-    procs.node("small", "--listen", b, "--peers", a, "--model", "mlp:16", *FAST)
+    wait_for(lambda: procs.status(a), 60, "the first peer serving")
+    procs.node("small", "--listen", b, "--model", "mlp:16", *FAST)
 
     def both_refused() -> bool:
         views = [procs.status(x) for x in (a, b)]

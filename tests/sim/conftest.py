@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from gossip.config import NodeConfig
-from gossip.data import load_shard
+from gossip.data import Dataset, load_shard
 from gossip.node import Node
+from gossip.trainable import Feed
 from gossip.transport.memory import InMemoryNetwork
 
 
@@ -35,6 +39,31 @@ def consensus_distance(peers: list[Node]) -> float:
     """Sum over peers of the squared distance to the mean model (float64)."""
     stacked = np.stack([p.replica.params.astype(np.float64) for p in peers])
     return float(((stacked - stacked.mean(axis=0)) ** 2).sum())
+
+
+def resumed(
+    tmp_path: Path, make_model: Callable[[], object], data: tuple[Dataset, Dataset] | Feed
+) -> tuple[Node, Node]:
+    """A node that took 5 steps and wrote a checkpoint, and a new one resumed from it.
+
+    Asserts what every model must keep: the step, the parameters, and the optimizer
+    state (with the local state) array for array, dtype and shape included.
+    """
+    config = NodeConfig(id="c0", listen="sim0:1", checkpoint_dir=str(tmp_path))
+    first = Node(config, transport=InMemoryNetwork(seed=0).transport(), model=make_model(),
+                 data=data)  # fmt: skip
+    for _ in range(5):
+        first.trainer.step()
+    assert first.save_checkpoint() is not None
+    again = Node(config, transport=InMemoryNetwork(seed=1).transport(), model=make_model(),
+                 data=data)  # fmt: skip
+    assert again.recovery.resumed and again.trainer.steps == 5
+    np.testing.assert_array_equal(again.replica.params, first.replica.params)
+    saved, loaded = first.model.optimizer_state(), again.model.optimizer_state()
+    assert saved.keys() == loaded.keys()
+    for key, value in saved.items():
+        np.testing.assert_array_equal(loaded[key], value, strict=True)
+    return first, again
 
 
 @pytest.fixture

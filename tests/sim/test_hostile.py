@@ -15,9 +15,9 @@ from gossip.exchanger import LOG_BURST, LOG_PER_S
 from gossip.lru import Lru
 from gossip.node import Node
 from gossip.robust import MAX_PEER_RECORDS
-from gossip.transport.control import status_to_pb
 from gossip.transport.memory import InMemoryNetwork
 from gossip.transport.session import respond
+from gossip.transport.status_pb import status_to_pb
 from gossip.transport.wire import (
     Frame,
     decode_frame,

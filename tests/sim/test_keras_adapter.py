@@ -27,6 +27,7 @@ from gossip.data import load_shard  # noqa: E402
 from gossip.errors import UsageError  # noqa: E402
 from gossip.node import Node  # noqa: E402
 from gossip.transport.memory import InMemoryNetwork  # noqa: E402
+from tests.sim.conftest import resumed  # noqa: E402
 
 
 def seed_model(hidden: int = 10) -> Any:
@@ -108,25 +109,9 @@ def test_two_keras_peers_train_the_seed_example_and_agree(network: InMemoryNetwo
     assert test.x.shape[1] == 10
 
 
-def test_optimizer_state_and_parameters_survive_a_checkpoint(
-    network: InMemoryNetwork, tmp_path: Path
-) -> None:
+def test_optimizer_state_and_parameters_survive_a_checkpoint(tmp_path: Path) -> None:
     train, test = load_shard("diabetes", seed=0)
-    config = NodeConfig(id="k0", listen="sim0:1", checkpoint_dir=str(tmp_path))
-    first = Node(config, transport=network.transport(), model=adapt(seed_model(), train.x),
-                 data=(train, test))  # fmt: skip
-    for _ in range(5):
-        first.trainer.step()
-    saved = first.model.optimizer_state()
-    assert first.save_checkpoint() is not None
-    again = Node(config, transport=InMemoryNetwork(seed=1).transport(),
-                 model=adapt(seed_model(), train.x), data=(train, test))  # fmt: skip
-    assert again.recovery.resumed and again.trainer.steps == 5
-    np.testing.assert_array_equal(again.replica.params, first.replica.params)
-    loaded = again.model.optimizer_state()
-    assert saved.keys() == loaded.keys()
-    for key in saved:
-        np.testing.assert_array_equal(loaded[key], saved[key])
+    resumed(tmp_path, lambda: adapt(seed_model(), train.x), (train, test))
 
 
 def test_gossip_fit_is_the_one_call_that_replaces_model_fit() -> None:

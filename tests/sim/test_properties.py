@@ -25,9 +25,9 @@ from gossip.logsafe import OneLineFormatter
 from gossip.membership import Digest, MemberEntry, Membership, MembershipConfig, State
 from gossip.membership.core import invalid_reason
 from gossip.node import Node
-from gossip.transport.control import status_to_pb
 from gossip.transport.memory import InMemoryNetwork
 from gossip.transport.session import respond
+from gossip.transport.status_pb import status_to_pb
 from gossip.transport.wire import (
     Frame,
     SnapshotAssembler,

@@ -160,3 +160,38 @@ def test_one_peer_of_eight_alone_is_worse_than_centralized_on_clusters() -> None
 def test_alone_on_shard_0_of_1_is_centralized() -> None:
     config = NodeConfig(dataset="digits", seed=2)
     assert without_seconds(alone(config, 2000)) == without_seconds(centralized(config, 2000))
+
+
+# ------------------------------------------------------------ a user's model (--model-factory)
+
+FACTORY = """
+from gossip.model import mlp
+
+def narrow(config):
+    return mlp(64, [16], 10, "classification", config.seed)
+
+def with_data(config):
+    from gossip.data import load_shard
+    return narrow(config), load_shard("digits")
+"""
+
+
+@pytest.fixture
+def factories(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "baseline_factories.py").write_text(FACTORY)
+    monkeypatch.chdir(tmp_path)  # --model-factory imports from the current directory
+
+
+@pytest.mark.usefixtures("factories")
+def test_centralized_trains_the_factory_model_through_the_seam() -> None:
+    ours = centralized(NodeConfig(dataset="digits", model="mlp:16", seed=3), 1500)
+    factory = NodeConfig(dataset="digits", model_factory="baseline_factories:narrow", seed=3)
+    assert without_seconds(centralized(factory, 1500)) == without_seconds(ours)
+
+
+@pytest.mark.usefixtures("factories")
+def test_baselines_refuse_what_they_cannot_train_with_one_line() -> None:
+    with pytest.raises(UsageError, match="returns its own data: the baselines train on --dataset"):
+        centralized(NodeConfig(model_factory="baseline_factories:with_data"), 100)
+    with pytest.raises(UsageError, match="not available with --model-factory"):
+        synchronous(NodeConfig(model_factory="baseline_factories:narrow"), 2, 10)

@@ -21,14 +21,14 @@ def arrays(seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def test_round_trip(tmp_path: Path) -> None:
-    data = arrays()
+    data = {**arrays(), "opt/step": np.array(5.0, np.float32)}  # 0-d: torch's Adam step
     path = checkpoint.save(tmp_path, data, {"step": 7, "fingerprint": "abc"})
     assert path.name.startswith("ckpt-000000000007-")
     scan = checkpoint.load_latest(tmp_path, "abc")
     assert scan.checkpoint is not None and not scan.skipped
     assert scan.checkpoint.step == 7
     for name, array in data.items():
-        np.testing.assert_array_equal(scan.checkpoint.arrays[name], array)
+        np.testing.assert_array_equal(scan.checkpoint.arrays[name], array, strict=True)
     assert not list(tmp_path.glob("*.tmp"))
 
 

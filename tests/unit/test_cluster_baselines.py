@@ -65,3 +65,20 @@ def test_no_samples_no_baselines(tmp_path: Path) -> None:
     out = io.StringIO()
     assert run_baselines(plan, {"node-0": None}, Console(file=out)) == (None, None)
     assert "baselines skipped" in out.getvalue()
+
+
+def test_with_a_model_factory_only_the_centralized_baseline_runs(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    (tmp_path / "cluster_factory.py").write_text(
+        "from gossip.model import mlp\n\n"
+        "def model():\n    return mlp(64, [8], 10, 'classification')\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    flags = ["--model-factory", "cluster_factory:model", "--compare-centralized"]
+    plan = parse_plan(["--nodes", "2", "--dataset", "digits", "--run-dir", str(tmp_path), *flags])
+    out = io.StringIO()
+    reports: dict[str, Any] = {"node-0": report(20, 0.5), "node-1": report(20, 0.5)}
+    central, sync = run_baselines(plan, reports, Console(file=out))
+    assert sync is None and "synchronous baseline skipped" in out.getvalue()
+    assert central is not None and central["samples_seen"] == 2 * 20 * 32

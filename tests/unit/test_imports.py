@@ -1,8 +1,9 @@
 """What the commands load before they do anything: kept small on purpose.
 
 ``gossip-ctl`` runs in operators' loops and probes: numpy (and the exchange
-machinery) must never load for it, nor rich for ``status --json`` and the
-plain ``status`` / ``members`` output (bench/ctl_startup.py measures the time).
+machinery) must never load for it, nor protobuf's runtime (the reply is decoded
+by gossip.transport.lightpb), nor rich for ``status --json`` and the plain
+``status`` / ``members`` output (bench/ctl_startup.py measures the time).
 ``gossip-node`` loads numpy and gRPC inside its guard, so a Ctrl-C then is quiet.
 """
 
@@ -31,7 +32,7 @@ def loaded_after(code: str) -> set[str]:
 
 def heavy(modules: set[str]) -> set[str]:
     roots = {"numpy", "rich", "gossip.node", "gossip.transport.grpc_transport", "prometheus_client"}
-    return {m for m in modules if m in roots or m.split(".")[0] == "numpy"}
+    return {m for m in modules if m in roots or m.split(".")[0] == "numpy" or "protobuf" in m}
 
 
 def test_ctl_status_call_loads_neither_numpy_nor_rich() -> None:
@@ -66,6 +67,18 @@ def test_importing_the_node_command_loads_no_numpy() -> None:
 
 def test_dir_lists_the_lazily_loaded_names() -> None:
     assert {"Dense", "Node", "NodeConfig", "Sequential", "mlp"} <= set(dir(gossip))
+
+
+def test_a_lazily_loaded_name_is_the_same_object_every_time() -> None:
+    """Not a submodule of the same name, which Python sets on the package once imported."""
+    script = (
+        "import gossip\n"
+        "first = gossip.fit\n"
+        "import gossip.fitting\n"
+        "assert gossip.fit is first and callable(gossip.fit), gossip.fit\n"
+        "assert all(getattr(gossip, n) is getattr(gossip, n) for n in gossip.__all__)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
 
 
 def test_ctl_names_the_token_variable_as_security_does() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from gossip.errors import UsageError
 from gossip.membership import Digest, MemberEntry, Membership, MembershipConfig, State
+from gossip.membership.core import Target
 
 LAN = MembershipConfig.lan()
 
@@ -28,10 +29,12 @@ def kinds(events: list) -> list[str]:  # type: ignore[type-arg]
 
 
 def feed(m: Membership, member: str, start: float, end: float, every: float = 0.2) -> int:
-    """Heartbeats of ``member`` arriving every ``every`` s from start to end; the last counter."""
+    """Heartbeats of ``member`` arriving every ``every`` s from start to end, in its replies
+    to our push-pulls; the last counter."""
     hb, t = 1, start
+    call = Target(f"{member}:1", member)
     while t <= end + 1e-9:
-        m.merge(Digest(member, (entry(member, hb),)), t)
+        m.merge(Digest(member, (entry(member, hb),)), t, reply_to=call)
         m.tick(t, random.Random(0))
         hb, t = hb + 1, t + every
     return hb - 1
@@ -75,6 +78,21 @@ def test_a_silent_member_is_suspected_then_dead_after_a_failed_last_call() -> No
     assert round_ is not None and "b:1" in [t.address for t in round_.targets]
     assert m.on_failure("b", last + 2.11, started=last + 1.9) == []  # began before: no verdict
     assert kinds(m.on_failure("b", last + 2.11, started=last + 2.1)) == ["dead"]
+
+
+def test_a_member_that_never_answered_gets_no_last_call_and_no_reconnects() -> None:
+    m = node()
+    for t in (0.0, 0.2, 0.4):  # heard only through others' gossip: it never answered us
+        m.merge(Digest("c", (entry("b", int(t * 10) + 1),)), t)
+    called = []
+    t = 0.4
+    while m.state_of("b") is not State.DEAD:
+        t += 0.05
+        _, round_ = m.tick(t, random.Random(0))
+        called += [x.member_id for x in round_.targets if x.last_call] if round_ else []
+    assert called == [] and t < 0.4 + 1.3 + LAN.suspicion_max
+    _, round_ = m.tick(t + 2 * LAN.reconnect_interval, random.Random(0))
+    assert round_ is not None and "b" not in [x.member_id for x in round_.targets]
 
 
 def test_a_last_call_that_is_never_answered_also_convicts() -> None:
@@ -272,9 +290,37 @@ def test_rounds_pick_fanout_members_and_seeds_when_isolated() -> None:
     m.merge(Digest("x", tuple(entry(i) for i in "bcdefg")), 0.1)
     _, round_ = m.tick(0.1, rng, seeds=["b:1"])  # just joined: due at once, to everyone
     assert round_ is not None and len(round_.targets) == 6
+    for target in round_.targets:  # every one answers
+        assert target.member_id is not None
+        m.merge(Digest(target.member_id, (entry(target.member_id),)), 0.15, reply_to=target)
     _, round_ = m.tick(0.31, rng, seeds=["b:1"])
     assert round_ is not None and len(round_.targets) == LAN.fanout
     assert round_.digest.entries[0].heartbeat == 3
+
+
+def test_announced_members_that_never_answered_take_one_call_per_round() -> None:
+    rng = random.Random(3)
+    m = node()
+    m.tick(0.0, rng)
+    real = [entry(i) for i in "bcd"]
+    m.merge(Digest("b", tuple(real)), 0.05)
+    _, round_ = m.tick(0.05, rng)  # just joined: everyone; b, c and d answer
+    assert round_ is not None
+    for target in round_.targets:
+        m.merge(Digest("x", (entry(target.member_id or ""),)), 0.06, reply_to=target)
+    assert all(m.answered(i) for i in "bcd")
+    hearsay = tuple(MemberEntry(f"ghost-{i}", f"10.0.{i}.1:1", 1, 1) for i in range(200))
+    m.merge(Digest("b", hearsay), 0.1)
+    m.merge(Digest("b", (replace(hearsay[7], heartbeat=2),)), 0.15)  # ghost-7 advances
+    _, round_ = m.tick(0.3, rng)
+    assert round_ is not None
+    called = [t.member_id for t in round_.targets]
+    assert sorted(called[: LAN.fanout]) == ["b", "c", "d"]
+    assert called[LAN.fanout :] == ["ghost-7"]  # one stranger, the one heard advancing first
+    assert not m.answered("ghost-7")
+    wrong_address = Target("10.9.9.9:1", "ghost-7")
+    m.merge(Digest("ghost-7", ()), 0.31, reply_to=wrong_address)
+    assert not m.answered("ghost-7")  # a reply from elsewhere does not vouch for its address
 
 
 def test_only_a_node_that_was_alone_announces_itself_to_everyone() -> None:
@@ -284,10 +330,10 @@ def test_only_a_node_that_was_alone_announces_itself_to_everyone() -> None:
     m.merge(Digest("b", (entry("b"),)), 0.05)
     _, round_ = m.tick(0.05, rng)
     assert round_ is not None and [t.address for t in round_.targets] == ["b:1"]
-    m.merge(Digest("b", tuple(entry(i) for i in "bcdefg")), 0.1)  # not alone: no broadcast
-    assert m.tick(0.1, rng)[1] is None
+    m.merge(Digest("b", tuple(entry(i) for i in "bcdefg")), 0.1, reply_to=round_.targets[0])
+    assert m.tick(0.1, rng)[1] is None  # not alone: no broadcast
     _, round_ = m.tick(0.25, rng)
-    assert round_ is not None and len(round_.targets) == LAN.fanout
+    assert round_ is not None and len(round_.targets) == 2  # b, and one that never answered
 
 
 def test_profiles_and_validation() -> None:

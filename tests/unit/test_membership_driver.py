@@ -9,8 +9,9 @@ import pytest
 
 from gossip.clock import ManualClock
 from gossip.membership import MemberEntry, MembershipConfig
+from gossip.membership.core import Target
 from gossip.membership.types import Digest
-from gossip.membership_driver import MembershipDriver
+from gossip.membership_driver import STRANGER_BACKLOG, MembershipDriver
 from gossip.status import Status
 from gossip.transport.memory import InMemoryNetwork
 
@@ -90,3 +91,29 @@ def test_partners_are_the_members_that_answered_not_hearsay() -> None:
     (alone,) = cluster(1, clock, ())
     alone.merge(Digest("d1", (hearsay,)))
     assert [m.id for m in alone.reachable()] == ["ghost"]  # nobody reached yet: all alive
+
+
+class _Recorder:
+    """An executor that only records what it is given (the calls never run)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def submit(self, fn: object, digest: Digest, target: Target, stranger: bool) -> None:
+        self.calls.append(target.address)
+
+
+def test_calls_to_members_that_never_answered_are_bounded_and_apart() -> None:
+    clock = ManualClock()
+    driver = formed(2, clock)[0]  # d1 answered it
+    hearsay = tuple(MemberEntry(f"ghost-{i}", f"10.0.{i}.1:1", 1, 1) for i in range(200))
+    driver.merge(Digest("d1", hearsay))
+    members, strangers = _Recorder(), _Recorder()
+    driver._pool, driver._stranger_pool = members, strangers  # type: ignore[assignment]
+    digest = Digest("d0", ())
+    for entry in hearsay:
+        driver._submit(digest, Target(entry.address, entry.id))
+    driver._submit(digest, Target("127.0.0.2:7000", "d1"))
+    assert len(strangers.calls) == STRANGER_BACKLOG  # the rest skipped while those wait
+    assert members.calls == ["127.0.0.2:7000"]  # never behind them
+    assert driver.partner_count() == 1 and len(driver.alive()) == 201

@@ -13,15 +13,19 @@ from gossip.errors import WireError
 from gossip.membership.types import Digest, MemberEntry, State
 from gossip.status import Status
 from gossip.transport._pb import gossip_pb2 as pb
-from gossip.transport.control import status_from_pb, status_to_pb
+from gossip.transport.control import status_from_bytes
+from gossip.transport.lightpb import decode
+from gossip.transport.status_pb import status_to_pb
 from gossip.transport.wire import (
     CHUNK_BYTES,
+    STATE_TO_PB,
     Chunk,
     Frame,
     SnapshotAssembler,
+    decode_digest,
     decode_frame,
     digest_from_pb,
-    digest_to_pb,
+    encode_digest,
     encode_frame,
     frame_kind,
     read_snapshot,
@@ -268,12 +272,23 @@ def test_digest_round_trip() -> None:
             MemberEntry("n4", "[::1]:7000", 2**40, 2**33, State.LEFT),
         ),
     )
-    wire = pb.Digest.FromString(digest_to_pb(digest).SerializeToString())
-    assert digest_from_pb(wire) == digest
+    assert decode_digest(encode_digest(digest)) == digest
+    by_protobuf = pb.Digest(
+        sender_id=digest.sender_id,
+        entries=[
+            pb.MemberEntry(
+                id=e.id, address=e.address, generation=e.generation, heartbeat=e.heartbeat,
+                state=STATE_TO_PB[e.state],
+            )
+            for e in digest.entries
+        ],
+    )  # fmt: skip
+    assert encode_digest(digest) == by_protobuf.SerializeToString()  # the same bytes
+    assert encode_digest(Digest("", ())) == b""
 
 
 def test_digest_entry_with_unknown_state_is_dropped() -> None:
-    message = digest_to_pb(Digest("n1", (MemberEntry("n2", "a:1", 1, 1),)))
+    message = pb.Digest.FromString(encode_digest(Digest("n1", (MemberEntry("n2", "a:1", 1, 1),))))
     message.entries.add(id="n3", address="b:1", generation=1, heartbeat=1, state=0)
     assert [e.id for e in digest_from_pb(message).entries] == ["n2"]
 
@@ -357,7 +372,25 @@ def make_status(accuracy: float | None) -> Status:
 
 @pytest.mark.parametrize("accuracy", [0.875, None])
 def test_status_round_trip(accuracy: float | None) -> None:
+    """Encoded by protobuf, decoded by gossip.transport.lightpb (what gossip-ctl does)."""
     status = make_status(accuracy)
-    wire = pb.StatusReply.FromString(status_to_pb(status).SerializeToString())
-    assert status_from_pb(wire) == status
+    data = status_to_pb(status).SerializeToString()
+    assert status_from_bytes(data) == status.as_json()
     assert Status.from_json(json.loads(json.dumps(status.as_json()))) == status  # reports, --json
+
+
+def test_light_decoding_follows_protobuf() -> None:
+    message = pb.MemberStatus(id="n1", address="a:1", state=2, generation=2**40, last_heard_s=-1.5)
+    data = message.SerializeToString()
+    unknown = b"\x98\x06\x07" + b"\xa2\x06\x02hi" + b"\xad\x06\x00\x00\x80?"  # 99, 100, 101
+    assert decode(unknown + data, "MemberStatus") == {
+        "id": "n1", "address": "a:1", "state": 2, "generation": 2**40, "last_heard_s": -1.5,
+    }  # fmt: skip
+    assert decode(b"", "Schedule")["local_steps"] == 0
+    assert decode(b"", "StatusReply")["loss"] is None  # optional: unset is not 0.0
+    assert decode(pb.StatusReply(loss=0.0).SerializeToString(), "StatusReply")["loss"] == 0.0
+    negative = pb.SnapshotHeader(codec_seed=0).SerializeToString()
+    assert decode(negative, "SnapshotHeader")["sender_id"] == ""
+    for bad in (data[:-3], b"\x0a\x05ab", b"\xff" * 11, b"\x0b"):
+        with pytest.raises(ValueError):
+            decode(bad, "MemberStatus")
