@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from gossip.averaging.pairwise import RAW_CODEC, Replica, Snapshot
+from gossip.errors import DeadlineExceeded
 from gossip.membership.types import Digest
 from gossip.transport.base import StatusDict
 from gossip.transport.grpc_transport import GrpcTransport
@@ -118,3 +119,53 @@ def test_10m_parameter_exchange_ends_at_the_pairwise_mean(
         assert transport.traffic.sent + transport.traffic.received >= 2 * payload
     assert initiator.traffic.sent == responder.traffic.received
     assert responder.traffic.sent == initiator.traffic.received
+
+
+class LateResponder(Responder):
+    """Replies only after the initiator's deadline has passed."""
+
+    def on_exchange(self, offer: Snapshot) -> Pending:
+        time.sleep(1.0)
+        return super().on_exchange(offer)
+
+
+def test_a_late_reply_is_never_applied_on_either_side(
+    transports: tuple[GrpcTransport, GrpcTransport],
+) -> None:
+    replica_i = Replica(np.zeros(1000, dtype=np.float32), FINGERPRINT)
+    replica_j = Replica(np.ones(1000, dtype=np.float32), FINGERPRINT)
+    initiator, responder = transports
+    handler = LateResponder(replica_j)
+    address = responder.serve("127.0.0.1:0", handler)
+    offer, _ = snapshot_of(replica_i, "initiator")
+    applied: list[Snapshot] = []
+    with pytest.raises(DeadlineExceeded):
+        initiator.exchange(address, offer, applied.append, timeout=0.3)
+    deadline = time.monotonic() + 30.0
+    while not (handler.sessions and handler.sessions[0].commits) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert applied == [] and handler.sessions[0].commits == [(False, "lost")]
+    np.testing.assert_array_equal(replica_j.params, 1.0)
+
+
+def test_an_applied_reply_still_gets_its_verdict_across_past_the_deadline(
+    transports: tuple[GrpcTransport, GrpcTransport],
+) -> None:
+    """Applying took longer than the timeout: the verdict still reaches the responder."""
+    replica_i = Replica(np.zeros(1000, dtype=np.float32), FINGERPRINT)
+    replica_j = Replica(np.ones(1000, dtype=np.float32), FINGERPRINT)
+    initiator, responder = transports
+    handler = Responder(replica_j)
+    address = responder.serve("127.0.0.1:0", handler)
+    offer, own_i = snapshot_of(replica_i, "initiator")
+
+    def slow_apply(reply: Snapshot) -> None:
+        time.sleep(1.2)  # a busy machine: past the 1 s timeout, within the verdict's grace
+        replica_i.apply(own_i, replica_i.check(reply))
+
+    initiator.exchange(address, offer, slow_apply, timeout=1.0)
+    deadline = time.monotonic() + 30.0
+    while not handler.sessions[0].commits and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert handler.sessions[0].commits == [(True, "")]
+    np.testing.assert_array_equal(replica_i.params + replica_j.params, 1.0)  # the sum is kept
