@@ -85,7 +85,8 @@ def build_parser() -> Parser:
         type=float,
         default=d.exchange_timeout,
         metavar="SECONDS",
-        help="deadline of one exchange (default: %(default)s)",
+        help="deadline of an exchange's reply; its verdict gets as long again "
+        "(default: %(default)s)",
     )
     net.add_argument(
         "--alpha",
