@@ -129,43 +129,46 @@ class LateResponder(Responder):
         return super().on_exchange(offer)
 
 
-def test_a_late_reply_is_never_applied_on_either_side(
-    transports: tuple[GrpcTransport, GrpcTransport],
-) -> None:
+def small_exchange(
+    transports: tuple[GrpcTransport, GrpcTransport], handler_class: type[Responder]
+) -> tuple[Replica, Responder, str, Snapshot, np.ndarray]:
+    """Zeros offered to a responder holding ones (1000 values): the initiator's side."""
     replica_i = Replica(np.zeros(1000, dtype=np.float32), FINGERPRINT)
-    replica_j = Replica(np.ones(1000, dtype=np.float32), FINGERPRINT)
-    initiator, responder = transports
-    handler = LateResponder(replica_j)
-    address = responder.serve("127.0.0.1:0", handler)
-    offer, _ = snapshot_of(replica_i, "initiator")
-    applied: list[Snapshot] = []
-    with pytest.raises(DeadlineExceeded):
-        initiator.exchange(address, offer, applied.append, timeout=0.3)
+    handler = handler_class(Replica(np.ones(1000, dtype=np.float32), FINGERPRINT))
+    address = transports[1].serve("127.0.0.1:0", handler)
+    offer, own_i = snapshot_of(replica_i, "initiator")
+    return replica_i, handler, address, offer, own_i
+
+
+def first_commit(handler: Responder) -> list[tuple[bool, str]]:
+    """The responder's commit of its first exchange, polled (it follows the call's end)."""
     deadline = time.monotonic() + 30.0
     while not (handler.sessions and handler.sessions[0].commits) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert applied == [] and handler.sessions[0].commits == [(False, "lost")]
-    np.testing.assert_array_equal(replica_j.params, 1.0)
+    return handler.sessions[0].commits
+
+
+def test_a_late_reply_is_never_applied_on_either_side(
+    transports: tuple[GrpcTransport, GrpcTransport],
+) -> None:
+    _, handler, address, offer, _ = small_exchange(transports, LateResponder)
+    applied: list[Snapshot] = []
+    with pytest.raises(DeadlineExceeded):
+        transports[0].exchange(address, offer, applied.append, timeout=0.3)
+    assert first_commit(handler) == [(False, "lost")] and applied == []
+    np.testing.assert_array_equal(handler.replica.params, 1.0)
 
 
 def test_an_applied_reply_still_gets_its_verdict_across_past_the_deadline(
     transports: tuple[GrpcTransport, GrpcTransport],
 ) -> None:
     """Applying took longer than the timeout: the verdict still reaches the responder."""
-    replica_i = Replica(np.zeros(1000, dtype=np.float32), FINGERPRINT)
-    replica_j = Replica(np.ones(1000, dtype=np.float32), FINGERPRINT)
-    initiator, responder = transports
-    handler = Responder(replica_j)
-    address = responder.serve("127.0.0.1:0", handler)
-    offer, own_i = snapshot_of(replica_i, "initiator")
+    replica_i, handler, address, offer, own_i = small_exchange(transports, Responder)
 
     def slow_apply(reply: Snapshot) -> None:
         time.sleep(1.2)  # a busy machine: past the 1 s timeout, within the verdict's grace
         replica_i.apply(own_i, replica_i.check(reply))
 
-    initiator.exchange(address, offer, slow_apply, timeout=1.0)
-    deadline = time.monotonic() + 30.0
-    while not handler.sessions[0].commits and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert handler.sessions[0].commits == [(True, "")]
-    np.testing.assert_array_equal(replica_i.params + replica_j.params, 1.0)  # the sum is kept
+    transports[0].exchange(address, offer, slow_apply, timeout=1.0)
+    assert first_commit(handler) == [(True, "")]
+    np.testing.assert_array_equal(replica_i.params + handler.replica.params, 1.0)  # sum kept
