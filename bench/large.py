@@ -22,7 +22,7 @@ Every peer is READY at the start signal, whatever the codec: it has loaded its
 codecs' compiled loops (``Mixer.warm_up``, timed: ``warm_up_s`` in the JSON,
 printed per setting) before it says "ready". A node does this in a thread of its
 own while it serves and meets the members, then starts exchanging; peers
-started together finish it up to a second apart under load, so without this the
+started together finish it up to seconds apart under load, so without this the
 first exchanges of a compressed run would pair whoever was ready first, and
 ``none`` (nothing to load) would be timed from a fairer start.
 
