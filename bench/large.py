@@ -18,6 +18,13 @@ over (``distance_exact`` vs ``distance_probe`` in the JSON). Times are on the
 machine-wide monotonic clock and start at the FIRST EXCHANGE (the earliest
 moment any peer had one in flight, polled every 5 ms); the start signal and
 the moment every peer knew all others alive are reported relative to it.
+Every peer is READY at the start signal, whatever the codec: it has loaded its
+codecs' compiled loops (``Mixer.warm_up``, timed: ``warm_up_s`` in the JSON,
+printed per setting) before it says "ready". A node does this in a thread of its
+own while it serves and meets the members, then starts exchanging; peers
+started together finish it up to seconds apart under load, so without this the
+first exchanges of a compressed run would pair whoever was ready first, and
+``none`` (nothing to load) would be timed from a fairer start.
 
 Per setting: time until every peer is within 1e-2 and 1e-3 of ``m0``, bytes
 sent per peer by then (transport counters: exchanges plus membership), the
@@ -240,10 +247,13 @@ def peer_main(setting: Setting, peer: int, addresses: list[str], conn: Connectio
     for index, start, end in chunk_bounds(params.size):
         params[start:end] = start_chunk(setting.seed, peer, index, end - start)
     sampler = Sampler(node, setting, peer, send)
+    began = time.monotonic()  # the codecs' compiled loops, before the clock (see the docstring)
+    node.exchanger.mixer.warm_up()
+    warm_up_s = time.monotonic() - began
     setup_memory = memory_kib()
     with contextlib.suppress(OSError):  # peak RSS from here on: exchanging, not building
         Path("/proc/self/clear_refs").write_text("5")
-    send(("ready", node.replica.num_params, node.replica.fingerprint, setup_memory))
+    send(("ready", node.replica.num_params, node.replica.fingerprint, setup_memory, warm_up_s))
     started = False
     try:
         if conn.recv() != "go":
@@ -473,6 +483,7 @@ def run_setting(setting: Setting) -> dict[str, Any]:
     result.update(
         setting=asdict(setting),
         params=ready[0][1],
+        warm_up_s=[r[4] for r in ready],
         load_before=load_before,
         load_after=os.getloadavg(),
         settled=settled,
@@ -516,13 +527,15 @@ def summary_line(result: dict[str, Any]) -> str:
     growth = result["spread_growth_max"]
     drift = "n/a" if result["mean_drift"] is None else f"{result['mean_drift']:.1e}"
     peak = max(p["memory_exchanging_kib"]["VmHWM"] for p in peers) / 1024
+    warm = result["warm_up_s"]
     return (
         f"{Setting(**result['setting']).name:>16}: 1e-2 {fmt_reached(reached['0.01'])}; "
         f"1e-3 {fmt_reached(reached['0.001'])}; spread growth max "
         f"{'n/a' if growth is None else f'{growth:.2f}'}, drift {drift}; "
         f"{ok} exchanges ({started} started, {busy} busy refusals, {failed} failed), "
         f"mean {duration * 1e3:.0f} ms each, {result['in_flight_mean']:.2f} in flight per peer; "
-        f"peak RSS {peak:.0f} MiB/peer; first exchange {-result['go_s']:.2f} s after start, "
+        f"peak RSS {peak:.0f} MiB/peer; first exchange {-result['go_s']:.2f} s after start "
+        f"(codecs loaded before it: {min(warm):.2f}-{max(warm):.2f} s), "
         f"load {result['load_before'][0]:.1f}"
     )
 

@@ -175,7 +175,10 @@ class NodeConfig:
     exchange_timeout: float = field(
         default=10.0,
         metadata=flag(
-            NETWORK, "deadline of one exchange (default: %(default)s)", metavar="SECONDS"
+            NETWORK,
+            "deadline of an exchange's reply; its verdict gets as long again "
+            "(default: %(default)s)",
+            metavar="SECONDS",
         ),
     )
     alpha: float = field(

@@ -116,6 +116,7 @@ class Node:
         self.recovery = Recovery()  # the catch-up fields come from self.catchup
         self._ready = threading.Event()  # cleared while catching up: no exchanges, no serving
         self._ready.set()  # simulations drive serve() by hand, without a catch-up
+        self._warm_up = threading.Thread()  # start() loads the codecs in it (not started: done)
         self._checkpoints: Path | None = None
         if config.checkpoint_dir:
             self._checkpoints = checkpoint.checkpoint_dir(config.checkpoint_dir)
@@ -157,7 +158,15 @@ class Node:
         # the training thread holds the GIL in numpy-light Python code; hand it over every
         # 1 ms (not 5) so heartbeats and digests keep their timing (bench/membership.py, M2)
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
-        self.exchanger.mixer.warm_up()  # before any loop runs: it holds the GIL meanwhile
+        # the codecs' compiled loops load (seconds) while we serve and meet the members, so
+        # every peer's view is whole when the first exchange picks its round partner
+        self._warm_up = threading.Thread(
+            target=self._guarded(self.exchanger.mixer.warm_up),
+            name=f"{self.id}-warm-up",
+            daemon=True,
+        )
+        self._warm_up.start()
+        self._threads.append(self._warm_up)
         if self.config.bootstrap and self.config.peers:
             self._ready.clear()  # until catch_up() is over (first thing of the train loop)
         self.serve()
@@ -288,7 +297,8 @@ class Node:
     def _gossip_loop(self) -> None:
         assert self.membership is not None
         interval = self.config.gossip_interval
-        while not self._ready.is_set():  # no exchanges with stale weights before the catch-up
+        # no exchanges with stale weights before the catch-up, nor before the codecs are loaded
+        while not self._ready.is_set() or self._warm_up.is_alive():
             if self._stop.wait(0.05):
                 return
         misses = 0  # exchanges in a row that did not complete: back off, a little, at random

@@ -233,8 +233,10 @@ class Schedule:
         Waits up to ``wait`` seconds for the running exchange to end: exchanges
         are short, and a refusal costs a round trip and a retry. When the
         running one is with ``peer_id`` itself (two crossing offers), only the
-        side with ``yields`` waits for its own to end; the other refuses at
-        once, so one of the two goes through.
+        side with ``yields`` waits for its own to end, however long that takes
+        (the other side refuses it at its header); the other refuses at once,
+        so one of the two goes through. With ``wait`` as its bound, a 10M offer
+        built slower than the wait under load was refused too: both, every retry.
         """
         with self._cond:
             self._await_turn(peer_id, wait, yields)
@@ -247,10 +249,10 @@ class Schedule:
         while self._partner is not None:
             crossing = self._partner == peer_id
             remaining = deadline - self._clock.now()
-            if self._stopped or remaining <= 0 or (crossing and not yields):
+            if self._stopped or (crossing and not yields) or (remaining <= 0 and not crossing):
                 what = "an exchange with it" if crossing else f"one with {self._partner}"
                 raise ExchangeRefused("busy", f"{what} is running here")
-            self._cond.wait(remaining)
+            self._cond.wait(_RECHECK_S if crossing else remaining)
 
     def admission_wait(self) -> float:
         """How long an offer may wait for its turn here (see ADMIT_WAIT_S)."""

@@ -35,6 +35,8 @@ class PairReference:
     version: int
     own: np.ndarray
     peer: np.ndarray
+    step: int = -1
+    """Our training step when the pair last exchanged (see compressed.Mixer._encode)."""
 
     @property
     def nbytes(self) -> int:

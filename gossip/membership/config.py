@@ -76,7 +76,8 @@ class MembershipConfig:
     """Seconds between push-pulls with one random dead member (so partitions heal)."""
     seed_interval: float = 5.0
     """Seconds between push-pulls with one seed that is not a live member (0: only
-    when no member is alive; an isolated node tries one seed every round)."""
+    when no member is alive; an isolated node tries one seed every round, and so does
+    a node in its first seed_interval while a seed is not a member yet)."""
     tombstone_ttl: float = 60.0
     """Seconds a dead or left member is remembered so stale gossip cannot revive it."""
     max_members: int = 256

@@ -146,6 +146,8 @@ class Membership:
         self._next_check = now
         self._next_reconnect = now + config.reconnect_interval
         self._next_seed = now
+        self._joining_until = now + config.seed_interval
+        """Until then, a seed that is not a member yet is dialled every round (see _targets)."""
         self._broadcast = False
         self._probes: list[Target] = []
         self._forgotten: Lru[str, tuple[int, int]] = Lru(4 * config.max_tombstones)
@@ -435,7 +437,11 @@ class Membership:
             if dead:
                 pick = rng.choice(dead)
                 targets.append(Target(pick.address, pick.id))
-        if seeds and (not live or (self.config.seed_interval > 0 and now >= self._next_seed)):
+        # while joining, every round: peers started together that each reached one random
+        # seed could stay in separate groups until the next seed_interval (8 peers: ~5 s)
+        joining = now < self._joining_until
+        due = self.config.seed_interval > 0 and now >= self._next_seed
+        if seeds and (not live or joining or due):
             known = {m.entry.address for m in live} | {self._me.address}
             fresh = [s for s in seeds if s not in known]
             if fresh:

@@ -21,6 +21,7 @@ from gossip.averaging.pairwise import (
     encode,
     increment,
 )
+from gossip.errors import DeadlineExceeded
 from gossip.membership.types import Digest
 from gossip.replica import Replica
 from gossip.status import Status
@@ -137,3 +138,56 @@ def test_10m_parameter_exchange_ends_at_the_pairwise_mean(
         assert transport.traffic.sent + transport.traffic.received >= 2 * payload
     assert initiator.traffic.sent == responder.traffic.received
     assert responder.traffic.sent == initiator.traffic.received
+
+
+class LateResponder(Responder):
+    """Replies only after the initiator's deadline has passed."""
+
+    def on_exchange(self, offer: Snapshot) -> Pending:
+        time.sleep(1.0)
+        return super().on_exchange(offer)
+
+
+def small_exchange(
+    transports: tuple[GrpcTransport, GrpcTransport], handler_class: type[Responder]
+) -> tuple[Replica, Responder, str, Snapshot, np.ndarray]:
+    """Zeros offered to a responder holding ones (1000 values): the initiator's side."""
+    replica_i = Replica(np.zeros(1000, dtype=np.float32), FINGERPRINT)
+    handler = handler_class(Replica(np.ones(1000, dtype=np.float32), FINGERPRINT))
+    address = transports[1].serve("127.0.0.1:0", handler)
+    offer, own_i = snapshot_of(replica_i, "initiator")
+    return replica_i, handler, address, offer, own_i
+
+
+def first_commit(handler: Responder) -> list[tuple[bool, str]]:
+    """The responder's commit of its first exchange, polled (it follows the call's end)."""
+    deadline = time.monotonic() + 30.0
+    while not (handler.sessions and handler.sessions[0].commits) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return handler.sessions[0].commits
+
+
+def test_a_late_reply_is_never_applied_on_either_side(
+    transports: tuple[GrpcTransport, GrpcTransport],
+) -> None:
+    _, handler, address, offer, _ = small_exchange(transports, LateResponder)
+    applied: list[Snapshot] = []
+    with pytest.raises(DeadlineExceeded):
+        transports[0].exchange(address, offer, applied.append, timeout=0.3)
+    assert first_commit(handler) == [(False, "lost")] and applied == []
+    np.testing.assert_array_equal(handler.replica.params, 1.0)
+
+
+def test_an_applied_reply_still_gets_its_verdict_across_past_the_deadline(
+    transports: tuple[GrpcTransport, GrpcTransport],
+) -> None:
+    """Applying took longer than the timeout: the verdict still reaches the responder."""
+    replica_i, handler, address, offer, own_i = small_exchange(transports, Responder)
+
+    def slow_apply(reply: Snapshot) -> None:
+        time.sleep(1.2)  # a busy machine: past the 1 s timeout, within the verdict's grace
+        apply(replica_i, own_i, checked(replica_i, reply))
+
+    transports[0].exchange(address, offer, slow_apply, timeout=1.0)
+    assert first_commit(handler) == [(True, "")]
+    np.testing.assert_array_equal(replica_i.params + handler.replica.params, 1.0)  # sum kept

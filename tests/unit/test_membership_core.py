@@ -323,6 +323,22 @@ def test_announced_members_that_never_answered_take_one_call_per_round() -> None
     assert not m.answered("ghost-7")  # a reply from elsewhere does not vouch for its address
 
 
+def test_a_joining_node_dials_a_seed_it_does_not_know_every_round() -> None:
+    """Peers started together each reaching one random seed must not stay in groups."""
+    rng = random.Random(3)
+    m = node()
+    seeds = ["b:1", "c:1", "d:1"]
+    m.merge(Digest("b", (entry("b"),)), 0.0)  # one seed answered: not alone any more
+
+    def seeds_dialled(now: float) -> list[str]:
+        _, round_ = m.tick(now, rng, seeds=seeds)
+        return [] if round_ is None else [t.address for t in round_.targets if t.member_id is None]
+
+    assert seeds_dialled(0.0) != [] and seeds_dialled(LAN.interval) != []
+    later = LAN.seed_interval + 1.0
+    assert seeds_dialled(later) != [] and seeds_dialled(later + LAN.interval) == []
+
+
 def test_only_a_node_that_was_alone_announces_itself_to_everyone() -> None:
     rng = random.Random(2)
     m = node()

@@ -50,7 +50,7 @@ def test_crossing_offers_resolve_one_way() -> None:
     with pytest.raises(ExchangeRefused, match="with it"):
         s.begin("p", wait=1.0, yields=False)  # refuses at once: no wait
     ender = later(0.05, lambda: s.end("p", completed=False, started_here=True))
-    s.begin("p", wait=5.0, yields=True)  # waits for our own to end, then goes through
+    s.begin("p", wait=0.01, yields=True)  # waits past its 10 ms for our own to end, goes through
     ender.join()
     assert s.partner() == "p"
 
