@@ -3,8 +3,9 @@
 :class:`~gossip.membership.core.Membership` decides; this class calls its
 ``tick`` at its deadlines from one thread, sends the push-pulls of each round
 concurrently (a slow or dead peer never delays the next round or the failure
-checks), feeds replies and failures back, resolves seeds (a DNS name may stand
-for many peers) and logs each event once.
+checks), feeds replies and failures back, makes the calls other members ask
+of it as indirect probes, resolves seeds (a DNS name may stand for many peers)
+and logs each event once.
 
 Threads: :meth:`MembershipDriver.run` is the loop; the gRPC server threads call
 :meth:`merge`; the gossip loop calls :meth:`pick` and :meth:`report_failure`.
@@ -20,6 +21,7 @@ import socket
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from gossip.address import parse_address
 from gossip.clock import Clock
@@ -82,7 +84,7 @@ class MembershipDriver:
         self._event_lines = LogBudget(0.0, EVENT_PER_S, EVENT_BURST)
         self._seed_silent_since: dict[str, float] = {}
         self._seeds_warned: set[str] = set()
-        self._in_flight: set[str] = set()
+        self._in_flight: set[tuple[str, str, bool]] = set()
         self._strangers_pending = 0
         self._partners_counted = (-float("inf"), 0)  # (when, partner_count)
         self._pool: ThreadPoolExecutor | None = None
@@ -110,7 +112,7 @@ class MembershipDriver:
                 round_ = self._tick()
                 if round_ is not None:
                     for target in round_.targets:
-                        self._submit(round_.digest, target)
+                        self._submit(target)
                 now = self._clock.now()
                 with self._lock:
                     deadline = self._table.next_deadline()
@@ -126,7 +128,7 @@ class MembershipDriver:
         round_ = self._tick()
         if round_ is not None:
             for target in round_.targets:
-                self._call(round_.digest, target)
+                self._call(target)
 
     def _tick(self) -> Round | None:
         seeds = self._seed_addresses()
@@ -135,36 +137,43 @@ class MembershipDriver:
         self._log(events)
         return round_
 
-    def _submit(self, digest: Digest, target: Target) -> None:
+    def _submit(self, target: Target) -> None:
+        key = target.key
         with self._lock:
             # a member that never answered us (a seed is the operator's word): hearsay may
             # have made it up
             stranger = target.member_id is not None and not self._table.answered(target.member_id)
-            if target.address in self._in_flight:
+            if key in self._in_flight:
                 return  # the previous call to it is still waiting: do not pile up
             if stranger and self._strangers_pending >= STRANGER_BACKLOG:
                 return  # skipped: a later round calls another that has not answered
-            self._in_flight.add(target.address)
+            self._in_flight.add(key)
             self._strangers_pending += stranger
         pool = self._stranger_pool if stranger else self._pool
         assert pool is not None
         try:
-            pool.submit(self._call, digest, target, stranger)
+            pool.submit(self._call, target, stranger)
         except RuntimeError:  # the pool was shut down: we are stopping
             with self._lock:
-                self._in_flight.discard(target.address)
+                self._in_flight.discard(key)
                 self._strangers_pending -= stranger
 
-    def _call(self, digest: Digest, target: Target, stranger: bool = False) -> None:
+    def _call(self, target: Target, stranger: bool = False) -> None:
         started = self._clock.now()
-        # a last call, or a join through a seed, is worth waiting for longer than routine gossip
-        slow_ok = target.last_call or target.member_id is None
-        timeout = self.config.last_call_timeout if slow_ok else self.config.call_timeout
+        with self._lock:
+            digest = self._table.message(target)
         try:
-            reply = self._transport.push_pull(target.address, digest, timeout)
+            reply = self._transport.push_pull(target.address, digest, target.timeout(self.config))
         except GossipError as exc:
-            if target.member_id is not None:
+            if target.relay_id:
+                with self._lock:
+                    events = self._table.relay_failed(target.relay_id, self._clock.now())
+                self._log(events)
+            elif target.member_id is not None:
                 self.report_failure(target.member_id, started)
+                if target.full:
+                    with self._lock:
+                        self._table.sync_failed(self._clock.now())
             else:
                 self._seed_failed(target.address, started, exc)
         else:
@@ -173,17 +182,33 @@ class MembershipDriver:
             self.merge(reply, target)
         finally:
             with self._lock:
-                self._in_flight.discard(target.address)
+                self._in_flight.discard(target.key)
                 self._strangers_pending -= stranger
 
     # ------------------------------------------------------------ the others' calls
 
     def merge(self, digest: Digest, reply_to: Target | None = None) -> Digest:
-        """Take a peer's digest (a push, or the reply to ours to ``reply_to``); return ours."""
+        """Take a peer's digest (a push, or the reply to ours to ``reply_to``); return ours.
+
+        A push that asks for an indirect probe is answered after our own call to
+        that member (at most ``call_timeout``): ``relay_ok`` says whether it answered.
+        """
         with self._lock:
             events = self._table.merge(digest, self._clock.now(), reply_to)
-            reply = self._table.digest()
+            reply = self._table.reply(digest) if reply_to is None else digest
         self._log(events)
+        if reply_to is None and digest.relay_id and digest.relay_address:
+            relayed = Target(digest.relay_address, digest.relay_id)
+            with self._lock:
+                request = self._table.message(relayed)
+            try:
+                answer = self._transport.push_pull(
+                    relayed.address, request, self.config.call_timeout
+                )
+            except GossipError:
+                return reply
+            self.merge(answer, relayed)
+            return replace(reply, relay_ok=True)
         return reply
 
     def report_failure(self, member_id: str, started: float | None = None) -> None:
@@ -233,11 +258,12 @@ class MembershipDriver:
         """Mark ourselves left and tell every live member at once, so none thinks us dead."""
         with self._lock:
             round_ = self._table.leave()
+            digests = [self._table.message(target) for target in round_.targets]
         told = len(round_.targets)
         log.info("%s: leaving; telling %d member%s", self.id, told, "" if told == 1 else "s")
         with ThreadPoolExecutor(max_workers=16) as pool:
-            for target in round_.targets:
-                pool.submit(self._announce, round_.digest, target.address, timeout)
+            for target, digest in zip(round_.targets, digests, strict=True):
+                pool.submit(self._announce, digest, target.address, timeout)
 
     def _announce(self, digest: Digest, address: str, timeout: float) -> None:
         with contextlib.suppress(GossipError):

@@ -1,68 +1,92 @@
-"""The pure membership state machine: heartbeats, phi accrual, suspicion, tombstones.
+"""The pure membership state machine: SWIM probing, piggybacked deltas, anti-entropy, tombstones.
 
 Driven like etcd's raft ``RawNode``: the driver calls :meth:`Membership.tick`
-at :meth:`Membership.next_deadline` (or earlier), sends the push-pulls of the
-:class:`Round` it returns, feeds every digest it receives (a push or a reply)
-to :meth:`Membership.merge` and failed calls to :meth:`Membership.on_failure`,
-and logs the :class:`~gossip.membership.types.Event` values they all return.
-No clock, no sockets, no threads, no randomness of its own.
+at :meth:`Membership.next_deadline` (or earlier), makes the calls of the
+:class:`Round` it returns (each with the digest :meth:`Membership.message`
+builds for it), answers every digest it receives with
+:meth:`Membership.reply`, feeds replies and pushes to :meth:`Membership.merge`
+and failed calls to :meth:`Membership.on_failure`, and logs the
+:class:`~gossip.membership.types.Event` values they all return. No clock, no
+sockets, no threads, no randomness of its own.
 
-Rules:
+Why this shape: a digest of every member in every message costs O(members)
+per message; at 128 members that was 130 kB/s per member. Here a member's
+cost is flat in the cluster size (README, "Membership at scale"):
 
-* Every ``interval`` the node bumps its own heartbeat and push-pulls its
-  digest with ``fanout`` random live members among those that *answered* a
-  push-pull of ours at their address, plus one that has not yet (preferring
-  one whose heartbeat we saw advance): hearsay can announce any number of
-  members that lead nowhere, and they must not take the rounds that carry
-  real members' heartbeats. For each member the newer ``(generation,
-  heartbeat)`` wins. A member is suspect when the phi of its
-  silence reaches ``phi_suspect``; dead when the suspicion lasted a timeout
-  that shrinks as other members confirm it, and after one last direct call
-  fails (a member that never answered us gets none). A newer heartbeat clears
-  both.
+* **Deltas.** An entry is gossiped only when our view of it *changed*
+  (joined, suspect, alive again, dead, left, new generation): it is queued
+  and rides in the next messages we send or answer, at most
+  ``max_piggyback`` per message, least-sent first, each about
+  ``retransmit_mult * log10(n + 1)`` times, then dropped from the queue
+  (SWIM's infection-style dissemination, memberlist's TransmitLimitedQueue).
+  Our own entry rides in every message.
+* **Probing (SWIM).** Every ``interval`` a node push-pulls deltas with
+  ``fanout`` members: the next one of a shuffled round-robin over all live
+  members (so each member is probed by someone about once per interval, and
+  by everyone within n intervals) and random others. Any direct answer from a
+  member is proof it lives. A failed call asks ``indirect_probes`` other
+  members to call it for us; when none of them reaches it either, it is
+  *suspect*. A member that hears it is suspected *refutes* by bumping its
+  incarnation (the ``heartbeat`` field, which only the member itself
+  raises); the newer alive entry spreads as a delta and clears the
+  suspicion everywhere.
+* **Suspicion, then dead.** Each node that holds a member suspect waits a
+  timeout that shrinks from ``suspicion_max`` to ``suspicion_min`` as
+  ``confirmations`` other members report the same suspicion (Lifeguard), then
+  makes one last direct call: a crashed peer refuses it at once (dead), a
+  paused one that resumes answers it (it refutes). ``dead`` from gossip is
+  taken only by a node that suspects the member too.
+* **Anti-entropy.** A full digest is push-pulled with one random member every
+  ``sync_interval`` (times U(0.5, 1.5), so syncs do not fall into step; a
+  failed one is retried after ``sync_interval``), with seeds while joining,
+  and with one random dead member every ``reconnect_interval`` (a healed
+  partition finds itself). This repairs whatever deltas missed.
 * Only the member itself speaks for its liveness: ``alive`` is never taken
-  from gossip without a newer heartbeat. ``dead`` from gossip is taken when it
-  is about a heartbeat at least as new as ours and we suspect the member too
-  (or the reporter saw a newer heartbeat than we did). ``left`` is final for a
-  generation. A new generation supersedes everything of the old one.
-* Dead and left members stay ``tombstone_ttl`` as tombstones: still gossiped,
-  so stale entries cannot resurrect them, and a dead one that once answered
-  us is push-pulled every ``reconnect_interval``, so the two halves of a
-  healed partition find each other again. An expired tombstone's version is remembered (an LRU):
-  hearsay of that version or older, which a neighbour whose copy has not yet
-  expired hands back, does not start its lifetime again.
+  from gossip without a newer incarnation. ``left`` is final for a
+  generation; a new generation supersedes everything of the old one.
+* Dead and left members stay ``tombstone_ttl`` as tombstones; an expired
+  tombstone's version is remembered (an LRU): hearsay of that version or
+  older does not start its lifetime again.
 * Bounds: at most ``max_members`` alive or suspect members (a new one beyond
   is dropped as ``full``, nobody known is evicted), at most
-  ``max_tombstones`` tombstones (the oldest go first; hearsay about unknown
-  members is not kept beyond the cap), at most :data:`MAX_REPORTS` reporters
-  per suspect.
+  ``max_tombstones`` tombstones (the oldest go first), at most
+  :data:`MAX_REPORTS` reporters per suspect.
 * A jump of our own clock beyond ``stall_threshold`` (the process was paused)
-  shifts every silence timer by the jump: nobody is convicted for our pause,
-  and the next round goes to every member, so they hear from us at once.
+  shifts every timer by the jump: nobody is convicted for our pause.
 * A node that knew no live member and learns some (it just joined, restarted
-  or was cut off alone) sends its next round, at once, to every member too.
-* Bad input (empty or malformed fields, counters out of range, an id
-  claimed from another address) is dropped and reported as an event; it never
-  evicts anyone.
+  or was cut off alone) sends its next round, at once, to every member.
+* Bad input (empty or malformed fields, counters out of range, an id claimed
+  from another address) is dropped and reported as an event.
+
+Work per call is independent of the cluster size except where it must not
+be: a full digest, a broadcast after joining, the round-robin's reshuffle
+once per n rounds.
 """
 
 from __future__ import annotations
 
+import math
 import random
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from gossip.lru import Lru
 from gossip.membership.config import MembershipConfig
-from gossip.membership.detector import ArrivalWindow, phi, suspicion_timeout, z_for_phi
+from gossip.membership.detector import suspicion_timeout
 from gossip.membership.types import Digest, Event, MemberEntry, State
 from gossip.names import address_problem, id_problem
 
 MAX_HEARTBEAT = 1 << 48
-"""Larger counters are refused as forged: 2^48 rounds of 0.2 s is 1.8 million years."""
+"""Larger counters are refused as forged."""
 MAX_GENERATION = 1 << 62
 MAX_REPORTS = 32
 """Reporters of a suspicion kept per member (more than ``confirmations`` ever needs)."""
+
+EARLY_SYNCS = 2
+"""Anti-entropy syncs after the first made about ``seed_interval`` apart, not ``sync_interval``
+(the first too: a cluster started at once learns from them what deltas missed while each
+member's view was small)."""
 
 _LIVE = (State.ALIVE, State.SUSPECT)
 
@@ -75,13 +99,31 @@ class Target:
     member_id: str | None
     last_call: bool = False
     """The last direct call before a conviction: made with ``last_call_timeout``."""
+    full: bool = False
+    """Push-pull full digests (anti-entropy, joining), not deltas."""
+    relay_id: str = ""
+    """An indirect probe: ask this member to call ``relay_id`` at ``relay_address`` for us."""
+    relay_address: str = ""
+
+    def timeout(self, config: MembershipConfig) -> float:
+        """The call's deadline: an indirect probe waits for the helper's own call; a last
+        call, or a join through a seed, is worth waiting for longer than routine gossip."""
+        if self.relay_id:
+            return 2 * config.call_timeout
+        if self.last_call or self.member_id is None:
+            return config.last_call_timeout
+        return config.call_timeout
+
+    @property
+    def key(self) -> tuple[str, str, bool]:
+        """Calls with the same key are the same call (one of them is enough)."""
+        return (self.address, self.relay_id, self.full)
 
 
 @dataclass(frozen=True)
 class Round:
-    """Push-pull ``digest`` with every target; feed each reply to ``merge``."""
+    """The calls to make now; each with the digest ``Membership.message(target)`` returns."""
 
-    digest: Digest
     targets: tuple[Target, ...]
 
 
@@ -92,29 +134,20 @@ class _Member:
         "answered",
         "changed_at",
         "entry",
-        "last_advance",
+        "heard_at",
         "probe_at",
         "reports",
-        "suspect_after",
         "suspect_since",
-        "window",
     )
 
-    def __init__(self, entry: MemberEntry, now: float, window: ArrivalWindow) -> None:
+    def __init__(self, entry: MemberEntry, now: float) -> None:
         self.entry = entry
-        self.last_advance = now
+        self.heard_at = now  # last direct evidence (a message from it, an answer relayed)
         self.changed_at = now
-        self.window = window
         self.suspect_since = 0.0
-        self.suspect_after = 0.0  # seconds of silence until phi reaches phi_suspect
         self.probe_at = 0.0  # when the last-chance direct call started (0: not yet)
         self.reports: dict[str, tuple[int, int]] = {}  # reporter -> version it suspected
         self.answered = False  # it answered a push-pull of ours at its address
-
-    @property
-    def advanced(self) -> bool:
-        """Its heartbeat advanced since we learnt of it (announced-only entries never do)."""
-        return len(self.window) > 1
 
     @property
     def state(self) -> State:
@@ -140,16 +173,31 @@ class Membership:
         self.config = config
         self._me = replace(me, state=State.ALIVE)
         self._members: dict[str, _Member] = {}
-        self._z = z_for_phi(config.phi_suspect)
+        self._tombs: set[str] = set()
+        self._tombs_expire_at = 0.0
+        """No tombstone's ttl ends before this (while they are within the cap)."""
+        self._suspects: set[str] = set()
+        self._by_address: dict[str, str] = {}
+        self._pending: dict[str, list[float]] = {}
+        """Members under indirect probing: [deadline, helpers that have not answered]."""
+        self._levels: list[dict[str, None]] = [{}]
+        """The delta queue: ids by how often they were sent (index), oldest first."""
+        self._sent: dict[str, int] = {}
+        self._order: list[str] = []
+        self._order_at = 0
         self._last_now = now
         self._next_round = now
         self._next_check = now
         self._next_reconnect = now + config.reconnect_interval
         self._next_seed = now
+        self._next_sync: float | None = None  # drawn at the first round (no randomness here)
+        self._early_syncs = EARLY_SYNCS
         self._joining_until = now + config.seed_interval
         """Until then, a seed that is not a member yet is dialled every round (see _targets)."""
         self._broadcast = False
-        self._probes: list[Target] = []
+        self._spread_new = True
+        self._merging_from = ""
+        self._outbox: list[Target] = []
         self._forgotten: Lru[str, tuple[int, int]] = Lru(4 * config.max_tombstones)
         """Versions of expired tombstones: their hearsay does not bring them back."""
 
@@ -169,7 +217,11 @@ class Membership:
 
     def alive(self) -> list[MemberEntry]:
         """Members to exchange parameters with: alive only (not suspect)."""
-        return [m.entry for m in self._members.values() if m.state is State.ALIVE]
+        return [m.entry for m in self._members.values() if m.entry.state is State.ALIVE]
+
+    def live_count(self) -> int:
+        """Alive or suspect members."""
+        return len(self._members) - len(self._tombs)
 
     def answered(self, member_id: str) -> bool:
         """Whether the member answered a push-pull of ours at its address (this generation)."""
@@ -181,16 +233,9 @@ class Membership:
         return member.state if member else None
 
     def last_heard(self, member_id: str, now: float) -> float:
-        """Seconds since the member's heartbeat last advanced in our view."""
+        """Seconds since the member last spoke to us (or answered a probe made for us)."""
         member = self._members.get(member_id)
-        return now - member.last_advance if member else float("inf")
-
-    def phi(self, member_id: str, now: float) -> float:
-        member = self._members.get(member_id)
-        if member is None:
-            return 0.0
-        mean, std = self._stats(member)
-        return phi(now - member.last_advance, mean, std)
+        return now - member.heard_at if member else float("inf")
 
     def pick(self, rng: random.Random) -> MemberEntry | None:
         """A random alive member to exchange with, or None when nobody is known alive."""
@@ -201,43 +246,69 @@ class Membership:
         """The latest time at which ``tick`` must be called again."""
         return min(self._next_round, self._next_check)
 
+    def retransmits(self) -> int:
+        """How many times a delta is sent: ``retransmit_mult * ceil(log10(n + 1))``."""
+        n = self.live_count() + 1
+        return self.config.retransmit_mult * max(2, math.ceil(math.log10(n + 1)))
+
+    def pending_deltas(self) -> int:
+        return len(self._sent)
+
     def digest(self) -> Digest:
+        """Everything we know, ourselves first: the anti-entropy digest."""
         entries = [self._me]
         entries.extend(m.entry for m in self._members.values())
-        return Digest(self._me.id, tuple(entries))
+        return Digest(self._me.id, tuple(entries), full=True)
+
+    def message(self, target: Target) -> Digest:
+        """The digest to send to ``target``: full for a sync, else our entry and deltas."""
+        if target.full:
+            return self.digest()
+        about = self._members.get(target.member_id) if target.member_id else None
+        return self._deltas(about, target.relay_id, target.relay_address)
+
+    def reply(self, request: Digest) -> Digest:
+        """Our answer to ``request`` (after merging it): full to a full one, else deltas."""
+        if request.full:
+            return self.digest()
+        return self._deltas(self._members.get(request.sender_id))
 
     # ------------------------------------------------------------ driving
 
     def tick(
         self, now: float, rng: random.Random, seeds: Sequence[str] = ()
     ) -> tuple[list[Event], Round | None]:
-        """Detect failures; when a round is due, bump our heartbeat and say whom to push-pull."""
+        """Detect failures; when a round is due, say whom to push-pull."""
         events = self._observe_time(now)
         events.extend(self._detect(now))
         self._expire(now)
-        probes, self._probes = tuple(self._probes), []
+        outbox, self._outbox = self._outbox, []
         if self._me.state is State.LEFT or now < self._next_round:
-            return events, Round(self.digest(), probes) if probes else None
+            return events, Round(tuple(outbox)) if outbox else None
         self._next_round = max(self._next_round + self.config.interval, now)
-        self._me = replace(self._me, heartbeat=self._me.heartbeat + 1)
-        targets = self._targets(now, rng, seeds)
-        extra = tuple(p for p in probes if p.address not in {t.address for t in targets})
-        return events, Round(self.digest(), targets + extra)
+        targets = list(self._targets(now, rng, seeds))
+        seen = {t.key for t in targets}
+        targets.extend(t for t in outbox if t.key not in seen)
+        return events, Round(tuple(targets))
 
     def merge(self, digest: Digest, now: float, reply_to: Target | None = None) -> list[Event]:
-        """Take a digest (a push, or the reply to our push to ``reply_to``): newer entries win.
+        """Take a digest (a push, or the reply to our call to ``reply_to``): newer entries win.
 
         Returns what changed. A reply marks the member we called as answered (a
-        seed's reply: its sender).
+        seed's reply: its sender); a reply to an indirect probe that says the
+        member answered the helper clears that probe.
         """
         events = self._observe_time(now)
         sender = digest.sender_id
         problem = id_problem(sender) if sender else None
         if problem:
             return [*events, Event("malformed", _UNKNOWN, f"digest sender: {problem}")]
-        live = sum(1 for m in self._members.values() if m.state in _LIVE)
-        tombstones = len(self._members) - live
+        live = self.live_count()
+        tombstones = len(self._tombs)
         alone = live == 0
+        # members new to us from a whole view are not news to gossip: the sender knew them
+        # (a joiner learning 1,000 members must not queue 1,000 deltas); the sender itself is
+        self._spread_new, self._merging_from = not digest.full, sender
         members = self._members
         alive = State.ALIVE
         for entry in digest.entries:
@@ -277,24 +348,29 @@ class Membership:
                 event = self._merge_entry(entry, sender, now)
             if event is not None:
                 events.append(event)
+        self._spread_new = True
+        self._heard_from(sender, now)
         if reply_to is not None:
             member = members.get(reply_to.member_id or sender)
             if member is not None and (
                 reply_to.member_id is None or member.entry.address == reply_to.address
             ):
                 member.answered = True
-        if alone and self._me.state is not State.LEFT and self.alive():
+            if reply_to.relay_id:
+                events.extend(self._relay_answered(reply_to.relay_id, digest.relay_ok, now))
+        if alone and self._me.state is not State.LEFT and self.live_count():
             # we just joined (or were cut off): tell every member now, not in log(n) rounds
             self._broadcast = True
             self._next_round = min(self._next_round, now)
         return events
 
     def on_failure(self, member_id: str, now: float, started: float | None = None) -> list[Event]:
-        """A call to the member failed: evidence that may raise suspicion.
+        """A call to the member failed: probe it through others, or convict after a last call.
 
-        It convicts only a member whose suspicion already timed out, and only when the
-        call is our last direct call (``started`` at or after it was due): a call that
-        merely began earlier says nothing about whether a paused member resumed.
+        It convicts only a suspect whose suspicion already timed out, and only
+        when the call is our last direct call (``started`` at or after it was
+        due): a call that merely began earlier says nothing about whether a
+        paused member resumed.
         """
         events = self._observe_time(now)
         member = self._members.get(member_id)
@@ -310,12 +386,27 @@ class Membership:
                 self._convict(member, now, "suspicion timed out, last direct call failed")
             )
             return events
-        if member.state is not State.ALIVE:
+        if member.state is not State.ALIVE or member_id in self._pending:
             return events
-        mean, std = self._stats(member)
-        if phi(now - member.last_advance, mean, std) >= self.config.evidence_phi:
-            events.append(self._suspect(member, now, "a call to it failed"))
+        if started is not None and started < member.heard_at:
+            return events  # it spoke to us since that call began
+        helpers = self._helpers(member_id)
+        if not helpers:
+            events.append(self._suspect(member, now, "a call to it failed, nobody to ask"))
+            return events
+        address = member.entry.address
+        self._outbox.extend(
+            Target(h.entry.address, h.entry.id, relay_id=member_id, relay_address=address)
+            for h in helpers
+        )
+        deadline = now + 2 * self.config.call_timeout
+        self._pending[member_id] = [deadline, float(len(helpers))]
+        self._next_check = min(self._next_check, now)  # the driver ticks now: the outbox
         return events
+
+    def sync_failed(self, now: float) -> None:
+        """Our anti-entropy push-pull failed: try another member after ``sync_interval``."""
+        self._next_sync = now + self.config.sync_interval
 
     def leave(self) -> Round:
         """Mark ourselves left; the round tells every live member at once."""
@@ -323,25 +414,98 @@ class Membership:
         targets = tuple(
             Target(m.entry.address, m.entry.id) for m in self._members.values() if m.state in _LIVE
         )
-        return Round(self.digest(), targets)
+        return Round(targets)
+
+    # ------------------------------------------------------------ deltas
+
+    def _enqueue(self, member_id: str) -> None:
+        """Gossip our (changed) view of ``member_id`` again from its first transmission."""
+        sent = self._sent.get(member_id)
+        if sent is not None:
+            self._levels[sent].pop(member_id, None)
+        self._sent[member_id] = 0
+        self._levels[0][member_id] = None
+
+    def _deltas(self, about: _Member | None, relay_id: str = "", relay_address: str = "") -> Digest:
+        entries = [self._me]
+        if about is not None and about.state is not State.ALIVE:
+            entries.append(about.entry)  # a suspect hears it at once, and can refute
+        limit = self.retransmits()
+        budget = self.config.max_piggyback
+        taken: list[tuple[str, int]] = []
+        for level, ids in enumerate(self._levels):
+            for member_id in ids:
+                taken.append((member_id, level))
+                budget -= 1
+                if budget == 0:
+                    break
+            if budget == 0:
+                break
+        for member_id, level in taken:
+            del self._levels[level][member_id]
+            member = self._members.get(member_id)
+            if member is None:
+                del self._sent[member_id]
+                continue
+            if member is not about:
+                entries.append(member.entry)
+            if level + 1 >= limit:
+                del self._sent[member_id]
+                continue
+            while len(self._levels) <= level + 1:
+                self._levels.append({})
+            self._levels[level + 1][member_id] = None
+            self._sent[member_id] = level + 1
+        return Digest(self._me.id, tuple(entries), relay_id=relay_id, relay_address=relay_address)
 
     # ------------------------------------------------------------ internals
 
-    def _stats(self, member: _Member) -> tuple[float, float]:
-        window = member.window
-        return (
-            window.mean + self.config.acceptable_pause,
-            max(window.std, self.config.min_std),
-        )
+    def _heard_from(self, sender: str, now: float) -> None:
+        member = self._members.get(sender)
+        if member is not None and member.state in _LIVE:
+            member.heard_at = now
+            self._pending.pop(sender, None)
 
-    def _new_member(self, entry: MemberEntry, now: float) -> _Member:
-        member = _Member(entry, now, ArrivalWindow(self.config.window, self.config.interval))
-        self._update_threshold(member)
-        return member
+    def _relay_answered(self, member_id: str, ok: bool, now: float) -> list[Event]:
+        pending = self._pending.get(member_id)
+        if pending is None:
+            return []
+        member = self._members.get(member_id)
+        if ok:
+            del self._pending[member_id]
+            if member is not None:
+                member.heard_at = now
+            return []
+        pending[1] -= 1  # one helper could not reach it either
+        if pending[1] > 0:
+            return []
+        del self._pending[member_id]
+        if member is None or member.state is not State.ALIVE:
+            return []
+        return [self._suspect(member, now, "no answer, directly or through others")]
 
-    def _update_threshold(self, member: _Member) -> None:
-        mean, std = self._stats(member)
-        member.suspect_after = mean + self._z * std
+    def relay_failed(self, member_id: str, now: float) -> list[Event]:
+        """A helper did not answer our indirect probe of ``member_id`` (its call failed)."""
+        return [*self._observe_time(now), *self._relay_answered(member_id, False, now)]
+
+    def _helpers(self, member_id: str) -> list[_Member]:
+        """Up to ``indirect_probes`` alive members other than ``member_id``, those that
+        answered us first, spread over the round-robin order (a few tries each: no walk
+        over the whole view)."""
+        want = self.config.indirect_probes
+        order = self._order
+        if len(order) <= 4 * want:
+            candidates = [k for k in self._members if k != member_id]
+        else:
+            step = max(1, len(order) // (4 * want))
+            candidates = [order[(self._order_at + step * i) % len(order)] for i in range(4 * want)]
+        alive = []
+        for other_id in dict.fromkeys(candidates):
+            member = self._members.get(other_id)
+            if other_id != member_id and member is not None and member.state is State.ALIVE:
+                alive.append(member)
+        alive.sort(key=lambda m: not m.answered)
+        return alive[:want]
 
     def _observe_time(self, now: float) -> list[Event]:
         gap = now - self._last_now
@@ -352,47 +516,66 @@ class Membership:
             return []
         for member in self._members.values():
             if member.state in _LIVE:
-                member.last_advance += gap
+                member.heard_at += gap
                 member.suspect_since += gap
+                if member.probe_at > 0.0:
+                    member.probe_at += gap
+        for pending in self._pending.values():
+            pending[0] += gap
         self._broadcast = True
         self._next_round = now
         return [Event("paused", self._me, f"our process stalled for {gap:.2f}s")]
 
     def _detect(self, now: float) -> list[Event]:
         events: list[Event] = []
-        live = sum(1 for m in self._members.values() if m.state in _LIVE)
-        expected = min(self.config.confirmations, live - 1)
         next_check = now + self.config.tombstone_ttl
-        for member in self._members.values():
-            if member.state is State.ALIVE:
-                due = member.last_advance + member.suspect_after
-                if now >= due:
-                    events.append(self._suspect(member, min(due, now)))
-                else:
-                    next_check = min(next_check, due)
-            if member.state is State.SUSPECT:
-                due = member.suspect_since + self._timeout(member, expected)
-                if now < due:
-                    next_check = min(next_check, due)
-                elif not member.answered:  # a last call would be its first: hearsay's cost
-                    events.append(self._convict(member, now, "suspicion timed out, never answered"))
-                elif member.probe_at == 0.0:
-                    # last chance: one direct call; a paused process that resumes answers it,
-                    # a crashed one refuses it at once (see on_failure)
-                    member.probe_at = now
-                    self._probes.append(Target(member.entry.address, member.entry.id, True))
-                    next_check = min(next_check, now + self.config.last_call_timeout)
-                elif now >= member.probe_at + self.config.last_call_timeout:
-                    events.append(self._convict(member, now, "no answer to a last direct call"))
-                else:
-                    next_check = min(next_check, member.probe_at + self.config.last_call_timeout)
+        for member_id, (deadline, _) in list(self._pending.items()):
+            if now < deadline:
+                next_check = min(next_check, deadline)
+                continue
+            del self._pending[member_id]
+            member = self._members.get(member_id)
+            if member is not None and member.state is State.ALIVE:
+                events.append(self._suspect(member, now, "no answer, directly or through others"))
+        expected = min(self.config.confirmations, self.live_count() - 1)
+        for member_id in list(self._suspects):
+            member = self._members[member_id]
+            due = member.suspect_since + self._timeout(member, expected)
+            if now < due:
+                next_check = min(next_check, due)
+            elif member.probe_at == 0.0:
+                # last chance: one direct call; a paused process that resumes answers it,
+                # a crashed one refuses it at once (see on_failure)
+                member.probe_at = now
+                self._outbox.append(Target(member.entry.address, member.entry.id, True))
+                next_check = min(next_check, now + self.config.last_call_timeout)
+            elif now >= member.probe_at + self.config.last_call_timeout:
+                events.append(self._convict(member, now, "no answer to a last direct call"))
+            else:
+                next_check = min(next_check, member.probe_at + self.config.last_call_timeout)
         self._next_check = next_check
         return events
 
+    def _set_state(self, member: _Member, entry: MemberEntry) -> None:
+        """Replace a member's entry, keeping the suspect and tombstone indexes true."""
+        member_id = entry.id
+        member.entry = entry
+        if entry.state is State.SUSPECT:
+            self._suspects.add(member_id)
+        else:
+            self._suspects.discard(member_id)
+        if entry.state in _LIVE:
+            self._tombs.discard(member_id)
+        else:
+            self._tombs.add(member_id)
+            self._pending.pop(member_id, None)
+            self._tombs_expire_at = min(self._tombs_expire_at, self._last_now)  # look again
+
     def _convict(self, member: _Member, now: float, why: str) -> Event:
-        member.entry = replace(member.entry, state=State.DEAD)
+        self._set_state(member, replace(member.entry, state=State.DEAD))
         member.changed_at = now
         member.probe_at = 0.0
+        self._enqueue(member.entry.id)
         return Event("dead", member.entry, why)
 
     def _timeout(self, member: _Member, expected: int) -> float:
@@ -403,57 +586,118 @@ class Membership:
         )
 
     def _suspect(self, member: _Member, since: float, why: str = "") -> Event:
-        member.entry = replace(member.entry, state=State.SUSPECT)
+        self._set_state(member, replace(member.entry, state=State.SUSPECT))
         member.suspect_since = since
         member.changed_at = since
+        member.probe_at = 0.0
+        self._enqueue(member.entry.id)
         return Event("suspect", member.entry, why)
 
     def _expire(self, now: float) -> None:
         """Forget tombstones older than the ttl, and the oldest beyond ``max_tombstones``."""
-        tombs = sorted(
-            ((m.changed_at, k) for k, m in self._members.items() if m.state not in _LIVE),
-            reverse=True,
-        )
         ttl, cap = self.config.tombstone_ttl, self.config.max_tombstones
+        if len(self._tombs) <= cap and now < self._tombs_expire_at:
+            return  # nothing to do before the oldest tombstone's ttl (a cheap test per tick)
+        tombs = sorted(((self._members[k].changed_at, k) for k in self._tombs), reverse=True)
+        self._tombs_expire_at = float("inf")
         for rank, (changed_at, key) in enumerate(tombs):
             if rank >= cap or now - changed_at >= ttl:
-                self._forgotten[key] = self._members.pop(key).entry.version
+                self._forget(key)
+            else:
+                self._tombs_expire_at = min(self._tombs_expire_at, changed_at + ttl)
+
+    def _forget(self, member_id: str) -> None:
+        member = self._members.pop(member_id)
+        self._forgotten[member_id] = member.entry.version
+        self._tombs.discard(member_id)
+        self._suspects.discard(member_id)
+        if self._by_address.get(member.entry.address) == member_id:
+            del self._by_address[member.entry.address]
+
+    def _next_probe(self, rng: random.Random) -> _Member | None:
+        """The next live member of the shuffled round-robin (reshuffled after each pass)."""
+        for _ in range(2):
+            while self._order_at < len(self._order):
+                member = self._members.get(self._order[self._order_at])
+                self._order_at += 1
+                if member is not None and member.state in _LIVE:
+                    return member
+            self._order = [k for k, m in self._members.items() if m.state in _LIVE]
+            rng.shuffle(self._order)
+            self._order_at = 0
+        return None
+
+    def _random_live(self, rng: random.Random, avoid: set[str]) -> _Member | None:
+        order = self._order
+        for _ in range(4):
+            if not order:
+                return None
+            member = self._members.get(order[rng.randrange(len(order))])
+            if member is not None and member.state in _LIVE and member.entry.id not in avoid:
+                return member
+        return None
 
     def _targets(self, now: float, rng: random.Random, seeds: Sequence[str]) -> tuple[Target, ...]:
-        live = [m for m in self._members.values() if m.state in _LIVE]
+        config = self.config
         if self._broadcast:
             self._broadcast = False
-            chosen = live
+            chosen = [m for m in self._members.values() if m.state in _LIVE]
         else:
-            answered = [m for m in live if m.answered]
-            chosen = rng.sample(answered, min(self.config.fanout, len(answered)))
-            strangers = [m for m in live if not m.answered]
-            if strangers:  # one per round, whatever their number
-                chosen.append(rng.choice([m for m in strangers if m.advanced] or strangers))
+            chosen = []
+            probe = self._next_probe(rng)
+            if probe is not None:
+                chosen.append(probe)
+                avoid = {probe.entry.id}
+                for _ in range(config.fanout - 1):
+                    other = self._random_live(rng, avoid)
+                    if other is not None:
+                        avoid.add(other.entry.id)
+                        chosen.append(other)
         targets = [Target(m.entry.address, m.entry.id) for m in chosen]
+        live = self.live_count()
+        if self._next_sync is None:
+            first = min(config.sync_interval, config.seed_interval or config.sync_interval)
+            self._next_sync = now + rng.uniform(0.5, 1.5) * first
+        elif now >= self._next_sync and live:
+            period = config.sync_interval
+            if self._early_syncs > 0:
+                self._early_syncs -= 1
+                period = min(period, config.seed_interval or period)
+            self._next_sync = now + rng.uniform(0.5, 1.5) * period
+            other = self._random_live(rng, set())
+            if other is not None:
+                targets.append(Target(other.entry.address, other.entry.id, full=True))
         if now >= self._next_reconnect:
-            self._next_reconnect = now + self.config.reconnect_interval
-            dead = [m.entry for m in self._members.values() if m.state is State.DEAD and m.answered]
+            self._next_reconnect = now + config.reconnect_interval
+            dead = [
+                self._members[k]
+                for k in self._tombs
+                if self._members[k].state is State.DEAD and self._members[k].answered
+            ]
             if dead:
-                pick = rng.choice(dead)
-                targets.append(Target(pick.address, pick.id))
+                pick = rng.choice(dead).entry
+                targets.append(Target(pick.address, pick.id, full=True))
         # while joining, every round: peers started together that each reached one random
         # seed could stay in separate groups until the next seed_interval (8 peers: ~5 s)
         joining = now < self._joining_until
-        due = self.config.seed_interval > 0 and now >= self._next_seed
+        due = config.seed_interval > 0 and now >= self._next_seed
         if seeds and (not live or joining or due):
-            known = {m.entry.address for m in live} | {self._me.address}
-            fresh = [s for s in seeds if s not in known]
+            fresh = [s for s in seeds if s != self._me.address and not self._live_at(s)]
             if fresh:
-                self._next_seed = now + self.config.seed_interval
-                targets.append(Target(rng.choice(fresh), None))
-        seen: set[str] = set()
+                self._next_seed = now + config.seed_interval
+                targets.append(Target(rng.choice(fresh), None, full=True))
+        seen: set[tuple[str, str, bool]] = set()
         unique = []
         for target in targets:
-            if target.address not in seen:
-                seen.add(target.address)
+            if target.key not in seen:
+                seen.add(target.key)
                 unique.append(target)
         return tuple(unique)
+
+    def _live_at(self, address: str) -> bool:
+        member_id = self._by_address.get(address)
+        member = self._members.get(member_id) if member_id else None
+        return member is not None and member.state in _LIVE and member.entry.address == address
 
     def _about_me(self, entry: MemberEntry, now: float) -> Event | None:
         me = self._me
@@ -469,7 +713,7 @@ class Membership:
             return None
         if entry.heartbeat > me.heartbeat and entry.heartbeat < MAX_HEARTBEAT - 1:
             self._me = replace(me, heartbeat=entry.heartbeat + 1)
-            return Event("refuted", self._me, "an entry carried a larger heartbeat of ours")
+            return Event("refuted", self._me, "an entry carried a larger incarnation of ours")
         if entry.state in (State.SUSPECT, State.DEAD) and me.state is State.ALIVE:
             if entry.heartbeat == me.heartbeat:
                 self._me = replace(me, heartbeat=me.heartbeat + 1)
@@ -481,9 +725,11 @@ class Membership:
         member = self._members.get(entry.id)
         if member is None:
             if entry.state in _LIVE:
-                self._members[entry.id] = self._new_member(_alive(entry), now)
-                return Event("joined", self._members[entry.id].entry)
-            self._members[entry.id] = self._new_member(entry, now)
+                member = self._add(_alive(entry), now)
+                if entry.state is State.SUSPECT:
+                    return self._suspected_by(member, entry, sender, now)
+                return Event("joined", member.entry)
+            self._add(entry, now)
             return None
         known = member.entry
         if entry.generation != known.generation:
@@ -497,46 +743,72 @@ class Membership:
             return Event("conflict", entry, f"claims the id of the member at {known.address}")
         if known.state is State.LEFT:
             return None
-        if entry.heartbeat > known.heartbeat:
-            if entry.state is State.LEFT:
-                return self._set_terminal(member, entry, now)
-            if entry.state is State.DEAD:
-                return self._set_terminal(member, entry, now) if known.state in _LIVE else None
-            return self._advance(member, entry, sender, now)
-        if entry.heartbeat < known.heartbeat:
-            return None
         if entry.state is State.LEFT:
             return self._set_terminal(member, entry, now)
-        if entry.state in (State.SUSPECT, State.DEAD) and sender and sender != entry.id:
-            _report(member, sender, entry.version)
+        if entry.heartbeat > known.heartbeat:
+            if entry.state is State.DEAD:
+                return self._set_terminal(member, entry, now) if known.state in _LIVE else None
+            if entry.state is State.SUSPECT:
+                return self._suspected_by(member, entry, sender, now)
+            return self._advance(member, entry, now)
+        if entry.heartbeat < known.heartbeat:
+            return None
+        # the same incarnation: a suspicion (or a conviction) of the version we hold
+        if entry.state in (State.SUSPECT, State.DEAD) and known.state in _LIVE:
+            event = self._suspected_by(member, entry, sender, now)
             if entry.state is State.DEAD and known.state is State.SUSPECT:
                 return self._set_terminal(member, entry, now)
+            return event
         return None
 
-    def _advance(
+    def _add(self, entry: MemberEntry, now: float) -> _Member:
+        member = _Member(entry, now)
+        self._members[entry.id] = member
+        self._by_address[entry.address] = entry.id
+        self._set_state(member, entry)
+        if entry.state in _LIVE:
+            # somewhere in the rest of this pass of the round-robin (SWIM's insertion)
+            at = self._order_at + int((len(self._order) - self._order_at + 1) * _frac(entry.id))
+            self._order.insert(min(at, len(self._order)), entry.id)
+            if self._spread_new or entry.id == self._merging_from:
+                self._enqueue(entry.id)
+        return member
+
+    def _suspected_by(
         self, member: _Member, entry: MemberEntry, sender: str, now: float
     ) -> Event | None:
-        was = member.state
-        if was in _LIVE:
-            member.window.add(min(now - member.last_advance, self.config.max_sample))
-            self._update_threshold(member)
-        member.last_advance = now
-        member.probe_at = 0.0
-        member.entry = _alive(entry)
-        member.reports.clear()
-        if entry.state is State.SUSPECT and sender and sender != entry.id:
+        """Someone reports ``member`` suspect (or dead) at ``entry``'s incarnation."""
+        if sender and sender != entry.id:
+            if member.entry.heartbeat < entry.heartbeat:
+                member.reports.clear()
             _report(member, sender, entry.version)
+        if member.state is State.SUSPECT and member.entry.heartbeat >= entry.heartbeat:
+            return None
+        member.entry = replace(member.entry, heartbeat=entry.heartbeat)
+        return self._suspect(member, now, f"reported by {sender or '?'}")
+
+    def _advance(self, member: _Member, entry: MemberEntry, now: float) -> Event | None:
+        was = member.state
+        member.probe_at = 0.0
+        member.reports.clear()
+        self._set_state(member, _alive(entry))
+        self._enqueue(entry.id)
         if was is State.ALIVE:
             return None
         member.changed_at = now
+        if was is State.DEAD:
+            self._order.append(entry.id)
         return Event("alive", member.entry, f"was {was.value}")
 
     def _new_generation(self, member: _Member, entry: MemberEntry, now: float) -> Event | None:
         was_live = member.state in _LIVE
+        self._forget(entry.id)
+        self._forgotten.pop(entry.id)
         if entry.state in _LIVE:
-            self._members[entry.id] = self._new_member(_alive(entry), now)
-            return Event("rejoined", self._members[entry.id].entry)
-        self._members[entry.id] = self._new_member(entry, now)
+            fresh = self._add(_alive(entry), now)
+            return Event("rejoined", fresh.entry)
+        self._add(entry, now)
+        self._enqueue(entry.id)
         if entry.state is State.LEFT or was_live:
             return Event(entry.state.value, entry)
         return None
@@ -545,8 +817,10 @@ class Membership:
         if member.state is entry.state and member.entry.version == entry.version:
             return None
         was = member.state
-        member.entry = entry
+        self._set_state(member, entry)
         member.changed_at = now
+        member.probe_at = 0.0
+        self._enqueue(entry.id)
         if was is entry.state:
             return None
         return Event(entry.state.value, entry)
@@ -554,6 +828,11 @@ class Membership:
 
 _UNKNOWN = MemberEntry("?", "?", 0, 0)
 """The member of an event about a whole digest (its sender is not valid)."""
+
+
+def _frac(member_id: str) -> float:
+    """A fixed pseudo-random fraction per id (the core has no randomness of its own)."""
+    return (zlib.crc32(member_id.encode()) & 0xFFFF) / 0x10000
 
 
 def _report(member: _Member, sender: str, version: tuple[int, int]) -> None:

@@ -22,11 +22,12 @@ import heapq
 import itertools
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gossip.membership.config import MembershipConfig
 from gossip.membership.core import Membership, Round, Target
 from gossip.membership.types import Digest, MemberEntry, State
+from gossip.transport.wire import decode_digest, encode_digest
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class SimNode:
     paused_until: float = 0.0
     queued: list[Callable[[], None]] = field(default_factory=list)
     tick_seq: int = 0
+    tick_at: float = 0.0
 
 
 @dataclass
@@ -246,28 +248,36 @@ class Simulation:
         self._record(node, events)
         if round_ is not None:
             self._send_round(node, round_)
+        self._schedule_tick(node)
+
+    def _schedule_tick(self, node: SimNode) -> None:
         seq = node.tick_seq
-        due = node.core.next_deadline() - node.offset
+        due = max(node.core.next_deadline() - node.offset, self.now + 1e-4)
+        node.tick_at = due
 
         def again() -> None:
             if node.tick_seq == seq:
                 self._tick(node)
 
-        self._at(max(due, self.now + 1e-4), again)
+        self._at(due, again)
+
+    def _poke(self, node: SimNode) -> None:
+        """The core may want a tick sooner (indirect probes to send): move it forward."""
+        due = node.core.next_deadline() - node.offset
+        if due < node.tick_at - 1e-9 and node.running and self.now >= node.paused_until:
+            node.tick_seq += 1
+            self._schedule_tick(node)
 
     def _send_round(self, node: SimNode, round_: Round) -> None:
         for target in round_.targets:
-            self._call(node, target, round_.digest)
+            self._call(node, target)
 
     def _carry(self, digest: Digest) -> Digest:
-        if not self.wire:
-            self.stats.bytes += 5 + 40 * len(digest.entries)
-            return digest
-        from gossip.transport.wire import decode_digest, encode_digest
-
+        """Count the message's protobuf bytes (plus gRPC's 5-byte frame); with ``wire``,
+        hand over what decoding them gives, as the in-memory network does."""
         data = encode_digest(digest)
         self.stats.bytes += len(data) + 5
-        return decode_digest(data)
+        return decode_digest(data) if self.wire else digest
 
     def _lost(self, a: str, b: str) -> bool:
         ga, gb = self._groups.get(a), self._groups.get(b)
@@ -275,49 +285,75 @@ class Simulation:
             return True
         return self.drop > 0 and self.rng.random() < self.drop
 
-    def _call(self, node: SimNode, target: Target, digest: Digest) -> None:
+    def _call(
+        self, node: SimNode, target: Target, relayed: Callable[[bool], None] | None = None
+    ) -> None:
+        """One push-pull from ``node``; ``relayed``: made for another member (an indirect
+        probe), told whether the call was answered instead of the core."""
         self.stats.calls += 1
         done = [False]
         started = self._local(node)
         peer_id = target.address.rsplit(":", 1)[0]
+        digest = node.core.message(target)
 
         def fail() -> None:
             if done[0]:
                 return
             done[0] = True
             self.stats.failed_calls += 1
-            if target.member_id is not None:
-                self._available(
-                    node,
-                    lambda: self._record(
-                        node,
-                        node.core.on_failure(target.member_id or "", self._local(node), started),
-                    ),
-                )
+            if relayed is not None:
+                relayed(False)
+                return
 
-        timeout = self.config.last_call_timeout if target.last_call else self.config.call_timeout
-        self._at(self.now + timeout, fail)
+            def act() -> None:
+                now = self._local(node)
+                if target.relay_id:
+                    self._record(node, node.core.relay_failed(target.relay_id, now))
+                elif target.member_id is not None:
+                    self._record(node, node.core.on_failure(target.member_id, now, started))
+                    if target.full:
+                        node.core.sync_failed(now)
+                self._poke(node)
+
+            self._available(node, act)
+
+        peer = self.nodes.get(peer_id)
+        if peer is None or not peer.running:
+            # nobody listens there: the connection is refused at once, nothing is sent
+            self._at(self.now + self.rng.uniform(*self.delay), fail)
+            return
+        self._at(self.now + target.timeout(self.config), fail)
 
         def on_reply(reply: Digest) -> None:
             if done[0]:
                 return  # too late: the call already failed
             done[0] = True
-            self._available(
-                node,
-                lambda: self._record(node, node.core.merge(reply, self._local(node), target)),
-            )
+
+            def act() -> None:
+                self._record(node, node.core.merge(reply, self._local(node), target))
+                self._poke(node)
+                if relayed is not None:
+                    relayed(True)
+
+            self._available(node, act)
 
         def on_request(request: Digest) -> None:
-            peer = self.nodes.get(peer_id)
-            if peer is None or not peer.running:
-                # nobody listens there: the connection is refused at once
+            if not peer.running:
                 self._at(self.now + self.rng.uniform(*self.delay), fail)
                 return
 
             def answer() -> None:
-                assert peer is not None
                 self._record(peer, peer.core.merge(request, self._local(peer)))
-                self._message(peer.id, node.id, peer.core.digest(), on_reply)
+                reply = peer.core.reply(request)
+                self._poke(peer)
+                if request.relay_id and request.relay_address:
+
+                    def back(ok: bool) -> None:
+                        self._message(peer.id, node.id, replace(reply, relay_ok=ok), on_reply)
+
+                    self._call(peer, Target(request.relay_address, request.relay_id), back)
+                else:
+                    self._message(peer.id, node.id, reply, on_reply)
 
             self._available(peer, answer)
 

@@ -1,10 +1,11 @@
 """The membership vocabulary shared by the core, the wire and the driver.
 
 A :class:`MemberEntry` is one member as gossiped: identity (``id``,
-``address``), incarnation (``generation``, new at every start), liveness
-counter (``heartbeat``, bumped by the member itself every interval) and the
-*sender's opinion* of its state. ``(generation, heartbeat)`` orders entries
-about the same member: the larger one is newer.
+``address``), generation (new at every start), incarnation within it
+(``heartbeat``: the wire's name; only the member itself raises it, to refute a
+suspicion or to leave) and the *sender's opinion* of its state.
+``(generation, heartbeat)`` orders entries about the same member: the larger
+one is newer.
 """
 
 from __future__ import annotations
@@ -37,10 +38,17 @@ class MemberEntry:
 
 @dataclass(frozen=True)
 class Digest:
-    """What a node tells another in one push-pull: every entry it knows, its own included."""
+    """What a node tells another in one push-pull: its own entry first, then deltas (the
+    entries whose state changed lately) or, when ``full``, every entry it knows."""
 
     sender_id: str
     entries: tuple[MemberEntry, ...]
+    full: bool = False
+    relay_id: str = ""
+    """An indirect probe: the receiver is asked to call this member for the sender."""
+    relay_address: str = ""
+    relay_ok: bool = False
+    """In the reply to an indirect probe: the member answered the receiver's call."""
 
 
 EVENT_KINDS = ("joined", "suspect", "alive", "dead", "left", "rejoined")

@@ -332,9 +332,13 @@ def verdict_frame(applied: bool, reason: str = "", detail: str = "") -> pb.Frame
 
 _SENDER_TAG, _ENTRY_TAG = 0x0A, 0x12
 """``Digest.sender_id`` and ``Digest.entries``: fields 1 and 2, length-delimited."""
+_RELAY_ID_TAG, _RELAY_ADDRESS_TAG = 0x22, 0x2A
+"""``Digest.relay_id`` and ``relay_address``: fields 4 and 5, length-delimited."""
+_FULL_TRUE, _RELAY_OK_TRUE = b"\x18\x01", b"\x30\x01"
+"""``Digest.full`` and ``relay_ok`` (fields 3 and 6, varint) when true."""
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=16384)
 def _entry_field(entry: MemberEntry) -> bytes:
     """One entry as field 2 of a Digest: tag, length and protobuf's bytes of the MemberEntry."""
     data = pb.MemberEntry(
@@ -358,7 +362,16 @@ def encode_digest(digest: Digest) -> bytes:
     """
     sender = digest.sender_id.encode()
     head = bytes((_SENDER_TAG,)) + _varint(len(sender)) + sender if sender else b""
-    return head + b"".join(map(_entry_field, digest.entries))
+    tail = b""
+    if digest.full:
+        tail += _FULL_TRUE
+    if digest.relay_id:
+        relay_id, relay_address = digest.relay_id.encode(), digest.relay_address.encode()
+        tail += bytes((_RELAY_ID_TAG,)) + _varint(len(relay_id)) + relay_id
+        tail += bytes((_RELAY_ADDRESS_TAG,)) + _varint(len(relay_address)) + relay_address
+    if digest.relay_ok:
+        tail += _RELAY_OK_TRUE
+    return head + b"".join(map(_entry_field, digest.entries)) + tail
 
 
 def decode_digest(data: bytes) -> Digest:
@@ -373,4 +386,11 @@ def digest_from_pb(message: pb.Digest) -> Digest:
         for e in message.entries
         if e.state in PB_TO_STATE
     )
-    return Digest(message.sender_id, entries)
+    return Digest(
+        message.sender_id,
+        entries,
+        message.full,
+        message.relay_id,
+        message.relay_address,
+        message.relay_ok,
+    )

@@ -29,8 +29,10 @@ class _Peer:
         return Status()
 
 
-def cluster(n: int, clock: ManualClock, seeds: tuple[str, ...]) -> list[MembershipDriver]:
-    network = InMemoryNetwork(seed=0)
+def cluster(
+    n: int, clock: ManualClock, seeds: tuple[str, ...], network: InMemoryNetwork | None = None
+) -> list[MembershipDriver]:
+    network = network or InMemoryNetwork(seed=0)
     drivers = []
     for i in range(n):
         transport = network.transport()
@@ -43,9 +45,11 @@ def cluster(n: int, clock: ManualClock, seeds: tuple[str, ...]) -> list[Membersh
     return drivers
 
 
-def formed(n: int, clock: ManualClock) -> list[MembershipDriver]:
+def formed(
+    n: int, clock: ManualClock, network: InMemoryNetwork | None = None
+) -> list[MembershipDriver]:
     """``n`` drivers seeded with the first, after 10 rounds of 0.2 s: everyone knows everyone."""
-    drivers = cluster(n, clock, ("127.0.0.1:7000",))
+    drivers = cluster(n, clock, ("127.0.0.1:7000",), network)
     for _ in range(10):
         for d in drivers:
             d.round()
@@ -99,7 +103,7 @@ class _Recorder:
     def __init__(self) -> None:
         self.calls: list[str] = []
 
-    def submit(self, fn: object, digest: Digest, target: Target, stranger: bool) -> None:
+    def submit(self, fn: object, target: Target, stranger: bool) -> None:
         self.calls.append(target.address)
 
 
@@ -110,10 +114,28 @@ def test_calls_to_members_that_never_answered_are_bounded_and_apart() -> None:
     driver.merge(Digest("d1", hearsay))
     members, strangers = _Recorder(), _Recorder()
     driver._pool, driver._stranger_pool = members, strangers  # type: ignore[assignment]
-    digest = Digest("d0", ())
     for entry in hearsay:
-        driver._submit(digest, Target(entry.address, entry.id))
-    driver._submit(digest, Target("127.0.0.2:7000", "d1"))
+        driver._submit(Target(entry.address, entry.id))
+    driver._submit(Target("127.0.0.2:7000", "d1"))
     assert len(strangers.calls) == STRANGER_BACKLOG  # the rest skipped while those wait
     assert members.calls == ["127.0.0.2:7000"]  # never behind them
     assert driver.partner_count() == 1 and len(driver.alive()) == 201
+
+
+def test_a_member_we_cannot_reach_but_others_can_is_never_suspected() -> None:
+    """Indirect probes through the wire: a cut link between two members is not a crash."""
+    clock, network = ManualClock(), InMemoryNetwork(seed=0)
+    drivers = formed(5, clock, network)
+    network.partition({"127.0.0.1:7000"}, {"127.0.0.5:7000"})  # d0 and d4 cannot talk
+    for _ in range(100):
+        for d in drivers:
+            d.round()
+        clock.advance(0.2)
+    assert all(d.event_counts()["suspect"] == 0 for d in drivers)
+    assert {m.id for m in drivers[0].alive()} == {"d1", "d2", "d3", "d4"}
+    network.down.add("127.0.0.5:7000")  # now d4 is gone for everyone
+    for _ in range(40):
+        for d in drivers[:4]:
+            d.round()
+        clock.advance(0.2)
+    assert all(d.event_counts()["dead"] == 1 for d in drivers[:4])

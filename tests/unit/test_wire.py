@@ -287,6 +287,28 @@ def test_digest_round_trip() -> None:
     assert encode_digest(Digest("", ())) == b""
 
 
+def test_digest_flags_and_indirect_probes_round_trip_as_protobuf_encodes_them() -> None:
+    entry = MemberEntry("n2", "10.0.0.2:7000", 1, 3, State.SUSPECT)
+    for digest in (
+        Digest("n1", (entry,), full=True),
+        Digest("n1", (entry,), relay_id="n9", relay_address="[::1]:7000"),
+        Digest("n1", (), relay_ok=True),
+    ):
+        assert decode_digest(encode_digest(digest)) == digest
+        by_protobuf = pb.Digest(
+            sender_id=digest.sender_id,
+            entries=[pb.MemberEntry(id=e.id, address=e.address, generation=e.generation,
+                                    heartbeat=e.heartbeat, state=STATE_TO_PB[e.state])
+                     for e in digest.entries],
+            full=digest.full, relay_id=digest.relay_id,
+            relay_address=digest.relay_address, relay_ok=digest.relay_ok,
+        )  # fmt: skip
+        assert encode_digest(digest) == by_protobuf.SerializeToString()
+    # a digest of an earlier version (no flags) reads as a delta push
+    old = pb.Digest(sender_id="n1", entries=[]).SerializeToString()
+    assert decode_digest(old) == Digest("n1", ())
+
+
 def test_digest_entry_with_unknown_state_is_dropped() -> None:
     message = pb.Digest.FromString(encode_digest(Digest("n1", (MemberEntry("n2", "a:1", 1, 1),))))
     message.entries.add(id="n3", address="b:1", generation=1, heartbeat=1, state=0)

@@ -91,12 +91,20 @@ class MemberEntry(_message.Message):
     def __init__(self, id: _Optional[str] = ..., address: _Optional[str] = ..., generation: _Optional[int] = ..., heartbeat: _Optional[int] = ..., state: _Optional[_Union[MemberState, str]] = ...) -> None: ...
 
 class Digest(_message.Message):
-    __slots__ = ("sender_id", "entries")
+    __slots__ = ("sender_id", "entries", "full", "relay_id", "relay_address", "relay_ok")
     SENDER_ID_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    FULL_FIELD_NUMBER: _ClassVar[int]
+    RELAY_ID_FIELD_NUMBER: _ClassVar[int]
+    RELAY_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    RELAY_OK_FIELD_NUMBER: _ClassVar[int]
     sender_id: str
     entries: _containers.RepeatedCompositeFieldContainer[MemberEntry]
-    def __init__(self, sender_id: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[MemberEntry, _Mapping]]] = ...) -> None: ...
+    full: bool
+    relay_id: str
+    relay_address: str
+    relay_ok: bool
+    def __init__(self, sender_id: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[MemberEntry, _Mapping]]] = ..., full: _Optional[bool] = ..., relay_id: _Optional[str] = ..., relay_address: _Optional[str] = ..., relay_ok: _Optional[bool] = ...) -> None: ...
 
 class StatusRequest(_message.Message):
     __slots__ = ()
