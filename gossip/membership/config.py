@@ -76,6 +76,11 @@ class MembershipConfig:
     """A changed entry is sent ``retransmit_mult * ceil(log10(n + 1))`` times."""
     max_piggyback: int = 24
     """Changed entries carried by one delta message at most (the least-sent first)."""
+    stranger_timeout: float = 60.0
+    """A member that never answered a call of ours (behind a NAT, on another site, or made
+    up by hearsay) is judged by others' word, not by our probes: it is suspected when its
+    ``beat`` has not advanced in our view (directly, through anti-entropy, or vouched for
+    by members that hear from it) for this long."""
     tombstone_ttl: float = 60.0
     """Seconds a dead or left member is remembered so stale gossip cannot revive it."""
     max_members: int = 2048
@@ -93,6 +98,7 @@ class MembershipConfig:
             "stall_threshold",
             "reconnect_interval",
             "sync_interval",
+            "stranger_timeout",
             "tombstone_ttl",
         ):
             if not getattr(self, name) > 0:
@@ -130,6 +136,7 @@ class MembershipConfig:
             reconnect_interval=10.0,
             seed_interval=30.0,
             sync_interval=120.0,
+            stranger_timeout=300.0,
             tombstone_ttl=300.0,
         )
 

@@ -133,16 +133,20 @@ class _Member:
     __slots__ = (
         "answered",
         "changed_at",
+        "direct",
         "entry",
         "heard_at",
         "probe_at",
         "reports",
         "suspect_since",
+        "vouched_at",
     )
 
     def __init__(self, entry: MemberEntry, now: float) -> None:
         self.entry = entry
         self.heard_at = now  # last direct evidence (a message from it, an answer relayed)
+        self.vouched_at = now  # last evidence from anyone: its beat advanced in our view
+        self.direct = False  # it spoke to us (or answered a probe made for us) at least once
         self.changed_at = now
         self.suspect_since = 0.0
         self.probe_at = 0.0  # when the last-chance direct call started (0: not yet)
@@ -185,6 +189,8 @@ class Membership:
         self._sent: dict[str, int] = {}
         self._order: list[str] = []
         self._order_at = 0
+        self._vouch_at = 0
+        self._stranger_events: list[Event] = []
         self._last_now = now
         self._next_round = now
         self._next_check = now
@@ -286,7 +292,10 @@ class Membership:
         if self._me.state is State.LEFT or now < self._next_round:
             return events, Round(tuple(outbox)) if outbox else None
         self._next_round = max(self._next_round + self.config.interval, now)
+        self._me = replace(self._me, beat=self._me.beat + 1)
         targets = list(self._targets(now, rng, seeds))
+        events.extend(self._stranger_events)
+        self._stranger_events.clear()
         seen = {t.key for t in targets}
         targets.extend(t for t in outbox if t.key not in seen)
         return events, Round(tuple(targets))
@@ -319,6 +328,9 @@ class Membership:
                     entry.heartbeat < old.heartbeat
                     or (entry.heartbeat == old.heartbeat and entry.state is alive)
                 ):
+                    if entry.beat > old.beat and entry.heartbeat == old.heartbeat:
+                        known.entry = replace(old, beat=entry.beat)  # alive lately: not news
+                        known.vouched_at = now
                     continue
             if entry.id == self._me.id:
                 event = self._about_me(entry, now)
@@ -388,6 +400,8 @@ class Membership:
             return events
         if member.state is not State.ALIVE or member_id in self._pending:
             return events
+        if not member.answered:
+            return events  # a stranger: judged by others' word (see _stranger_check)
         if started is not None and started < member.heard_at:
             return events  # it spoke to us since that call began
         helpers = self._helpers(member_id)
@@ -456,6 +470,12 @@ class Membership:
                 self._levels.append({})
             self._levels[level + 1][member_id] = None
             self._sent[member_id] = level + 1
+        skip = {e.id for e in entries}
+        if about is not None:
+            skip.add(about.entry.id)
+        vouched = self._vouch(self._last_now, skip)
+        if vouched is not None:
+            entries.append(vouched)
         return Digest(self._me.id, tuple(entries), relay_id=relay_id, relay_address=relay_address)
 
     # ------------------------------------------------------------ internals
@@ -463,7 +483,8 @@ class Membership:
     def _heard_from(self, sender: str, now: float) -> None:
         member = self._members.get(sender)
         if member is not None and member.state in _LIVE:
-            member.heard_at = now
+            member.heard_at = member.vouched_at = now
+            member.direct = True
             self._pending.pop(sender, None)
 
     def _relay_answered(self, member_id: str, ok: bool, now: float) -> list[Event]:
@@ -474,7 +495,8 @@ class Membership:
         if ok:
             del self._pending[member_id]
             if member is not None:
-                member.heard_at = now
+                member.heard_at = member.vouched_at = now
+                member.direct = True
             return []
         pending[1] -= 1  # one helper could not reach it either
         if pending[1] > 0:
@@ -614,17 +636,52 @@ class Membership:
         if self._by_address.get(member.entry.address) == member_id:
             del self._by_address[member.entry.address]
 
-    def _next_probe(self, rng: random.Random) -> _Member | None:
+    def _next_probe(self, rng: random.Random, now: float) -> _Member | None:
         """The next live member of the shuffled round-robin (reshuffled after each pass)."""
         for _ in range(2):
             while self._order_at < len(self._order):
                 member = self._members.get(self._order[self._order_at])
                 self._order_at += 1
                 if member is not None and member.state in _LIVE:
+                    self._stranger_check(member, now)
                     return member
             self._order = [k for k, m in self._members.items() if m.state in _LIVE]
             rng.shuffle(self._order)
             self._order_at = 0
+        return None
+
+    def _stranger_check(self, member: _Member, now: float) -> None:
+        """A member that never answered us is suspect once nobody vouched for it lately.
+
+        Our own failed calls say nothing about it (it may be behind a NAT or on another
+        site); its ``beat`` advancing in our view does, from whoever saw it. Checked when
+        the round-robin comes to it, so the check costs nothing per tick.
+        """
+        if (
+            not member.answered
+            and member.state is State.ALIVE
+            and now - member.vouched_at >= self.config.stranger_timeout
+        ):
+            self._stranger_events.append(
+                self._suspect(member, now, "nobody vouched for it lately, it never answered us")
+            )
+
+    def _vouch(self, now: float, skip: set[str]) -> MemberEntry | None:
+        """One member we heard from directly lately, in turn: its fresh ``beat`` travels on,
+        so members that cannot reach it (another site, a NAT) know it lives."""
+        order = self._order
+        window = self.config.stranger_timeout / 4
+        for _ in range(min(len(order), 8)):
+            self._vouch_at = (self._vouch_at + 1) % len(order)
+            member = self._members.get(order[self._vouch_at])
+            if (
+                member is not None
+                and member.direct
+                and member.state is State.ALIVE
+                and now - member.heard_at < window
+                and member.entry.id not in skip
+            ):
+                return member.entry
         return None
 
     def _random_live(self, rng: random.Random, avoid: set[str]) -> _Member | None:
@@ -644,7 +701,7 @@ class Membership:
             chosen = [m for m in self._members.values() if m.state in _LIVE]
         else:
             chosen = []
-            probe = self._next_probe(rng)
+            probe = self._next_probe(rng, now)
             if probe is not None:
                 chosen.append(probe)
                 avoid = {probe.entry.id}
@@ -791,7 +848,8 @@ class Membership:
         was = member.state
         member.probe_at = 0.0
         member.reports.clear()
-        self._set_state(member, _alive(entry))
+        member.vouched_at = now
+        self._set_state(member, replace(_alive(entry), beat=max(entry.beat, member.entry.beat)))
         self._enqueue(entry.id)
         if was is State.ALIVE:
             return None

@@ -30,6 +30,10 @@ class MemberEntry:
     generation: int
     heartbeat: int
     state: State = State.ALIVE
+    beat: int = 0
+    """Liveness counter: the member bumps it every round; the largest seen wins. Not news
+    by itself (never queued as a delta): it reaches others in the member's own messages,
+    in anti-entropy syncs and in one vouched entry per message (see core, strangers)."""
 
     @property
     def version(self) -> tuple[int, int]:

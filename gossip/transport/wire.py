@@ -347,6 +347,7 @@ def _entry_field(entry: MemberEntry) -> bytes:
         generation=entry.generation,
         heartbeat=entry.heartbeat,
         state=STATE_TO_PB[entry.state],
+        beat=entry.beat,
     ).SerializeToString()
     return bytes((_ENTRY_TAG,)) + _varint(len(data)) + data
 
@@ -382,7 +383,7 @@ def decode_digest(data: bytes) -> Digest:
 def digest_from_pb(message: pb.Digest) -> Digest:
     """Decode a digest; entries with an unknown state are dropped, not trusted."""
     entries = tuple(
-        MemberEntry(e.id, e.address, e.generation, e.heartbeat, PB_TO_STATE[e.state])
+        MemberEntry(e.id, e.address, e.generation, e.heartbeat, PB_TO_STATE[e.state], e.beat)
         for e in message.entries
         if e.state in PB_TO_STATE
     )

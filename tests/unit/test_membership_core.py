@@ -418,8 +418,7 @@ def test_profiles_and_validation() -> None:
 
 def test_a_change_rides_in_the_next_retransmits_messages_then_stops() -> None:
     m = node()
-    for other in "bcdefghij":
-        hear(m, other, 0.0)
+    m.merge(Digest("x", tuple(entry(i) for i in "bcdefghij")), 0.0)  # hearsay: never vouched
     sent_queue = m.pending_deltas()
     assert sent_queue == 9  # each newcomer is news, to be gossiped
     limit = m.retransmits()
@@ -493,3 +492,37 @@ def test_a_refutation_spreads_and_clears_the_suspicion_elsewhere() -> None:
     # an older suspicion is stale now
     assert m.merge(Digest("c", (entry("b", 1, State.SUSPECT),)), 0.3) == []
     assert m.state_of("b") is State.ALIVE
+
+
+def test_a_stranger_is_judged_by_others_word_not_by_our_failed_calls() -> None:
+    """A member that never answered us (a NAT, another site): vouched for by its beat."""
+    m = node()
+    hear(m, "c", 0.0)
+    m.merge(Digest("c", (entry("b"),)), 0.0)  # b: only heard of, through c
+    assert m.on_failure("b", 0.1) == [] and m.tick(0.1, random.Random(0))[1] is not None
+    assert "b" not in m._pending  # no indirect probes for a stranger either
+    t, beat = 0.1, 0
+    while t < 3 * LAN.stranger_timeout:  # c keeps telling us b's beat advances
+        if round(t / LAN.interval) % 50 == 0:
+            beat += 1
+            m.merge(Digest("c", (entry("c"), replace(entry("b"), beat=beat))), t)
+        _, round_ = m.tick(t, random.Random(0))
+        for target in round_.targets if round_ else ():
+            if target.member_id == "b":
+                assert m.on_failure("b", t, started=t) == []
+            else:
+                hear(m, "c", t)
+        t += LAN.interval
+    assert m.state_of("b") is State.ALIVE
+    # nobody vouches any more: suspect when the round-robin comes to it, then dead
+    events = run(m, t, t + LAN.stranger_timeout + 10.0, step=LAN.interval / 2)
+    assert "suspect" in events and m.state_of("b") in (State.SUSPECT, State.DEAD)
+
+
+def test_a_member_heard_directly_is_vouched_for_in_our_messages() -> None:
+    m = node()
+    hear(m, "b", 0.0)
+    hear(m, "c", 0.0)
+    m.merge(Digest("b", (replace(entry("b"), beat=7),)), 0.1)
+    carried = [e for _ in range(4) for e in m.message(Target("z:1", "z")).entries[1:]]
+    assert replace(entry("b"), beat=7) in carried  # its fresh beat travels on

@@ -77,18 +77,20 @@ class Frame(_message.Message):
     def __init__(self, header: _Optional[_Union[SnapshotHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ..., verdict: _Optional[_Union[Verdict, _Mapping]] = ...) -> None: ...
 
 class MemberEntry(_message.Message):
-    __slots__ = ("id", "address", "generation", "heartbeat", "state")
+    __slots__ = ("id", "address", "generation", "heartbeat", "state", "beat")
     ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    BEAT_FIELD_NUMBER: _ClassVar[int]
     id: str
     address: str
     generation: int
     heartbeat: int
     state: MemberState
-    def __init__(self, id: _Optional[str] = ..., address: _Optional[str] = ..., generation: _Optional[int] = ..., heartbeat: _Optional[int] = ..., state: _Optional[_Union[MemberState, str]] = ...) -> None: ...
+    beat: int
+    def __init__(self, id: _Optional[str] = ..., address: _Optional[str] = ..., generation: _Optional[int] = ..., heartbeat: _Optional[int] = ..., state: _Optional[_Union[MemberState, str]] = ..., beat: _Optional[int] = ...) -> None: ...
 
 class Digest(_message.Message):
     __slots__ = ("sender_id", "entries", "full", "relay_id", "relay_address", "relay_ok")
