@@ -112,7 +112,8 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
         sim.crash(victim)
         name = f"j{spawned}"
         spawned += 1
-        sim.start(name, seeds=[f"{rng.choice(running)}:1"])
+        seed = rng.choice([x for x in running if x != victim])
+        sim.start(name, seeds=[f"{seed}:1"])
         joins.append((name, sim.now))
         sim.run_for(args.every)
     churn_bytes = (sim.stats.bytes - mark) / n / (sim.now - t0)

@@ -289,6 +289,8 @@ def main() -> None:
     parser.add_argument("--eval-peers", type=int, default=32)
     parser.add_argument("--central-samples", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default="scale",
+                        help="results as bench/results/NAME.json and NAME.png")  # fmt: skip
     args = parser.parse_args()
     bad = [t for t in args.topologies if t not in TOPOLOGIES]
     if bad or min(args.sizes) < 2 or args.steps < 1 or args.steps_per_exchange < 1:
@@ -340,13 +342,13 @@ def main() -> None:
               f"{r['final_mean_model_accuracy']:>6.3f} {r['final_consensus_distance']:>10.3g} "
               f"{dash(r['reached_s']):>7} {dash(r['reached_mb_per_peer']):>7}")  # fmt: skip
     print(f"best (within 2 points of centralized): {best}")
-    write_result("scale", {
+    write_result(args.name, {
         "args": vars(args), "centralized_accuracy": central, "target": target, "rows": rows,
         "best": best, "load_average": [round(x, 2) for x in os.getloadavg()],
         "machine": machine(),
     })  # fmt: skip
     try:
-        plot(rows, central, RESULTS_DIR / "scale.png")
+        plot(rows, central, RESULTS_DIR / f"{args.name}.png")
     except ImportError:
         print("scale.png not drawn: matplotlib is missing (pip install 'gossip-train[plots]')")
 
