@@ -327,8 +327,14 @@ def main() -> None:
                   f"{last['mean_model_accuracy']:.4f} consensus {last['consensus_distance']:.3g} "
                   f"within 2 pt at {row['reached_s']} s / {row['reached_mb_per_peer']} MB "
                   f"({row['wall_s']} s wall)", flush=True)  # fmt: skip
+        report(rows, args, central, target)  # after every run: a partial table survives
+
+
+def report(rows: list[dict[str, Any]], args: argparse.Namespace, central: float,
+           target: float) -> None:  # fmt: skip
+    """Print the table, write NAME.json and NAME.png."""
     best: dict[str, Any] = {}
-    for n in args.sizes:
+    for n in sorted({r["n"] for r in rows}):
         hits = [r for r in rows if r["n"] == n and r["reached_s"] is not None]
         if hits:
             best[str(n)] = {

@@ -7,7 +7,7 @@ clock and performs the I/O that the core asks for. Three loops run at once:
   at most ``local_steps`` past the last completed exchange (gossip.schedule);
 * gossip: after each step (or every ``gossip_interval``) a two-way exchange with
   the round partner met least recently (gossip.pairing);
-* membership: heartbeats, failure detection and digest push-pulls (gossip.membership).
+* membership: probes, failure detection and delta push-pulls (gossip.membership).
 
 The gRPC server answers exchanges, digests and status from its own threads.
 ``stop()`` (SIGTERM, Ctrl-C, ``--duration``) ends the loops after their current

@@ -1,4 +1,4 @@
-"""Heartbeat membership: a pure state machine (core), its failure detector and timing."""
+"""SWIM membership: a pure state machine (core), its suspicion timeout and timing."""
 
 from gossip.membership.config import MembershipConfig
 from gossip.membership.core import Membership, Round, Target

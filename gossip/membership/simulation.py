@@ -5,15 +5,19 @@ simulated network with per-message delays (hence reordering), drops,
 duplicates, partitions, paused processes (SIGSTOP: nothing runs, requests
 queue up, the clock jumps on resume), crashes, leaves and restarts. Each
 node's clock has its own offset (hosts disagree about the time; the protocol
-only uses durations). Digests go through the protobuf encoding of the wire
-(``wire=True``, the default), as on the in-memory network; messages and bytes
-are counted for the cost figure. No threads and no sleeps: 200 members for a
-simulated minute take seconds.
+only uses durations). Every digest is encoded as on the wire
+(gossip.transport.wire) and its bytes counted, plus gRPC's 5-byte frame;
+with ``wire=True`` (the default) the receiver gets what decoding them gives,
+as on the in-memory network (``wire=False`` skips the decoding: the same
+bytes, faster). No threads and no sleeps: 1,000 members take about 1-3 s of
+wall time per simulated second once formed.
 
 A push-pull is modelled as the gRPC call it is: the request arrives after a
 delay, the responder merges it and replies, the reply arrives after another
-delay; a call whose reply has not arrived by ``call_timeout`` fails (the
-initiator reports the failure as evidence), and a late reply is discarded.
+delay; a call whose reply has not arrived by its deadline fails (the
+initiator reports the failure), and a late reply is discarded. A call to an
+address where nobody runs is refused at once and sends nothing. An indirect
+probe is answered only after the helper's own call to the member ended.
 """
 
 from __future__ import annotations

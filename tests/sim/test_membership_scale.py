@@ -22,6 +22,7 @@ def cost_per_member(sim: Simulation, seconds: float) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # about 20 s of CPU; a loaded 2-core machine stretches it
 def test_three_hundred_members_cost_little_and_detect_fast_under_loss() -> None:
     sim = Simulation(300, seed=3, drop=0.01, wire=False, start_spread=1.0)
     sim.run_for(1.0)
