@@ -156,7 +156,7 @@ class Node:
         limit_blas_threads(self.config.blas_threads)
         limit_arenas()  # before gRPC's threads: peers' large messages (gossip/malloc.py)
         # the training thread holds the GIL in numpy-light Python code; hand it over every
-        # 1 ms (not 5) so heartbeats and digests keep their timing (bench/membership.py, M2)
+        # 1 ms (not 5) so probes and their answers keep their timing (bench/membership.py, M2)
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         # the codecs' compiled loops load (seconds) while we serve and meet the members, so
         # every peer's view is whole when the first exchange picks its round partner
@@ -215,7 +215,7 @@ class Node:
         self.schedule.stop()
         self._state = "stopping"
         if self.membership is not None:
-            # first, while our heartbeats still count: a slow exchange must not get us declared dead
+            # first, while we still answer probes: a slow exchange must not get us declared dead
             self.membership.leave()
         for thread in self._threads:
             thread.join(timeout=self.config.exchange_timeout + grace)
