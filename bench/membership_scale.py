@@ -79,6 +79,7 @@ def first_times(
 
 def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     began = time.perf_counter()
+    cpu = time.process_time()
     rng = random.Random(args.seed)
     sim = Simulation(
         n,
@@ -95,10 +96,10 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
 
     mark = sim.stats.bytes
     t0 = sim.now
-    quiet_wall = time.perf_counter()
+    quiet_wall, quiet_cpu = time.perf_counter(), time.process_time()
     sim.run_for(args.quiet)
     quiet = (sim.stats.bytes - mark) / n / (sim.now - t0)
-    quiet_wall = time.perf_counter() - quiet_wall
+    quiet_wall, quiet_cpu = time.perf_counter(), time.process_time() - quiet_wall
 
     crashes: list[tuple[str, int, float]] = []
     joins: list[tuple[str, float]] = []
@@ -119,6 +120,7 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     churn_bytes = (sim.stats.bytes - mark) / n / (sim.now - t0)
     sim.run_for(args.drain)
     churn_wall = time.perf_counter() - churn_wall
+    after_form_cpu = time.process_time() - quiet_cpu
     end = sim.now
 
     running_ids = {x.id for x in sim.running()}
@@ -157,6 +159,8 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
         "wall_s_quiet_and_churn": round(quiet_wall + churn_wall, 1),
         "simulated_s_quiet_and_churn": round(args.quiet + args.churn + args.drain, 1),
         "wall_s_form": round(formed_wall, 1),
+        "cpu_s": round(time.process_time() - cpu, 1),
+        "cpu_s_quiet_and_churn": round(after_form_cpu, 1),
     }
     print(f"  {n}: {result}", flush=True)
     return result
@@ -188,7 +192,7 @@ def main() -> None:
     print()
     print(
         f"{'members':>8} {'quiet kB/s':>10} {'churn kB/s':>10} {'crash p99 s':>11}"
-        f" {'join p99 s':>10} {'false deaths':>12} {'wall s':>7} {'sim s':>6}"
+        f" {'join p99 s':>10} {'false deaths':>12} {'wall s':>7} {'cpu s':>6} {'sim s':>6}"
     )
     for r in rows:
         print(
@@ -196,7 +200,7 @@ def main() -> None:
             f" {r['churn_bytes_per_member_per_s'] / 1000:>10.2f}"
             f" {r['crash_dead_everywhere_s']['p99']:>11.2f}"
             f" {r['join_known_to_all_s']['p99']:>10.2f} {r['false_deaths']:>12}"
-            f" {r['wall_s']:>7.0f} {r['simulated_s']:>6.0f}"
+            f" {r['wall_s']:>7.0f} {r['cpu_s']:>6.0f} {r['simulated_s']:>6.0f}"
         )
     write_result(
         "membership_scale",
