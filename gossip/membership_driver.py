@@ -211,6 +211,15 @@ class MembershipDriver:
             reached = [m for m in alive if self._table.answered(m.id)]
             return reached or alive
 
+    def by_reach(self) -> tuple[list[MemberEntry], list[MemberEntry]]:
+        """Alive members split in two: those that answered a push-pull of ours at their
+        address, and those known only by hearsay (catch-up asks the first ones first)."""
+        with self._lock:
+            alive = self._table.alive()
+            answered = [m for m in alive if self._table.answered(m.id)]
+            hearsay = [m for m in alive if not self._table.answered(m.id)]
+            return answered, hearsay
+
     def partner_count(self) -> int:
         """``len(reachable())``, counted again at most every PARTNER_COUNT_S.
 

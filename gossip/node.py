@@ -34,7 +34,7 @@ from threadpoolctl import threadpool_limits
 from gossip import checkpoint
 from gossip.assembly import assemble
 from gossip.averaging.pairwise import RAW_CODEC, Identity, Snapshot, encode
-from gossip.bootstrap import CatchUp, catch_up
+from gossip.bootstrap import CatchUp, catch_up, order
 from gossip.clock import Clock, SystemClock
 from gossip.config import NodeConfig
 from gossip.data import Dataset
@@ -544,22 +544,25 @@ class Node:
             deadline = began + self.config.bootstrap_timeout
             donors: list[tuple[str, str]] = []
             while not donors and self.clock.now() < deadline:
-                members = self.membership.status() if self.membership else []
-                donors = [
-                    (m.id, m.address) for m in members if m.state == "alive" and m.id != self.id
-                ]
+                answered, hearsay = self.membership.by_reach() if self.membership else ([], [])
+                donors = order(
+                    [(m.id, m.address) for m in answered if m.id != self.id],
+                    [(m.id, m.address) for m in hearsay if m.id != self.id],
+                    self.rng,
+                )
                 if not donors and self._stop.wait(0.1):
                     return
-            self.rng.shuffle(donors)
             request = FetchRequest(
                 self.id, self.replica.fingerprint, self.replica.num_params, self.trainer.steps
             )
             timeout = self.config.exchange_timeout
             values, result = catch_up(
                 donors,
-                lambda address, req: self.transport.fetch(address, req, timeout),
+                self.transport.fetch,
                 request,
                 self.clock.now,
+                timeout=timeout,
+                budget=timeout,  # all the fetches together: one exchange deadline
             )
             result.seconds = self.clock.now() - began
             self.catchup = result
