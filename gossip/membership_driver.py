@@ -75,6 +75,7 @@ class MembershipDriver:
         self._transport = transport
         self._seeds = [s for s in seeds if s != me.address]
         self._resolved: dict[str, tuple[float, list[str]]] = {}
+        self._resolve_lock = threading.Lock()  # the loop and the node's model check resolve
         self._rng = rng
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
@@ -129,7 +130,7 @@ class MembershipDriver:
                 self._call(round_.digest, target)
 
     def _tick(self) -> Round | None:
-        seeds = self._seed_addresses()
+        seeds = self.seed_addresses()
         with self._lock:
             events, round_ = self._table.tick(self._clock.now(), self._rng, seeds)
         self._log(events)
@@ -277,12 +278,13 @@ class MembershipDriver:
 
     # ------------------------------------------------------------ seeds and logs
 
-    def _seed_addresses(self) -> list[str]:
-        """Every address the seeds stand for (a DNS name may resolve to many)."""
+    def seed_addresses(self) -> list[str]:
+        """Every address the seeds stand for (a DNS name may resolve to many), ours not."""
         addresses: list[str] = []
-        for seed in self._seeds:
-            addresses.extend(self._resolve(seed))
-        return addresses
+        with self._resolve_lock:
+            for seed in self._seeds:
+                addresses.extend(self._resolve(seed))
+        return [a for a in addresses if a != self._table.me.address]
 
     def _resolve(self, seed: str) -> list[str]:
         now = self._clock.now()

@@ -64,6 +64,9 @@ from gossip.transport.fetch import Fetched, FetchRequest
 
 log = logging.getLogger("gossip.node")
 
+MODEL_CHECK_S = 0.25
+"""Seconds between two model checks of the seeds while none has answered (peers started
+together); a Status call to an address where nothing listens fails at once."""
 IDLE_RETRY_S = 0.001
 """Seconds before the gossip loop tries again when every alive member is busy with us;
 doubled (at random, up to ``gossip_interval``) after each exchange in a row that fails."""
@@ -126,6 +129,8 @@ class Node:
         self.observability = Observability(self)  # --metrics-port, --tensorboard-dir
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.failure: UsageError | None = None
+        """Why the node stopped itself (its seeds run another model); gossip-node exits 2."""
         self._started_at = 0.0
         self._state = "created"
 
@@ -150,8 +155,8 @@ class Node:
     def start(self) -> str:
         """Serve, then start the training, gossip and membership loops; return the address."""
         # another model than the seeds': UsageError before anything is bound or started
-        check_seeds(self.config.peers, self.transport.status, self.replica.fingerprint,
-                    self.replica.num_params)  # fmt: skip
+        seeds_agree = check_seeds(self.config.peers, self.transport.status,
+                                  self.replica.fingerprint, self.replica.num_params)  # fmt: skip
         self.observability.start()  # a port in use or unwritable dir: UsageError, nothing started
         limit_blas_threads(self.config.blas_threads)
         limit_arenas()  # before gRPC's threads: peers' large messages (gossip/malloc.py)
@@ -187,6 +192,8 @@ class Node:
         ]
         if self._checkpoints is not None:
             loops.append(("checkpoint", self._checkpoint_loop))
+        if self.config.peers and not seeds_agree:  # no seed up yet: peers started together
+            loops.append(("model-check", self._model_check_loop))
         for name, loop in loops:
             thread = threading.Thread(
                 target=self._guarded(loop), name=f"{self.id}-{name}", daemon=True
@@ -204,10 +211,15 @@ class Node:
         return self._stop.wait(timeout)
 
     def run(self) -> Status:
-        """Start, run for ``duration`` (or until stop()), shut down; return the final status."""
+        """Start, run for ``duration`` (or until stop()), shut down; return the final status.
+
+        UsageError (after the shut-down) when the node stopped itself: see ``failure``."""
         self.start()
         self.wait(self.config.duration)
-        return self.shutdown()
+        status = self.shutdown()
+        if self.failure is not None:
+            raise self.failure
+        return status
 
     def shutdown(self, grace: float = 2.0) -> Status:
         """Finish the current step, announce the leave, stop serving, write the report."""
@@ -334,6 +346,25 @@ class Node:
     def _alone(self) -> bool:
         """Nobody alive to average with: training does not wait for exchanges."""
         return self._partner_count() == 0
+
+    def _model_check_loop(self) -> None:
+        """The start-up model check again, until a seed answers (gossip.same_model).
+
+        A peer started with its seeds found none up; one whose seeds turn out to run
+        another model says so in one line and stops (``failure``: gossip-node exits 2).
+        """
+        assert self.membership is not None
+        fingerprint, size = self.replica.fingerprint, self.replica.num_params
+        while not self._stop.wait(MODEL_CHECK_S):
+            seeds = self.membership.seed_addresses()
+            try:
+                if check_seeds(seeds, self.transport.status, fingerprint, size, me=self.id):
+                    return
+            except UsageError as exc:
+                self.failure = exc
+                log.error("node %s stops: %s", self.id, exc)
+                self._stop.set()
+                return
 
     def _membership_loop(self) -> None:
         assert self.membership is not None
