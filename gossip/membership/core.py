@@ -41,6 +41,11 @@ Rules:
   and the next round goes to every member, so they hear from us at once.
 * A node that knew no live member and learns some (it just joined, restarted
   or was cut off alone) sends its next round, at once, to every member too.
+* A new member is taken from a reply to our own push-pull, from a push by a
+  member that answered us at its address, or from its own push; a push from
+  anyone else adds nobody but its sender. A stranger (any client of an open
+  cluster) can then announce one made-up member per push, not a view's worth
+  that every node would pass on and dial.
 * Bad input (empty or malformed fields, counters out of range, an id
   claimed from another address) is dropped and reported as an event; it never
   evicts anyone.
@@ -239,6 +244,10 @@ class Membership:
         tombstones = len(self._members) - live
         alone = live == 0
         members = self._members
+        # new members only from a reply to our call or a member that answered us; a
+        # stranger's push speaks for itself alone (hearsay it made up stops here)
+        teller = members.get(sender)
+        vouched = reply_to is not None or (teller is not None and teller.answered)
         alive = State.ALIVE
         for entry in digest.entries:
             known = members.get(entry.id)
@@ -254,6 +263,8 @@ class Membership:
             elif reason := invalid_reason(entry):
                 event = Event("malformed", entry, f"from {sender or '?'}: {reason}")
             elif known is None:  # a new member: within the caps, and not an expired tombstone
+                if not vouched and entry.id != sender:
+                    continue
                 forgotten = self._forgotten.get(entry.id)
                 if forgotten is not None and entry.version <= forgotten:
                     continue

@@ -53,9 +53,21 @@ def run(m: Membership, start: float, end: float, step: float = 0.05) -> list[str
 
 def test_merge_learns_members_and_ignores_itself() -> None:
     m = node()
-    events = m.merge(Digest("b", (entry("a", 0), entry("b"), entry("c"))), 0.0)
+    events = m.merge(
+        Digest("b", (entry("a", 0), entry("b"), entry("c"))), 0.0, reply_to=Target("b:1", "b")
+    )
     assert kinds(events) == ["joined", "joined"]
     assert sorted(e.id for e in m.alive()) == ["b", "c"]
+
+
+def test_a_strangers_push_adds_nobody_but_its_sender() -> None:
+    """Hearsay it made up would reach every node and be dialled; the sender speaks for itself."""
+    m = node()
+    events = m.merge(Digest("s", (entry("s"), entry("m-1"), entry("m-2", state=State.DEAD))), 0.0)
+    assert kinds(events) == ["joined"] and [e.id for e in m.members()] == ["s"]
+    m.merge(Digest("s", (entry("s"),)), 0.1, reply_to=Target("s:1", "s"))  # s answers us
+    m.merge(Digest("s", (entry("s", 2), entry("m-1"))), 0.2)
+    assert [e.id for e in m.members()] == ["m-1", "s"]
 
 
 def test_newer_version_wins_and_older_is_ignored() -> None:
@@ -83,7 +95,7 @@ def test_a_silent_member_is_suspected_then_dead_after_a_failed_last_call() -> No
 def test_a_member_that_never_answered_gets_no_last_call_and_no_reconnects() -> None:
     m = node()
     for t in (0.0, 0.2, 0.4):  # heard only through others' gossip: it never answered us
-        m.merge(Digest("c", (entry("b", int(t * 10) + 1),)), t)
+        m.merge(Digest("c", (entry("b", int(t * 10) + 1),)), t, reply_to=Target("c:1", "c"))
     called = []
     t = 0.4
     while m.state_of("b") is not State.DEAD:
@@ -117,11 +129,13 @@ def test_confirmations_shorten_the_suspicion() -> None:
             m.merge(Digest(other, (entry(other, 1),)), 0.0)
         t, hb = 0.0, 1
         while t <= 2.0:  # everyone beats until 2.0; then b goes silent
-            m.merge(Digest("x", tuple(entry(o, hb) for o in "bcde")), t)
+            m.merge(
+                Digest("x", tuple(entry(o, hb) for o in "bcde")), t, reply_to=Target("x:1", "x")
+            )
             m.tick(t, random.Random(0))
             t, hb = t + 0.2, hb + 1
         while m.state_of("b") is not State.DEAD:
-            m.merge(Digest("x", tuple(entry(o, hb) for o in "cde")), t)
+            m.merge(Digest("x", tuple(entry(o, hb) for o in "cde")), t, reply_to=Target("x:1", "x"))
             if confirm and m.state_of("b") is State.SUSPECT:
                 for o in "cde":
                     m.merge(Digest(o, (entry("b", 11, State.SUSPECT),)), t)
@@ -164,7 +178,11 @@ def test_left_is_final_for_a_generation_and_never_becomes_dead() -> None:
 
 def test_leave_announces_to_every_live_member() -> None:
     m = node()
-    m.merge(Digest("x", (entry("b"), entry("c"), entry("d", state=State.DEAD))), 0.0)
+    m.merge(
+        Digest("x", (entry("b"), entry("c"), entry("d", state=State.DEAD))),
+        0.0,
+        reply_to=Target("x:1", "x"),
+    )
     round_ = m.leave()
     assert sorted(t.address for t in round_.targets) == ["b:1", "c:1"]
     assert round_.digest.entries[0].state is State.LEFT
@@ -207,7 +225,9 @@ def test_members_and_tombstones_are_capped() -> None:
     m.merge(Digest("b", (entry("b", 1),)), 0.0)
     flood = tuple(entry(f"j{i}", 1) for i in range(100))
     dead = tuple(entry(f"d{i}", 1, State.DEAD) for i in range(100))
-    events = m.merge(Digest("attacker", flood + dead), 0.1)
+    events = m.merge(
+        Digest("attacker", flood + dead), 0.1, reply_to=Target("attacker:1", "attacker")
+    )
     assert kinds(events).count("full") == 100 - 9
     states = [e.state for e in m.members()]
     assert states.count(State.ALIVE) == 10 and "b" in {e.id for e in m.alive()}
@@ -287,7 +307,7 @@ def test_rounds_pick_fanout_members_and_seeds_when_isolated() -> None:
     _, round_ = m.tick(0.0, rng, seeds=["s1:1", "s2:1"])
     assert round_ is not None and len(round_.targets) == 1
     assert round_.targets[0].member_id is None  # nobody known: a seed
-    m.merge(Digest("x", tuple(entry(i) for i in "bcdefg")), 0.1)
+    m.merge(Digest("x", tuple(entry(i) for i in "bcdefg")), 0.1, reply_to=Target("x:1", "x"))
     _, round_ = m.tick(0.1, rng, seeds=["b:1"])  # just joined: due at once, to everyone
     assert round_ is not None and len(round_.targets) == 6
     for target in round_.targets:  # every one answers
@@ -303,14 +323,14 @@ def test_announced_members_that_never_answered_take_one_call_per_round() -> None
     m = node()
     m.tick(0.0, rng)
     real = [entry(i) for i in "bcd"]
-    m.merge(Digest("b", tuple(real)), 0.05)
+    m.merge(Digest("b", tuple(real)), 0.05, reply_to=Target("b:1", "b"))
     _, round_ = m.tick(0.05, rng)  # just joined: everyone; b, c and d answer
     assert round_ is not None
     for target in round_.targets:
         m.merge(Digest("x", (entry(target.member_id or ""),)), 0.06, reply_to=target)
     assert all(m.answered(i) for i in "bcd")
     hearsay = tuple(MemberEntry(f"ghost-{i}", f"10.0.{i}.1:1", 1, 1) for i in range(200))
-    m.merge(Digest("b", hearsay), 0.1)
+    m.merge(Digest("b", hearsay), 0.1)  # b answered us: its hearsay is taken
     m.merge(Digest("b", (replace(hearsay[7], heartbeat=2),)), 0.15)  # ghost-7 advances
     _, round_ = m.tick(0.3, rng)
     assert round_ is not None
