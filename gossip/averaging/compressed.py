@@ -247,6 +247,7 @@ class Mixer:
         step: Callable[[], int],
         base: np.ndarray | None = None,
         check_delta: Callable[[np.ndarray], np.ndarray] | None = None,
+        free_speed: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.replica = replica
         self.spec = mixing.spec
@@ -258,6 +259,7 @@ class Mixer:
         self._rng = np.random.default_rng([mixing.seed, 0x6D6978])
         self._identity = identity
         self._step = step
+        self._free_speed = free_speed
         self.check_delta = check_delta
         """Robust averaging (gossip/robust.py): may clip an increment or refuse it."""
         self._distances: dict[str, float] = {}
@@ -552,4 +554,5 @@ class Mixer:
             blocks=blocks,
             block_ids=ids,
             consensus_step=self.gamma if gamma is None else gamma,
+            free_speed=self._free_speed(),
         )
