@@ -68,25 +68,6 @@ def test_a_peer_whose_model_is_not_its_seeds_is_one_line_and_exit_2(procs: Proce
                        "every peer must build the same model")  # fmt: skip
 
 
-@pytest.mark.slow
-def test_a_peer_started_before_its_seed_stops_when_the_seed_has_another_model(
-    procs: Processes,
-) -> None:
-    """Peers started together: no seed was up at the start-up check; the first answer is."""
-    seed, early = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-    child = procs.node("early", "--listen", early, "--model", "mlp:16", "--dataset", "digits",
-                       "--peers", seed)  # fmt: skip
-    wait_for(lambda: procs.status(early), 60, "the early peer serving")
-    procs.node("seed", "--listen", seed, "--dataset", "digits")
-    wait_for(lambda: child.poll() is not None, 60, "the early peer stopping")
-    assert child.returncode == 2
-    lines = [line for line in procs.log("early").splitlines() if "ERROR" in line]
-    assert len(lines) == 1 and "Traceback" not in procs.log("early"), procs.log("early")
-    assert "early stops: this peer's model" in lines[0]
-    assert f"is not its seeds' ({seed} has" in lines[0] and "(6570 values)" in lines[0]
-    assert procs.status(seed) is not None  # the seed, which nobody contradicts, goes on
-
-
 keras_missing = importlib.util.find_spec("keras") is None
 needs_keras = pytest.mark.skipif(keras_missing, reason="Keras not installed: gossip-train[keras]")
 
