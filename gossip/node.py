@@ -61,9 +61,12 @@ from gossip.trainable import Feed, ReplicaAware
 from gossip.training import Evaluation
 from gossip.transport.base import ResponderSession, Transport
 from gossip.transport.fetch import Fetched, FetchRequest
+from gossip.view_settle import ViewSettle
 
 log = logging.getLogger("gossip.node")
 
+VIEW_POLL_S = 0.02
+"""How often the gossip loop looks at the membership view while waiting for it to settle."""
 IDLE_RETRY_S = 0.001
 """Seconds before the gossip loop tries again when every alive member is busy with us;
 doubled (at random, up to ``gossip_interval``) after each exchange in a row that fails."""
@@ -117,6 +120,7 @@ class Node:
         self._ready = threading.Event()  # cleared while catching up: no exchanges, no serving
         self._ready.set()  # simulations drive serve() by hand, without a catch-up
         self._warm_up = threading.Thread()  # start() loads the codecs in it (not started: done)
+        self.view_settle = ViewSettle(0.0, 0.0)  # serve() sets it from the heartbeat interval
         self._checkpoints: Path | None = None
         if config.checkpoint_dir:
             self._checkpoints = checkpoint.checkpoint_dir(config.checkpoint_dir)
@@ -143,6 +147,7 @@ class Node:
             self.config.peers,
             self.rng,
         )
+        self.view_settle = ViewSettle.for_rounds(self.membership.config.interval)
         self._started_at = self.clock.now()
         self._state = "training"
         return self.address
@@ -305,6 +310,9 @@ class Node:
         while self.schedule.wait_for_work(self._pause(interval)):
             if self._stop.is_set():
                 return
+            if not self.view_whole():  # the first exchange: in round (gossip/view_settle.py)
+                self._stop.wait(VIEW_POLL_S)
+                continue
             alive = self.membership.reachable()
             peer = self.schedule.choose(alive, key=lambda m: m.id, me=self.id)
             if peer is None:  # alone, or the only alive member is in an exchange with us
@@ -315,6 +323,18 @@ class Node:
             else:
                 misses = min(misses + 1, 10)
                 self._stop.wait(self.rng.uniform(0.0, min(interval, IDLE_RETRY_S * 2**misses)))
+
+    def view_whole(self) -> bool:
+        """Whether the first exchange may start: the membership view settled (or it did once)."""
+        if self.view_settle.settled or self.membership is None:
+            return True
+        members, pending = self.membership.view()
+        if not self.view_settle.observe(self.clock.now(), members, pending):
+            return False
+        if members:
+            log.info("node %s: view of %d members settled in %.2f s", self.id, len(members),
+                     self.view_settle.waited)  # fmt: skip
+        return True
 
     def _pause(self, interval: float) -> float:
         """Seconds before an exchange without a new step: none while averaging models apart.
