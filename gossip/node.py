@@ -497,6 +497,7 @@ class Node:
         state.update(found.meta.get("optimizer_scalars", {}))
         with self.replica.lock:
             self.replica.params[...] = params
+            self.replica.writes += 1
             if found.meta.get("optimizer") == self.config.optimizer:
                 try:
                     self.model.load_optimizer_state(state)
@@ -593,8 +594,7 @@ class Node:
                 log.info("node %s: no catch-up (%s); training from step %d", self.id, why,
                          self.trainer.steps)  # fmt: skip
                 return
-            with self.replica.lock:
-                self.replica.params[...] = values
+            self.replica.assign(values)
             log.info(
                 "node %s caught up from %s (its step %d, ours %d) in %.2f s",
                 self.id,

@@ -184,6 +184,8 @@ class Outgoing:
     offer: Snapshot
     new_own: np.ndarray
     ref: PairReference | None
+    stamp: tuple[int, int, int] = (0, 0, 0)
+    """What it was built from: the replica's writes, the step, the references' version."""
 
 
 class ResponderPending:
@@ -263,6 +265,8 @@ class Mixer:
         self._distances: dict[str, float] = {}
         self.apart = False
         """The last exchange we started found the pair apart (see AGREED)."""
+        self._kept: Outgoing | None = None
+        """An offer refused ``busy``, for the retry while nothing it was built from moved."""
 
     # ------------------------------------------------------------ initiator
 
@@ -276,10 +280,21 @@ class Mixer:
                 warm_up(codec)
 
     def offer(self, peer_id: str) -> Outgoing:
-        """Build the offer for ``peer_id``; ExchangeRefused('busy') when one is already running."""
+        """Build the offer for ``peer_id``; ExchangeRefused('busy') when one is already running.
+
+        The offer refused ``busy`` last is offered again, unchanged, when it was
+        for this peer and nothing it was built from moved since (see :meth:`_current`):
+        the retry of a 10M offer costs no new snapshot and no encoding.
+        """
+        kept, self._kept = self._kept, None  # at most one kept: freed before building anew
         if self.raw:
+            if kept is not None and self._current(kept, peer_id, None):
+                return kept
             return self._raw_offer(peer_id)
         ref = self.store.acquire(peer_id)
+        if kept is not None and self._current(kept, peer_id, ref):
+            return kept
+        kept = None
         try:
             codec: Codec = self.spec.codec
             ids: tuple[int, ...] = ()
@@ -294,11 +309,12 @@ class Mixer:
             else:
                 mode, own_ref, version, base = BASE, self.base, 0, self.base_hash
             slices = block_slices(self.replica.num_params, self.spec.blocks, ids)
+            stamp = self._stamp(ref)  # before the copy (see _raw_offer)
             x = self.replica.gather(slices)
             known = gather(own_ref, slices) if own_ref is not None else None
             codec, payload, seed, new_own = self._encode(codec, x, known, idle)
             offer = self._snapshot(codec.name, payload, seed, version, base, self._blocks(ids), ids)
-            return Outgoing(peer_id, mode, codec, slices, offer, new_own, ref)
+            return Outgoing(peer_id, mode, codec, slices, offer, new_own, ref, stamp)
         except BaseException:
             self.store.release(peer_id)
             raise
@@ -306,9 +322,24 @@ class Mixer:
     def _raw_offer(self, peer_id: str) -> Outgoing:
         ids = self._choose_blocks()
         slices = block_slices(self.replica.num_params, self.spec.blocks, ids)
+        stamp = self._stamp(None)  # before the copy: a write meanwhile makes it stale, not lost
         own = self.replica.gather(slices)
         offer = self._snapshot("none", raw_bytes(own), 0, 0, 0, self._blocks(ids), ids)
-        return Outgoing(peer_id, RAW, self.spec.codec, slices, offer, own, None)
+        return Outgoing(peer_id, RAW, self.spec.codec, slices, offer, own, None, stamp)
+
+    def _stamp(self, ref: PairReference | None) -> tuple[int, int, int]:
+        return (self.replica.writes, self._step(), 0 if ref is None else ref.version)
+
+    def _current(self, kept: Outgoing, peer_id: str, ref: PairReference | None) -> bool:
+        """``kept`` is what :meth:`offer` would build now, bar the codec's random seed.
+
+        Same peer, same pair references (the same object at the same version, or
+        none), and the parameters not written since (no increment, no step).
+        An offer whose parameters moved would be answered from a stale snapshot:
+        its increment lands on a model that other exchanges moved, which can overshoot
+        (gossip/schedule.py); rebuilding it is what keeps one exchange at a time exact.
+        """
+        return kept.peer_id == peer_id and kept.ref is ref and kept.stamp == self._stamp(ref)
 
     def finish(self, out: Outgoing, reply: Snapshot) -> None:
         """Check the reply and apply our increment (and keep the references); ExchangeRefused."""
@@ -360,7 +391,12 @@ class Mixer:
         return self._distances.pop(peer_id, None)
 
     def done(self, out: Outgoing, reason: str = "") -> None:
-        """The offer is over (applied or not): free the pair; a mismatch drops its references."""
+        """The offer is over (applied or not): free the pair; a mismatch drops its references.
+
+        An offer refused ``busy`` (at its header: nothing was applied on either side)
+        is kept for the retry.
+        """
+        self._kept = out if reason == "busy" else None
         if out.mode == RAW:
             return
         if reason == "reference_mismatch":
