@@ -31,8 +31,9 @@ def counting_snapshots(node: Node) -> list[int]:
 
 @pytest.mark.parametrize("compression", ["none", "sign"])
 def test_a_busy_retry_reuses_the_offer_until_something_moves(
-    network: InMemoryNetwork, compression: str
+    network: InMemoryNetwork, compression: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("gossip.schedule.UNTIMED_WAIT_S", 0.02)  # each refusal waits this
     initiator, responder, other = make_peers(3, network, compression=compression)
     snapshots = counting_snapshots(initiator)
     total = initiator.replica.params.astype(np.float64) + responder.replica.params
