@@ -39,7 +39,7 @@ from gossip.clock import Clock, SystemClock
 from gossip.config import NodeConfig
 from gossip.data import Dataset
 from gossip.errors import ExchangeRefused, UsageError
-from gossip.malloc import limit_arenas
+from gossip.malloc import keep_message_buffers, limit_arenas
 from gossip.membership import Digest, MemberEntry, MembershipConfig
 from gossip.membership_driver import MembershipDriver
 from gossip.names import id_problem
@@ -160,6 +160,7 @@ class Node:
         self.observability.start()  # a port in use or unwritable dir: UsageError, nothing started
         limit_blas_threads(self.config.blas_threads)
         limit_arenas()  # before gRPC's threads: peers' large messages (gossip/malloc.py)
+        keep_message_buffers()  # 1 MiB chunk frames from the heap, pages kept (gossip/malloc.py)
         # the training thread holds the GIL in numpy-light Python code; hand it over every
         # 1 ms (not 5) so heartbeats and digests keep their timing (bench/membership.py, M2)
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
