@@ -311,9 +311,9 @@ class Node:
         while self.schedule.wait_for_work(self._pause(interval)):
             if self._stop.is_set():
                 return
-            if not self.view_whole():  # the first exchange: in round (gossip/view_settle.py)
-                self._stop.wait(VIEW_POLL_S)
-                continue
+            while not self.view_whole():  # the first exchange: in round (gossip/view_settle.py)
+                if self._stop.wait(VIEW_POLL_S):
+                    return
             alive = self.membership.reachable()
             peer = self.schedule.choose(alive, key=lambda m: m.id, me=self.id)
             if peer is None:  # alone, or the only alive member is in an exchange with us
