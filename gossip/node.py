@@ -6,7 +6,8 @@ clock and performs the I/O that the core asks for. Three loops run at once:
 * training: minibatch steps on the local shard (writes under the replica lock),
   at most ``local_steps`` past the last completed exchange (gossip.schedule);
 * gossip: after each step (or every ``gossip_interval``) a two-way exchange with
-  the round partner met least recently (gossip.pairing);
+  the round partner met least recently (gossip.pairing), the first one once the
+  membership view has settled (gossip.view_settle);
 * membership: heartbeats, failure detection and digest push-pulls (gossip.membership).
 
 The gRPC server answers exchanges, digests and status from its own threads.

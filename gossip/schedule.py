@@ -27,7 +27,8 @@ ties the two loops of a peer together:
 * **Partners come in rounds of disjoint pairs** (:mod:`gossip.pairing`, the
   circle method of round-robin tournaments). A peer goes to the round
   partner it met least recently. Of a pair, the peer of lower rank starts
-  the exchange; the other waits for it a little (a few exchange durations)
+  the exchange; the other waits for it a little (a few exchange durations; a
+  second before one was timed here)
   before starting it itself, so the two offers rarely cross. Every peer is
   in one pair per round; 4 frozen models hold their exact mean after 2.
 
