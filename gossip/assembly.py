@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from gossip.averaging.compressed import Mixing
 from gossip.averaging.pairwise import Identity
 from gossip.clock import Clock
-from gossip.compression import parse_spec
+from gossip.compression import parse_spec, resolve
 from gossip.config import NodeConfig
 from gossip.data import Dataset
 from gossip.exchanger import Exchanger
@@ -46,6 +46,8 @@ class Parts:
     exchanger: Exchanger
     data_name: str
     data_description: str
+    compression: str
+    """The ``--compression`` spec in use (``auto`` resolved for this model's size)."""
 
 
 def assemble(
@@ -64,6 +66,7 @@ def assemble(
     trainable = parts.model
     replica = Replica(trainable.params, trainable.fingerprint(), config.alpha)
     trainer = Trainer(trainable, replica, parts.batches, parts.test)
+    compression = resolve(config.compression, replica.num_params)
     carrier = transport if transport is not None else grpc_carrier(config, replica.num_params)
     exchanger: Exchanger  # built below; the metered transport asks it only during exchanges
     metered = MeteredTransport(
@@ -72,7 +75,7 @@ def assemble(
         # times the exchanges we start and estimates the consensus distance (metrics, plots)
         distance=lambda _offer, reply: exchanger.mixer.take_distance(reply.sender_id),
     )
-    schedule = Schedule(config.local_steps, clock)
+    schedule = Schedule(config.local_steps, clock, config.pace_lead, lambda: trainer.steps)
     exchanger = Exchanger(
         replica,
         metered,
@@ -81,7 +84,7 @@ def assemble(
         step=lambda: trainer.steps,
         timeout=config.exchange_timeout,
         mixing=Mixing(
-            parse_spec(config.compression),
+            parse_spec(compression),
             config.consensus_step,
             int(config.reference_memory * (1 << 20)),
             seed=rng.randrange(1 << 62),
@@ -107,6 +110,7 @@ def assemble(
         exchanger,
         parts.data_name,
         parts.description,
+        compression,
     )
 
 

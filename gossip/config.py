@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gossip.address import parse_address, parse_peers
-from gossip.compression import parse_spec
+from gossip.compression import parse_spec, resolve
 from gossip.errors import UsageError
 from gossip.names import address_problem, id_problem
 
@@ -154,6 +154,16 @@ class NodeConfig:
         ),
     )
     """See gossip/schedule.py."""
+    pace_lead: int = field(
+        default=8,
+        metadata=flag(
+            NETWORK,
+            "at most N training steps ahead of the slowest partner that keeps up (a straggler "
+            "at under half the median speed is not waited for); 0: off (default: %(default)s)",
+            metavar="N",
+        ),
+    )
+    """See gossip/pace.py."""
     heartbeat_interval: float | None = field(
         default=None,
         metadata=flag(
@@ -189,18 +199,19 @@ class NodeConfig:
         ),
     )
     compression: str = field(
-        default="sign",
+        default="auto",
         metadata=flag(
             NETWORK,
-            "payload codec: none | fp16 | int8 | sign | topk:FRACTION[:sign] | randk:FRACTION | "
-            "qsgd:LEVELS, optionally prefixed by blocks:K+ to send one of K blocks per exchange "
-            "(default: %(default)s)",
+            "payload codec: auto (none up to 65,536 parameters, sign above) | none | fp16 | int8 "
+            "| sign | topk:FRACTION[:sign] | randk:FRACTION | qsgd:LEVELS, optionally prefixed "
+            "by blocks:K+ to send one of K blocks per exchange (default: %(default)s)",
             metavar="SPEC",
         ),
     )
-    """gossip/compression/spec.py. Default sign: in bench/compression.py the cheapest codec that
-    kept float32 accuracy within 0.5 point on every task and schedule (digits IID and
-    dirichlet:0.5, a 1.19M-parameter model), with 19 to 26 times fewer bytes to reach it."""
+    """gossip/compression/spec.py. Above 65,536 parameters ``auto`` is sign: in
+    bench/compression.py the cheapest codec that kept float32 accuracy within 0.5 point on
+    every task and schedule (digits IID and dirichlet:0.5, a 1.19M-parameter model), with 19 to
+    26 times fewer bytes to reach it. Below, float32 costs no time and averages exactly."""
     consensus_step: float | None = field(
         default=None,
         metadata=flag(
@@ -492,6 +503,8 @@ class NodeConfig:
         _positive("--gossip-interval", self.gossip_interval)
         if self.local_steps < 0:
             raise UsageError(f"--local-steps must be >= 0, got {self.local_steps}")
+        if self.pace_lead < 0:
+            raise UsageError(f"--pace-lead must be >= 0, got {self.pace_lead}")
         _positive("--exchange-timeout", self.exchange_timeout)
         if self.heartbeat_interval is not None:
             _positive("--heartbeat-interval", self.heartbeat_interval)
@@ -516,7 +529,7 @@ class NodeConfig:
             raise UsageError(
                 f"--optimizer must be one of sgd, momentum, adam, got {self.optimizer!r}"
             )
-        parse_spec(self.compression)  # UsageError naming the valid forms
+        parse_spec(resolve(self.compression, 0))  # UsageError naming the valid forms
         if self.id and (problem := id_problem(self.id)):
             raise UsageError(f"--id: {problem}")
         if self.advertise and (problem := address_problem(self.advertise)):

@@ -121,8 +121,15 @@ class Exchanger:
         self.on_failed = on_failed
         """Told the peer id of each exchange we started that failed (membership evidence)."""
         check_delta = self._check_delta if guard is not None else None
-        self.mixer = Mixer(replica, mixing or Mixing(), identity, step, check_delta=check_delta)
         self.schedule = schedule or Schedule(0, clock)
+        self.mixer = Mixer(
+            replica,
+            mixing or Mixing(),
+            identity,
+            step,
+            check_delta=check_delta,
+            free_speed=self.schedule.free_speed,
+        )
         """One exchange at a time, in either role (gossip.schedule)."""
         self._identity = identity
         self._lock = threading.Lock()
@@ -181,6 +188,7 @@ class Exchanger:
         def complete(reply: Snapshot) -> None:
             received = snapshot_wire_bytes(reply, answering=out.offer)
             self.count_bytes(codec_key(reply), received=received)
+            self.schedule.heard(reply.sender_id, reply.step, reply.free_speed)
             self.mixer.finish(out, reply)
 
         self.transport.exchange(address, out.offer, complete, self.timeout)
@@ -192,6 +200,7 @@ class Exchanger:
             check_names(offer)
             self.admit(offer.sender_id)
             check_header(offer, self.replica.fingerprint, self.replica.num_params)
+            self.schedule.heard(offer.sender_id, offer.step, offer.free_speed)  # busy or not
             self.schedule.check(offer.sender_id, *self._admission(offer))
         except ExchangeRefused as refused:
             self.refused(offer.sender_id, refused.reason, refused.detail)

@@ -116,6 +116,7 @@ class Node:
         self._carrier = parts.carrier  # its security counters (gRPC) for status
         self.transport = parts.transport  # measured: exchange latency, consensus distance
         self.schedule, self.exchanger = parts.schedule, parts.exchanger
+        self.compression = parts.compression
         self.catchup = CatchUp(state="on" if config.bootstrap else "off")
         self.recovery = Recovery()  # the catch-up fields come from self.catchup
         self._ready = threading.Event()  # cleared while catching up: no exchanges, no serving
@@ -279,6 +280,7 @@ class Node:
                 max_steps is not None and self.trainer.steps >= max_steps
             ):
                 self._state = "averaging"
+                self.schedule.finished()
                 if self._stop.wait(self.config.eval_interval):
                     break
             else:
@@ -449,7 +451,7 @@ class Node:
             references=ReferenceInfo(**self.exchanger.compression_status()),
             schedule=ScheduleInfo(**self.schedule.stats().as_dict()),
             model=ModelInfo(self.replica.num_params, self.replica.fingerprint),
-            compression=self.config.compression,
+            compression=self.compression,
             members=self.membership.status() if self.membership else [],
             protection=self._protection(),
             recovery=replace(
@@ -534,7 +536,7 @@ class Node:
             "generation": self.generation,
             "optimizer": self.config.optimizer,
             "optimizer_scalars": scalars,
-            "compression": self.config.compression,
+            "compression": self.compression,
             # codec residuals are not saved: the per-neighbour references carry them and
             # a restart starts every pair with a full exchange (gossip/averaging/compressed.py)
             "residuals": "none",

@@ -32,6 +32,10 @@ ties the two loops of a peer together:
   before starting it itself, so the two offers rarely cross. Every peer is
   in one pair per round; 4 frozen models hold their exact mean after 2.
 
+* **Step counts stay together** (:mod:`gossip.pace`): a peer also waits while
+  it is more than ``pace_lead`` steps ahead of the slowest partner that keeps
+  up, as exchange headers tell their steps and free speeds.
+
 ``local_steps = 0`` is the free-running schedule (exchanges on the timer only).
 """
 
@@ -44,6 +48,7 @@ from typing import Any, TypeVar
 
 from gossip.clock import Clock
 from gossip.errors import ExchangeRefused
+from gossip.pace import Pace
 from gossip.pairing import round_partners
 
 _RECHECK_S = 0.1
@@ -66,6 +71,8 @@ yet. With the floors instead (20 and 50 ms), 4 peers of 10M started together ref
 up to 8 offers ``busy`` in their first rounds, each after up to 10 MB of it was sent."""
 _DURATION_WEIGHT = 0.2
 """Weight of the newest completed exchange in the running mean of their durations."""
+_SPEED_WEIGHT = 0.05
+"""Weight of the newest step in the running mean of our free speed (about 20 steps)."""
 
 
 M = TypeVar("M")
@@ -102,11 +109,24 @@ class ScheduleStats:
 class Schedule:
     """The pacing shared by one peer's training loop, gossip loop and exchanges (thread-safe)."""
 
-    def __init__(self, local_steps: int, clock: Clock) -> None:
+    def __init__(
+        self,
+        local_steps: int,
+        clock: Clock,
+        pace_lead: int = 0,
+        step: Callable[[], int] | None = None,
+    ) -> None:
+        """``step``: the model's step count, as headers tell it (default: steps seen here)."""
         if local_steps < 0:
             raise ValueError("local_steps must be >= 0")
         self.local_steps = local_steps
         self._clock = clock
+        self._pace = Pace(pace_lead)
+        self._step = step or self._steps_here
+        self._step_time: float | None = None  # running mean of a step's own time (waits left out)
+        self._last_step_at: float | None = None
+        self._waited = 0.0  # seconds waited since the last step
+        self._training = True
         self._cond = threading.Condition()
         self._lead = 0  # steps since the last completed exchange
         self._freed = 0  # extra steps: one per exchange we started that ended without completing
@@ -129,31 +149,73 @@ class Schedule:
         with self._cond:
             self._lead += 1
             self._steps += 1
+            now = self._clock.now()
+            if self._last_step_at is not None:
+                took = max(now - self._last_step_at - self._waited, 0.0)
+                last = took if self._step_time is None else self._step_time
+                self._step_time = last + _SPEED_WEIGHT * (took - last)
+            self._last_step_at, self._waited = now, 0.0
+            self._cond.notify_all()
+
+    def finished(self) -> None:
+        """Training is over (its last step taken): partners stop waiting for us."""
+        with self._cond:
+            self._training = False
+
+    def free_speed(self) -> float:
+        """Our steps per second of our own compute (waits left out); 0: not training, unknown."""
+        with self._cond:
+            return self._free_speed()
+
+    def _free_speed(self) -> float:
+        if not self._training or not self._step_time:
+            return 0.0
+        return 1.0 / self._step_time
+
+    def heard(self, peer_id: str, step: int, free_speed: float) -> None:
+        """A partner's header told its step and free speed (pacing: gossip.pace)."""
+        with self._cond:
+            self._pace.heard(peer_id, step, free_speed, self._clock.now())
             self._cond.notify_all()
 
     def wait_to_step(self, timeout: float, alone: Callable[[], bool]) -> float:
-        """Block while the peer is ``local_steps`` past its last exchange; seconds waited.
+        """Block while the peer is ``local_steps`` past its last exchange, or ahead of
+        the slowest partner that keeps up (gossip.pace); seconds waited.
 
-        Returns at once when free-running, under the bound, stopping or alone;
+        Returns at once when free-running, under both bounds, stopping or alone;
         otherwise when an exchange completes, when one we started ends any
-        other way, or after ``timeout`` (one exchange deadline).
+        other way, when the partners have caught up, or after ``timeout`` (one
+        exchange deadline).
         """
         with self._cond:
-            if not self._bound_reached() or alone():
+            if (not self._bound_reached() and not self._ahead()) or alone():
                 return 0.0
             began = self._clock.now()
             deadline = began + timeout
-            while self._bound_reached():
+            while True:
+                ahead = self._ahead()
+                if not ahead and not self._bound_reached():
+                    break
                 remaining = deadline - self._clock.now()
                 if remaining <= 0:
                     break
-                self._cond.wait(min(remaining, _RECHECK_S))
+                self._cond.wait(min(remaining, ahead or _RECHECK_S, _RECHECK_S))
                 if alone():
                     break
             waited = self._clock.now() - began
             self._waits += 1
             self._waiting_s += waited
+            self._waited += waited
             return waited
+
+    def _steps_here(self) -> int:
+        return self._steps
+
+    def _ahead(self) -> float:
+        """Seconds until the slowest partner that keeps up is near enough; 0: not ahead."""
+        if self._stopped:
+            return 0.0
+        return self._pace.wait_s(self._step(), self._free_speed(), self._clock.now())
 
     def _bound_reached(self) -> bool:
         bound = self.local_steps + self._freed

@@ -249,6 +249,7 @@ class Mixer:
         step: Callable[[], int],
         base: np.ndarray | None = None,
         check_delta: Callable[[np.ndarray], np.ndarray] | None = None,
+        free_speed: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.replica = replica
         self.spec = mixing.spec
@@ -260,6 +261,7 @@ class Mixer:
         self._rng = np.random.default_rng([mixing.seed, 0x6D6978])
         self._identity = identity
         self._step = step
+        self._free_speed = free_speed
         self.check_delta = check_delta
         """Robust averaging (gossip/robust.py): may clip an increment or refuse it."""
         self._distances: dict[str, float] = {}
@@ -588,4 +590,5 @@ class Mixer:
             blocks=blocks,
             block_ids=ids,
             consensus_step=self.gamma if gamma is None else gamma,
+            free_speed=self._free_speed(),
         )

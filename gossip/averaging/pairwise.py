@@ -54,6 +54,8 @@ class Snapshot:
     payload: bytes
     seed: int = 0
     """Seed of the codec's randomness (random-k positions, stochastic rounding)."""
+    free_speed: float = 0.0
+    """The sender's training steps per second of its own compute; 0: not training (gossip.pace)."""
     ref_version: int = 0
     """Version of the pair's references the payload is coded against; 0: the pair starts."""
     ref_base: int = 0

@@ -24,6 +24,7 @@ from gossip.compression.spec import (
     codec_for_header,
     codec_from_name,
     parse_spec,
+    resolve,
 )
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "codec_for_header",
     "codec_from_name",
     "parse_spec",
+    "resolve",
 ]

@@ -1,6 +1,7 @@
 """``--compression SPEC``: parse a codec spec, and find the codec a header names.
 
-``SPEC`` is ``[blocks:K+]CODEC`` with CODEC one of ``none``, ``fp16``, ``int8``,
+``SPEC`` is ``auto`` (:func:`resolve`) or ``[blocks:K+]CODEC`` with CODEC one of
+``none``, ``fp16``, ``int8``,
 ``sign``, ``topk:FRACTION[:sign]`` (``:sign``: signs of the kept values only),
 ``randk:FRACTION``, ``qsgd:LEVELS``; ``blocks:K``
 cuts the parameter vector into K contiguous blocks of which one exchange
@@ -22,10 +23,27 @@ from gossip.compression.topk import TopkCodec
 from gossip.errors import ExchangeRefused, UsageError
 
 VALID_FORMS = (
-    "none, fp16, int8, sign, topk:FRACTION[:sign], randk:FRACTION, qsgd:LEVELS, "
+    "auto, none, fp16, int8, sign, topk:FRACTION[:sign], randk:FRACTION, qsgd:LEVELS, "
     "optionally prefixed by blocks:K+ (e.g. blocks:4+topk:0.01)"
 )
 MAX_BLOCKS = 1 << 16
+AUTO = "auto"
+RAW_UP_TO_PARAMS = 65_536
+"""``auto`` sends float32 (``none``) up to this many parameters (256 KiB), ``sign`` above.
+
+Below it an exchange's cost is its fixed part (about 4 ms of CPU for gRPC's
+Python streams; 256 KiB take 2 ms on a 1 Gbit/s link), so compressing saves
+little time, while the codec's inexact averaging costs accuracy on skewed
+shards: 8 peers on ``clusters`` (4,394 parameters) with dirichlet:0.5 ended
+2.2-2.4 points under synchronous Adam with float32 and 2.8-3.7 with ``sign``.
+Above it the bytes dominate, and ``sign`` sends 28 times fewer."""
+
+
+def resolve(text: str, num_params: int) -> str:
+    """The spec ``auto`` stands for with ``num_params`` parameters; any other spec as given."""
+    if text.strip() != AUTO:
+        return text
+    return "none" if num_params <= RAW_UP_TO_PARAMS else "sign"
 
 
 @dataclass(frozen=True)

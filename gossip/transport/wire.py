@@ -168,6 +168,7 @@ def header_frame(
             block_ids=fields["block_ids"],
             consensus_step=fields["consensus_step"],
             payload=bytes(snapshot.payload) if inline else b"",
+            free_speed=fields["free_speed"],
         )
     )
 
@@ -200,6 +201,7 @@ def header_snapshot(header: pb.SnapshotHeader, answering: Snapshot | None = None
         blocks=max(header.blocks, 1),
         block_ids=tuple(header.block_ids),
         consensus_step=header.consensus_step,
+        free_speed=header.free_speed,
     )
     if answering is None:
         return snapshot
