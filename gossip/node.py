@@ -289,7 +289,8 @@ class Node:
                     delay = next_step - self.clock.now()
                     if delay > 0 and self._stop.wait(delay):
                         break
-                self.schedule.wait_to_step(self.config.exchange_timeout, self._alone)
+                if self.schedule.wait_to_step(self.config.exchange_timeout, self._alone):
+                    next_step = max(next_step, self.clock.now())  # no burst after a wait
                 if isinstance(self.model, ReplicaAware):  # our Adam: as synchronous Adam would
                     self.model.replicas = 1 + self._partner_count()
                 began = self.clock.now()

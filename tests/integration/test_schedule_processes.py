@@ -71,3 +71,29 @@ def test_peers_keep_pace_and_a_paused_neighbour_stalls_no_one(procs: Processes) 
     assert after > before + 50  # alone, it trains on
     status = procs.status(addresses[0])
     assert status is not None and all(m["state"] != "alive" for m in status["members"])
+
+
+def test_a_slower_peer_is_waited_for_and_a_straggler_is_not(procs: Processes) -> None:
+    """Pacing (gossip/pace.py): 40 steps/s peers stay near a 25 steps/s one (it keeps up:
+    more than half their speed); a 6 steps/s straggler is left behind."""
+    rates = {"fast0": 40, "fast1": 40, "slow": 25, "straggler": 6}
+    addresses = {name: f"127.0.0.1:{free_port()}" for name in rates}
+    seeds = list(addresses.values())[:2]
+    for i, (name, rate) in enumerate(rates.items()):
+        peers = ",".join(s for s in seeds if s != addresses[name])
+        procs.node(name, "--listen", addresses[name], "--peers", peers, "--shard",
+                   f"{i}/{len(rates)}", "--step-rate", str(rate), *ARGS)  # fmt: skip
+
+    def steps() -> dict[str, int] | None:
+        found = {name: step_of(procs, address) for name, address in addresses.items()}
+        return None if None in found.values() else found  # type: ignore[return-value]
+
+    wait_for(lambda: (s := steps()) and s["slow"] >= 150, 90, "150 steps on the slower peer")
+    widest = 0
+    for _ in range(20):  # a status each is not simultaneous: allow a few steps of sampling
+        now = wait_for(steps, 10, "every peer's step")
+        widest = max(widest, now["fast0"] - now["slow"], now["fast1"] - now["slow"])
+        time.sleep(0.1)
+    # unpaced, 40 against 25 steps/s would be 90 steps apart by now, and growing
+    assert widest <= 8 + 20, f"the fast peers ran {widest} steps ahead of the slower one"
+    assert now["fast0"] > 2 * now["straggler"], f"the straggler held the others back: {now}"
