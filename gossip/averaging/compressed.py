@@ -149,6 +149,21 @@ def raw_bytes(values: np.ndarray) -> bytes:
     return cast(bytes, view.toreadonly())
 
 
+def plus(decoded: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``known + decoded``, into ``decoded`` when it is a fresh vector of its own.
+
+    A codec's decode returns a new array (none's is a read-only view of the
+    payload): adding into it spares a 40 MB vector at 10M parameters. IEEE
+    addition commutes, so the bits are those of ``known + decoded`` either way.
+    """
+    total: np.ndarray
+    if decoded.flags.writeable and decoded.dtype == known.dtype:
+        total = np.add(decoded, known, out=decoded)
+    else:
+        total = known + decoded
+    return total
+
+
 def moved(own: np.ndarray, peer: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The pair's references after a move of ``delta`` here and ``-delta`` there (step 3).
 
@@ -361,10 +376,10 @@ class Mixer:
             assert out.ref is not None
             if out.ref.peer_generation != reply.generation:
                 raise ExchangeRefused("reference_mismatch", "the peer restarted")
-            new_peer = gather(out.ref.peer, out.slices) + peer
+            new_peer = plus(peer, gather(out.ref.peer, out.slices))
             version = out.ref.version
         else:
-            new_peer = self.base + peer if out.mode == BASE else peer
+            new_peer = plus(peer, self.base) if out.mode == BASE else peer
             version = start_version(offer.ref_base, offer.generation, reply.generation)
         delta = self._move(out, new_peer)
         self.replica.add(delta, out.slices)
@@ -429,7 +444,7 @@ class Mixer:
         try:
             mode, own_ref, peer_ref, version = self._responder_refs(offer, ref)
             peer = codec.decode(offer.payload, size, offer.seed)  # checked in the increment
-            new_peer = gather(peer_ref, slices) + peer if peer_ref is not None else peer
+            new_peer = plus(peer, gather(peer_ref, slices)) if peer_ref is not None else peer
             x = self.replica.gather(slices)
             known = gather(own_ref, slices) if own_ref is not None else None
             idle = mode == CONTINUE and ref is not None and self._idle(ref)
@@ -551,9 +566,7 @@ class Mixer:
         decoded = codec.decode(payload, diff.size, seed)
         if known is None:
             return codec, payload, seed, decoded.copy()
-        if decoded.flags.writeable:  # a fresh vector (every codec but none's view of the bytes)
-            return codec, payload, seed, np.add(decoded, known, out=decoded)
-        return codec, payload, seed, known + decoded
+        return codec, payload, seed, plus(decoded, known)
 
     def _choose_blocks(self) -> tuple[int, ...]:
         if self.spec.blocks == 1:
