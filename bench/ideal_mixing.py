@@ -13,6 +13,11 @@ Two references run beside it, on the same shards and rounds:
   the synchronous run's second moment (the mean gradient's, computed here from
   all peers' gradients, which no peer can see). It tells what a better
   estimate of that moment would win.
+* ``gossiped-second-moment``: our Adam, but each peer divides by a running
+  mean (decay 0.9 per step) of its estimate that pairs average at every
+  exchange, as they average parameters: the divisor is nearly the same on
+  every peer, so averaging models averages the steps. It tells what sharing
+  that estimate (twice the values per exchange) would win.
 * ``momentum``: heavy-ball momentum against synchronous momentum. Momentum is
   linear in the gradient, so averaging models averages its updates exactly.
 
@@ -21,7 +26,7 @@ stopped mid-training holds them) and for the mean model (what averaging after
 training converges to).
 
     python bench/ideal_mixing.py [--task clusters] [--partition dirichlet:0.5]
-                                 [--seeds 0,1,2] [--steps-per-exchange 2]
+                                 [--seeds 0,1,2] [--steps-per-exchange 2] [--rules adam,...]
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from _common import machine, write_result
 from gossip.baseline import synchronous
 from gossip.config import NodeConfig
 from gossip.model import Sequential
-from gossip.model.optimizers import Adam
+from gossip.model.optimizers import Adam, ClusterMoments
 from gossip.pairing import round_partners
 from gossip.recipe import build_model, load_data
 from gossip.training import Batches, evaluate
@@ -65,6 +70,37 @@ class TrueSecondMoment(Adam):
         v_hat = self.shared[0] / (1 - self.beta2**self._t)
         m_hat = self._m / (1 - self.beta1**self._t)
         params -= (self.lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(params.dtype)
+
+
+class GossipedSecond(ClusterMoments):
+    """Our estimate of the mean gradient's second moment, smoothed into ``shared``, which
+    the exchanges average between the pair (see the module docstring)."""
+
+    DECAY = 0.9
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.shared: np.ndarray | None = None
+
+    @classmethod
+    def taking(cls, moments: ClusterMoments) -> GossipedSecond:
+        """One that goes on from ``moments`` (Adam builds its own on its first step)."""
+        taken = cls(moments.signal.size)
+        taken.__dict__.update(moments.__dict__)
+        taken.shared = None if moments.second is None else moments.second.copy()
+        return taken
+
+    def step(self, *args: Any) -> np.ndarray:
+        second = super().step(*args)
+        if self.shared is None:
+            self.shared = second.copy()
+        else:
+            self.shared *= self.DECAY
+            self.shared += (1 - self.DECAY) * second
+        return self.shared
+
+
+RULES = ("adam", "true-second-moment", "gossiped-second-moment", "momentum")
 
 
 def gossip(config: NodeConfig, n: int, steps: int, every: int, rule: str) -> dict[str, float]:
@@ -93,6 +129,8 @@ def gossip(config: NodeConfig, n: int, steps: int, every: int, rule: str) -> dic
         second[0] += 0.001 * mean * mean
         for model, grad in zip(models, grads, strict=True):
             model.apply_gradients(grad)
+            if rule == "gossiped-second-moment" and step == 0:  # Adam made its own on step 1
+                model.optimizer._cluster = GossipedSecond.taking(model.optimizer._cluster)
         if (step + 1) % every == 0:
             r = (step // every) % (n - 1)
             for i in range(n):
@@ -101,9 +139,18 @@ def gossip(config: NodeConfig, n: int, steps: int, every: int, rule: str) -> dic
                     middle = (vectors[i] + vectors[j]) / 2
                     vectors[i][...] = middle
                     vectors[j][...] = middle
+                    if rule == "gossiped-second-moment":
+                        pair = [shared_of(models[i]), shared_of(models[j])]
+                        if pair[0] is not None and pair[1] is not None:
+                            pair[0][...] = pair[1][...] = (pair[0] + pair[1]) / 2
     peers = statistics.fmean(evaluate(m, test).accuracy or 0.0 for m in models)
     models[0].params[...] = np.mean([m.params for m in models], axis=0)
     return {"peers": peers, "mean_model": evaluate(models[0], test).accuracy or 0.0}
+
+
+def shared_of(model: Sequential) -> np.ndarray | None:
+    cluster = model.optimizer._cluster
+    return cluster.shared if isinstance(cluster, GossipedSecond) else None
 
 
 def main() -> None:
@@ -114,17 +161,20 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--steps-per-exchange", type=int, default=2)
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--rules", default=",".join(RULES), help="of: " + ", ".join(RULES))
     args = parser.parse_args()
     if args.nodes < 2 or args.nodes % 2:
         parser.error("--nodes must be even and at least 2 (every peer in a pair every round)")
     n, steps, every = args.nodes, args.steps, args.steps_per_exchange
+    rules = args.rules.split(",")
+    if not rules or not set(rules) <= set(RULES):
+        parser.error(f"--rules takes some of {', '.join(RULES)}, got {args.rules!r}")
     rows: list[dict[str, Any]] = []
     for seed in (int(s) for s in args.seeds.split(",")):
         base = NodeConfig(dataset=args.task, partition=args.partition, seed=seed,
                           batch_size=BATCH.get(args.task, 32))  # fmt: skip
-        for rule, optimizer in (("adam", "adam"), ("true-second-moment", "adam"),
-                                ("momentum", "momentum")):  # fmt: skip
-            config = replace(base, optimizer=optimizer)
+        for rule in rules:
+            config = replace(base, optimizer="momentum" if rule == "momentum" else "adam")
             sync = synchronous(config, n, steps)["accuracy"]
             got = gossip(config, n, steps, every, rule)
             row = {"seed": seed, "rule": rule, "synchronous": sync, **got,
@@ -135,7 +185,7 @@ def main() -> None:
                   f"(gap {row['gap_mean_model_points']:+.2f} pt)  peers {got['peers']:.4f} "
                   f"(gap {row['gap_peers_points']:+.2f} pt)", flush=True)  # fmt: skip
     write_result("ideal_mixing", {"args": vars(args), "rows": rows, "machine": machine()})
-    for rule in ("adam", "true-second-moment", "momentum"):
+    for rule in rules:
         gaps = [r["gap_mean_model_points"] for r in rows if r["rule"] == rule]
         print(f"{rule}: mean model's gap to synchronous, mean over seeds "
               f"{statistics.fmean(gaps):+.2f} pt (worst {max(gaps):+.2f})")  # fmt: skip

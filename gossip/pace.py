@@ -20,8 +20,10 @@ its step estimated from the last header and the speed it progressed at since.
   median free speed (its peers' and ours): a straggler (``--slowdown 4``) is
   left to train at its own pace and stalls nobody, as bounded staleness with
   stragglers dropped would.
-* A partner more than :data:`BEHIND` steps behind (it joined late, or it had
-  been left out) is not waited for either.
+* A partner further behind than :data:`BEHIND_S` seconds of our steps is not
+  waited for either: waiting for one partner never costs more than that. Peers
+  started a second apart are waited for; a peer back from a crash, behind by
+  its downtime and the steps since its checkpoint, or a late joiner, is not.
 * A partner that finished training reports a free speed of 0 and is not
   waited for; one not heard from for :data:`FORGET_S` is forgotten, and until
   then its estimate goes on growing at the speed it had, so a dead one stops
@@ -37,8 +39,8 @@ from dataclasses import dataclass
 
 KEEP_UP = 0.5
 """Fraction of the median free speed below which a partner is a straggler, not waited for."""
-BEHIND = 100
-"""Steps behind us past which a partner is not waited for (a late joiner, a straggler)."""
+BEHIND_S = 2.0
+"""Seconds of our steps behind us past which a partner is not waited for."""
 FORGET_S = 30.0
 """Seconds without a header after which a partner leaves the table."""
 _SPEED_WEIGHT = 0.3
@@ -96,7 +98,9 @@ class Pace:
         keeping_up = [
             q
             for q in self._partners.values()
-            if q.free_speed >= floor and q.free_speed > 0 and q.estimate(now) >= step - BEHIND
+            if q.free_speed >= floor
+            and q.free_speed > 0
+            and q.estimate(now) >= step - BEHIND_S * free_speed
         ]
         return min(keeping_up, key=lambda q: q.estimate(now), default=None)
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from gossip.clock import ManualClock, SystemClock
-from gossip.pace import BEHIND, FORGET_S, Pace
+from gossip.pace import BEHIND_S, FORGET_S, Pace
 from gossip.schedule import Schedule
 
 
@@ -47,11 +47,13 @@ def test_a_straggler_is_not_waited_for() -> None:
     assert pace.wait_s(step=203, free_speed=50.0, now=0.0) == 0.0
 
 
-def test_a_late_joiner_far_behind_is_not_waited_for() -> None:
+def test_a_partner_more_than_two_seconds_of_steps_behind_is_not_waited_for() -> None:
     pace = Pace(lead=4)
-    pace.heard("new", step=0, free_speed=50.0, now=0.0)
-    assert pace.wait_s(step=BEHIND + 10, free_speed=50.0, now=0.0) == 0.0
-    assert pace.wait_s(step=20, free_speed=50.0, now=0.0) > 0.0  # near enough: it is
+    pace.heard("back", step=0, free_speed=50.0, now=0.0)  # a late joiner, a restarted peer
+    behind = int(BEHIND_S * 50)
+    assert pace.wait_s(step=behind + 1, free_speed=50.0, now=0.0) == 0.0
+    assert pace.wait_s(step=behind - 1, free_speed=50.0, now=0.0) > 0.0  # near enough: it is
+    assert pace.wait_s(step=behind - 1, free_speed=5.0, now=0.0) == 0.0  # 2 s: 10 steps
 
 
 def test_a_finished_partner_and_a_silent_one_stall_no_one() -> None:
@@ -81,9 +83,17 @@ def test_lead_zero_is_off_and_bad_leads_are_refused() -> None:
         Pace(lead=-1)
 
 
+def stepping(step: int) -> Schedule:
+    """A schedule at ``step`` that has taken two steps 20 ms apart (it knows its speed)."""
+    s = Schedule(local_steps=0, clock=SystemClock(), pace_lead=4, step=lambda: step)
+    s.stepped()
+    time.sleep(0.02)
+    s.stepped()
+    return s
+
+
 def test_training_waits_for_a_partner_behind_until_it_catches_up() -> None:
-    steps = [20]
-    s = Schedule(local_steps=0, clock=SystemClock(), pace_lead=4, step=lambda: steps[0])
+    s = stepping(20)
     s.heard("b", step=10, free_speed=30.0)
     catch_up = threading.Timer(0.05, lambda: s.heard("b", step=18, free_speed=30.0))
     catch_up.start()
@@ -95,7 +105,7 @@ def test_training_waits_for_a_partner_behind_until_it_catches_up() -> None:
 
 
 def test_pacing_gives_up_at_the_exchange_deadline_and_never_alone() -> None:
-    s = Schedule(local_steps=0, clock=SystemClock(), pace_lead=4, step=lambda: 100)
+    s = stepping(100)
     s.heard("b", step=80, free_speed=30.0)
     assert s.wait_to_step(timeout=0.05, alone=lambda: True) == 0.0
     waited = s.wait_to_step(timeout=0.05, alone=lambda: False)
