@@ -282,6 +282,7 @@ def peer_main(setting: Setting, peer: int, addresses: list[str], conn: Connectio
         exchange_memory = memory_kib()
         status = node.shutdown()
         started = False
+        fields = status.as_json()
         usage = resource.getrusage(resource.RUSAGE_SELF)
         send(
             (
@@ -289,12 +290,12 @@ def peer_main(setting: Setting, peer: int, addresses: list[str], conn: Connectio
                 {
                     "distance_exact": exact_distance(params, setting.seed, setting.peers),
                     "distance_probe": sampler.distance(),
-                    "exchanges": status.as_json()["exchanges"],
+                    "exchanges": fields["exchanges"],
                     "started_ok_mean_s": latency["ok"].sum / max(latency["ok"].count, 1),
                     "started": {r: h.count for r, h in latency.items()},
                     "refusals": status.protection.refusals,
-                    "schedule": status["schedule"],
-                    "bytes": status["bytes"],
+                    "schedule": fields["schedule"],
+                    "bytes": fields["bytes"],
                     "memory_setup_kib": setup_memory,
                     "memory_exchanging_kib": exchange_memory,
                     "ru_maxrss_kib": usage.ru_maxrss,

@@ -9,8 +9,9 @@ Side by side in one run, each between two OS processes on 127.0.0.1:
 * ``tcp``: the same bytes both ways over one plain socket: ``sendall`` of a
   memoryview, ``recv_into`` a preallocated buffer, offer first, then reply.
 
-Throughput counts payload bytes moved both ways over the wall time of one
-exchange. Rounds alternate grpc/tcp; medians go to bench/results/transfer.json
+Every process sets up malloc as a peer does (``gossip/malloc.py``, from
+``Node.start``). Throughput counts payload bytes moved both ways over the
+wall time of one exchange. Rounds alternate grpc/tcp; medians go to bench/results/transfer.json
 and the grpc/tcp ratio is printed last.
 
 ``--profile`` runs the node's own exchange path instead (an Exchanger and a
@@ -41,6 +42,7 @@ from gossip.averaging.pairwise import RAW_CODEC, Identity, Snapshot, encode
 from gossip.clock import SystemClock
 from gossip.compression import parse_spec
 from gossip.exchanger import Exchanger
+from gossip.malloc import keep_message_buffers, limit_arenas
 from gossip.membership.types import Digest
 from gossip.replica import Replica
 from gossip.status import Status
@@ -95,7 +97,14 @@ class _Handler(_NoMembership):
         return _Accepted(self._reply)
 
 
+def _as_a_node() -> None:
+    """malloc as ``Node.start`` sets it (gossip/malloc.py), before gRPC's threads start."""
+    limit_arenas()
+    keep_message_buffers()
+
+
 def _grpc_responder(conn: Connection, num_params: int) -> None:
+    _as_a_node()
     transport = GrpcTransport()
     try:
         address = transport.serve("127.0.0.1:0", _Handler(_snapshot(num_params, 2, "responder")))
@@ -161,6 +170,7 @@ def _exchanger(
 
 
 def _profile_responder(conn: Connection, num_params: int, compression: str) -> None:
+    _as_a_node()
     steps = Steps()
     steps.install()
     transport = GrpcTransport(max_payload_bytes=4 * num_params + 4096)
@@ -308,6 +318,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="where one exchange's time goes")
     parser.add_argument("--compression", default="none", help="--profile: the codec (default none)")
     args = parser.parse_args()
+    _as_a_node()
     if args.profile:
         profile(args.params, args.repeats, args.compression)
         return

@@ -3,11 +3,16 @@
 A peer that starts from random weights, or from a checkpoint minutes old,
 would drag every neighbour it averages with back toward them. Before it
 trains (and before it answers exchanges), it asks alive members, one at a
-time in random order, for their model over the ``Catchup`` stream, and adopts
-the first one that is ahead of its own step and passes every check:
-fingerprint, size, codec, SHA-256 and finite values. A donor that fails (gone,
-refuses, sends garbage) is logged and the next one is tried; one that is busy
-catching up itself (peers started together) is simply not ahead.
+time, for their model over the ``Catchup`` stream, and adopts the first one
+that is ahead of its own step and passes every check: fingerprint, size,
+codec, SHA-256 and finite values. A donor that fails (gone, refuses, sends
+garbage) is logged and the next one is tried; one that is busy catching up
+itself (peers started together) is simply not ahead.
+
+Members that answered us at their own address are asked first (``order``):
+one known only by hearsay may sit behind another site's gateway, and a fetch
+to it waits its whole deadline. The fetches share one budget, so a run of
+unreachable donors costs one deadline in all, not one each.
 
 No threads and no clock reads here: the node passes the fetch function, the
 donors and ``now``.
@@ -16,6 +21,7 @@ donors and ``now``.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -27,8 +33,8 @@ from gossip.transport.fetch import Fetched, FetchRequest
 
 log = logging.getLogger("gossip.bootstrap")
 
-Fetch = Callable[[str, FetchRequest], Fetched]
-"""``fetch(address, request)``: one Catchup stream; raises GossipError on any failure."""
+Fetch = Callable[[str, FetchRequest, float], Fetched]
+"""``fetch(address, request, timeout)``: one Catchup stream; raises GossipError on any failure."""
 
 
 @dataclass
@@ -60,20 +66,43 @@ def verify(fetched: Fetched, request: FetchRequest) -> np.ndarray:
     return values.copy()
 
 
+def order(
+    answered: Sequence[tuple[str, str]], hearsay: Sequence[tuple[str, str]], rng: random.Random
+) -> list[tuple[str, str]]:
+    """Donors to try: those that answered us at their address first, each group shuffled."""
+    first, then = list(answered), list(hearsay)
+    rng.shuffle(first)
+    rng.shuffle(then)
+    return first + then
+
+
 def catch_up(
     donors: Sequence[tuple[str, str]],
     fetch: Fetch,
     request: FetchRequest,
     now: Callable[[], float],
+    *,
+    timeout: float,
+    budget: float,
     max_tries: int = 3,
 ) -> tuple[np.ndarray | None, CatchUp]:
-    """Try ``donors`` (id, address) in order; the first verified model ahead of us, or None."""
+    """Try ``donors`` (id, address) in order; the first verified model ahead of us, or None.
+
+    Each fetch gets ``timeout``, cut to what is left of ``budget`` (seconds for
+    all the fetches together); once the budget is spent no other donor is asked.
+    """
     began = now()
     result = CatchUp(state="none")
     for donor_id, address in list(donors)[:max_tries]:
+        left = began + budget - now()
+        if left <= 0:
+            result.errors.append(f"{budget:g} s spent; {donor_id} and later donors not asked")
+            result.state = "failed"
+            log.warning("catch-up: %g s spent on donors; not asking %s", budget, donor_id)
+            break
         result.tried.append(donor_id)
         try:
-            fetched = fetch(address, request)
+            fetched = fetch(address, request, min(timeout, left))
             if fetched.snapshot is None or fetched.step <= request.min_step:
                 log.info(
                     "catch-up: %s is at step %d, not ahead of our %d",

@@ -202,16 +202,16 @@ class NodeConfig:
         default="auto",
         metadata=flag(
             NETWORK,
-            "payload codec: auto (none up to 65,536 parameters, sign above) | none | fp16 | int8 "
+            "payload codec: auto (int8 up to 262,144 parameters, sign above) | none | fp16 | int8 "
             "| sign | topk:FRACTION[:sign] | randk:FRACTION | qsgd:LEVELS, optionally prefixed "
             "by blocks:K+ to send one of K blocks per exchange (default: %(default)s)",
             metavar="SPEC",
         ),
     )
-    """gossip/compression/spec.py. Above 65,536 parameters ``auto`` is sign: in
+    """gossip/compression/spec.py. Above 262,144 parameters ``auto`` is sign: in
     bench/compression.py the cheapest codec that kept float32 accuracy within 0.5 point on
     every task and schedule (digits IID and dirichlet:0.5, a 1.19M-parameter model), with 19 to
-    26 times fewer bytes to reach it. Below, float32 costs no time and averages exactly."""
+    26 times fewer bytes to reach it. Below, int8 averages as float32 does, for little time."""
     consensus_step: float | None = field(
         default=None,
         metadata=flag(

@@ -77,6 +77,7 @@ class MembershipDriver:
         self._transport = transport
         self._seeds = [s for s in seeds if s != me.address]
         self._resolved: dict[str, tuple[float, list[str]]] = {}
+        self._resolve_lock = threading.Lock()  # the loop and the node's model check resolve
         self._rng = rng
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
@@ -84,6 +85,8 @@ class MembershipDriver:
         self._event_lines = LogBudget(0.0, EVENT_PER_S, EVENT_BURST)
         self._seed_silent_since: dict[str, float] = {}
         self._seeds_warned: set[str] = set()
+        self._seeds_heard: set[str] = set()  # seed addresses whose call answered or failed
+        self._seed_list: list[str] | None = None  # the seeds' addresses as last resolved
         self._in_flight: set[tuple[str, str, bool]] = set()
         self._strangers_pending = 0
         self._partners_counted = (-float("inf"), 0)  # (when, partner_count)
@@ -131,8 +134,9 @@ class MembershipDriver:
                 self._call(target)
 
     def _tick(self) -> Round | None:
-        seeds = self._seed_addresses()
+        seeds = self.seed_addresses()
         with self._lock:
+            self._seed_list = seeds
             events, round_ = self._table.tick(self._clock.now(), self._rng, seeds)
         self._log(events)
         return round_
@@ -236,6 +240,32 @@ class MembershipDriver:
             reached = [m for m in alive if self._table.answered(m.id)]
             return reached or alive
 
+    def by_reach(self) -> tuple[list[MemberEntry], list[MemberEntry]]:
+        """Alive members split in two: those that answered a push-pull of ours at their
+        address, and those known only by hearsay (catch-up asks the first ones first)."""
+        with self._lock:
+            alive = self._table.alive()
+            answered = [m for m in alive if self._table.answered(m.id)]
+            hearsay = [m for m in alive if not self._table.answered(m.id)]
+            return answered, hearsay
+
+    def view(self) -> tuple[frozenset[str], bool]:
+        """The partners' ids (``reachable``), and whether the view is still filling in.
+
+        Pending: an alive member has not answered us yet, or a seed address has
+        not answered nor failed once, or the seeds are not resolved yet
+        (gossip/view_settle.py).
+        """
+        with self._lock:
+            alive = self._table.alive()
+            reached = frozenset(m.id for m in alive if self._table.answered(m.id))
+            strangers = len(reached) < len(alive)
+            known = {m.address for m in alive} | {self._table.me.address} | self._seeds_heard
+            seeds = self._seed_list
+            unresolved = seeds is None and bool(self._seeds)
+            seeds_pending = unresolved or any(s not in known for s in seeds or ())
+        return reached or frozenset(m.id for m in alive), strangers or seeds_pending
+
     def partner_count(self) -> int:
         """``len(reachable())``, counted again at most every PARTNER_COUNT_S.
 
@@ -294,12 +324,13 @@ class MembershipDriver:
 
     # ------------------------------------------------------------ seeds and logs
 
-    def _seed_addresses(self) -> list[str]:
-        """Every address the seeds stand for (a DNS name may resolve to many)."""
+    def seed_addresses(self) -> list[str]:
+        """Every address the seeds stand for (a DNS name may resolve to many), ours not."""
         addresses: list[str] = []
-        for seed in self._seeds:
-            addresses.extend(self._resolve(seed))
-        return addresses
+        with self._resolve_lock:
+            for seed in self._seeds:
+                addresses.extend(self._resolve(seed))
+        return [a for a in addresses if a != self._table.me.address]
 
     def _resolve(self, seed: str) -> list[str]:
         now = self._clock.now()
@@ -325,6 +356,7 @@ class MembershipDriver:
     def _seed_failed(self, address: str, started: float, exc: GossipError) -> None:
         """Warn about a seed that stays silent past SEED_PATIENCE_S (a typo, a peer not up)."""
         with self._lock:
+            self._seeds_heard.add(address)
             since = self._seed_silent_since.setdefault(address, started)
             patience_over = self._clock.now() - since >= SEED_PATIENCE_S
             if patience_over:
@@ -337,6 +369,7 @@ class MembershipDriver:
 
     def _seed_answered(self, address: str) -> None:
         with self._lock:
+            self._seeds_heard.add(address)
             self._seed_silent_since.pop(address, None)
             warned = address in self._seeds_warned
             self._seeds_warned.discard(address)

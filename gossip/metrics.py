@@ -60,8 +60,8 @@ METRICS: dict[str, str] = {
     "peer initiated with each live neighbour",
     "gossip_neighbour_step_lag": "Neighbour's training step minus ours at the last exchange",
     "gossip_training_wait_seconds_total": "Seconds training waited for an exchange "
-    "(--local-steps reached)",
-    "gossip_training_waits_total": "Times training waited for an exchange",
+    "(--local-steps reached) or for slower partners (--pace-lead)",
+    "gossip_training_waits_total": "Times training waited for an exchange or slower partners",
     "gossip_steps_per_exchange": "Training steps per completed exchange, both roles "
     "(NaN before the first)",
     "gossip_exchanges_in_flight": "Exchanges running now, both roles",

@@ -6,7 +6,8 @@ clock and performs the I/O that the core asks for. Three loops run at once:
 * training: minibatch steps on the local shard (writes under the replica lock),
   at most ``local_steps`` past the last completed exchange (gossip.schedule);
 * gossip: after each step (or every ``gossip_interval``) a two-way exchange with
-  the round partner met least recently (gossip.pairing);
+  the round partner met least recently (gossip.pairing), the first one once the
+  membership view has settled (gossip.view_settle);
 * membership: probes, failure detection and delta push-pulls (gossip.membership).
 
 The gRPC server answers exchanges, digests and status from its own threads.
@@ -34,12 +35,12 @@ from threadpoolctl import threadpool_limits
 from gossip import checkpoint
 from gossip.assembly import assemble
 from gossip.averaging.pairwise import RAW_CODEC, Identity, Snapshot, encode
-from gossip.bootstrap import CatchUp, catch_up
+from gossip.bootstrap import CatchUp, catch_up, order
 from gossip.clock import Clock, SystemClock
 from gossip.config import NodeConfig
 from gossip.data import Dataset
 from gossip.errors import ExchangeRefused, UsageError
-from gossip.malloc import limit_arenas
+from gossip.malloc import keep_message_buffers, limit_arenas
 from gossip.membership import Digest, MemberEntry, MembershipConfig
 from gossip.membership_driver import MembershipDriver
 from gossip.names import id_problem
@@ -61,9 +62,15 @@ from gossip.trainable import Feed, ReplicaAware
 from gossip.training import Evaluation
 from gossip.transport.base import ResponderSession, Transport
 from gossip.transport.fetch import Fetched, FetchRequest
+from gossip.view_settle import ViewSettle
 
 log = logging.getLogger("gossip.node")
 
+MODEL_CHECK_S = 0.25
+"""Seconds between two model checks of the seeds while none has answered (peers started
+together); a Status call to an address where nothing listens fails at once."""
+VIEW_POLL_S = 0.02
+"""How often the gossip loop looks at the membership view while waiting for it to settle."""
 IDLE_RETRY_S = 0.001
 """Seconds before the gossip loop tries again when every alive member is busy with us;
 doubled (at random, up to ``gossip_interval``) after each exchange in a row that fails."""
@@ -118,6 +125,7 @@ class Node:
         self._ready = threading.Event()  # cleared while catching up: no exchanges, no serving
         self._ready.set()  # simulations drive serve() by hand, without a catch-up
         self._warm_up = threading.Thread()  # start() loads the codecs in it (not started: done)
+        self.view_settle = ViewSettle(0.0, 0.0)  # serve() sets it from the heartbeat interval
         self._checkpoints: Path | None = None
         if config.checkpoint_dir:
             self._checkpoints = checkpoint.checkpoint_dir(config.checkpoint_dir)
@@ -127,6 +135,8 @@ class Node:
         self.observability = Observability(self)  # --metrics-port, --tensorboard-dir
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.failure: UsageError | None = None
+        """Why the node stopped itself (its seeds run another model); gossip-node exits 2."""
         self._started_at = 0.0
         self._state = "created"
 
@@ -144,6 +154,7 @@ class Node:
             self.config.peers,
             self.rng,
         )
+        self.view_settle = ViewSettle.for_rounds(self.membership.config.interval)
         self._started_at = self.clock.now()
         self._state = "training"
         return self.address
@@ -151,11 +162,12 @@ class Node:
     def start(self) -> str:
         """Serve, then start the training, gossip and membership loops; return the address."""
         # another model than the seeds': UsageError before anything is bound or started
-        check_seeds(self.config.peers, self.transport.status, self.replica.fingerprint,
-                    self.replica.num_params)  # fmt: skip
+        seeds_agree = check_seeds(self.config.peers, self.transport.status,
+                                  self.replica.fingerprint, self.replica.num_params)  # fmt: skip
         self.observability.start()  # a port in use or unwritable dir: UsageError, nothing started
         limit_blas_threads(self.config.blas_threads)
         limit_arenas()  # before gRPC's threads: peers' large messages (gossip/malloc.py)
+        keep_message_buffers()  # 1 MiB chunk frames from the heap, pages kept (gossip/malloc.py)
         # the training thread holds the GIL in numpy-light Python code; hand it over every
         # 1 ms (not 5) so probes and their answers keep their timing (bench/membership.py, M2)
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
@@ -188,6 +200,8 @@ class Node:
         ]
         if self._checkpoints is not None:
             loops.append(("checkpoint", self._checkpoint_loop))
+        if self.config.peers and not seeds_agree:  # no seed up yet: peers started together
+            loops.append(("model-check", self._model_check_loop))
         for name, loop in loops:
             thread = threading.Thread(
                 target=self._guarded(loop), name=f"{self.id}-{name}", daemon=True
@@ -205,10 +219,15 @@ class Node:
         return self._stop.wait(timeout)
 
     def run(self) -> Status:
-        """Start, run for ``duration`` (or until stop()), shut down; return the final status."""
+        """Start, run for ``duration`` (or until stop()), shut down; return the final status.
+
+        UsageError (after the shut-down) when the node stopped itself: see ``failure``."""
         self.start()
         self.wait(self.config.duration)
-        return self.shutdown()
+        status = self.shutdown()
+        if self.failure is not None:
+            raise self.failure
+        return status
 
     def shutdown(self, grace: float = 2.0) -> Status:
         """Finish the current step, announce the leave, stop serving, write the report."""
@@ -308,6 +327,9 @@ class Node:
         while self.schedule.wait_for_work(self._pause(interval)):
             if self._stop.is_set():
                 return
+            while not self.view_whole():  # the first exchange: in round (gossip/view_settle.py)
+                if self._stop.wait(VIEW_POLL_S):
+                    return
             alive = self.membership.reachable()
             peer = self.schedule.choose(alive, key=lambda m: m.id, me=self.id)
             if peer is None:  # alone, or the only alive member is in an exchange with us
@@ -318,6 +340,18 @@ class Node:
             else:
                 misses = min(misses + 1, 10)
                 self._stop.wait(self.rng.uniform(0.0, min(interval, IDLE_RETRY_S * 2**misses)))
+
+    def view_whole(self) -> bool:
+        """Whether the first exchange may start: the membership view settled (or it did once)."""
+        if self.view_settle.settled or self.membership is None:
+            return True
+        members, pending = self.membership.view()
+        if not self.view_settle.observe(self.clock.now(), members, pending):
+            return False
+        if members:
+            log.info("node %s: view of %d members settled in %.2f s", self.id, len(members),
+                     self.view_settle.waited)  # fmt: skip
+        return True
 
     def _pause(self, interval: float) -> float:
         """Seconds before an exchange without a new step: none while averaging models apart.
@@ -337,6 +371,25 @@ class Node:
     def _alone(self) -> bool:
         """Nobody alive to average with: training does not wait for exchanges."""
         return self._partner_count() == 0
+
+    def _model_check_loop(self) -> None:
+        """The start-up model check again, until a seed answers (gossip.same_model).
+
+        A peer started with its seeds found none up; one whose seeds turn out to run
+        another model says so in one line and stops (``failure``: gossip-node exits 2).
+        """
+        assert self.membership is not None
+        fingerprint, size = self.replica.fingerprint, self.replica.num_params
+        while not self._stop.wait(MODEL_CHECK_S):
+            seeds = self.membership.seed_addresses()
+            try:
+                if check_seeds(seeds, self.transport.status, fingerprint, size, me=self.id):
+                    return
+            except UsageError as exc:
+                self.failure = exc
+                log.error("node %s stops: %s", self.id, exc)
+                self._stop.set()
+                return
 
     def _membership_loop(self) -> None:
         assert self.membership is not None
@@ -480,6 +533,7 @@ class Node:
         state.update(found.meta.get("optimizer_scalars", {}))
         with self.replica.lock:
             self.replica.params[...] = params
+            self.replica.writes += 1
             if found.meta.get("optimizer") == self.config.optimizer:
                 try:
                     self.model.load_optimizer_state(state)
@@ -547,22 +601,25 @@ class Node:
             deadline = began + self.config.bootstrap_timeout
             donors: list[tuple[str, str]] = []
             while not donors and self.clock.now() < deadline:
-                members = self.membership.status() if self.membership else []
-                donors = [
-                    (m.id, m.address) for m in members if m.state == "alive" and m.id != self.id
-                ]
+                answered, hearsay = self.membership.by_reach() if self.membership else ([], [])
+                donors = order(
+                    [(m.id, m.address) for m in answered if m.id != self.id],
+                    [(m.id, m.address) for m in hearsay if m.id != self.id],
+                    self.rng,
+                )
                 if not donors and self._stop.wait(0.1):
                     return
-            self.rng.shuffle(donors)
             request = FetchRequest(
                 self.id, self.replica.fingerprint, self.replica.num_params, self.trainer.steps
             )
             timeout = self.config.exchange_timeout
             values, result = catch_up(
                 donors,
-                lambda address, req: self.transport.fetch(address, req, timeout),
+                self.transport.fetch,
                 request,
                 self.clock.now,
+                timeout=timeout,
+                budget=timeout,  # all the fetches together: one exchange deadline
             )
             result.seconds = self.clock.now() - began
             self.catchup = result
@@ -576,8 +633,7 @@ class Node:
                 log.info("node %s: no catch-up (%s); training from step %d", self.id, why,
                          self.trainer.steps)  # fmt: skip
                 return
-            with self.replica.lock:
-                self.replica.params[...] = values
+            self.replica.assign(values)
             log.info(
                 "node %s caught up from %s (its step %d, ours %d) in %.2f s",
                 self.id,

@@ -30,6 +30,9 @@ class Replica:
         self.fingerprint = fingerprint
         self.alpha = alpha
         self.lock = threading.Lock()
+        self.writes = 0
+        """Increments and assignments made through this object (training steps are counted
+        by the trainer): an offer built at the same count and step is still current."""
 
     @property
     def num_params(self) -> int:
@@ -42,9 +45,16 @@ class Replica:
                 return self.params[slices[0]].copy()
             return np.concatenate([self.params[s] for s in slices])
 
+    def assign(self, values: np.ndarray) -> None:
+        """Replace every parameter (a resume, a catch-up), under the lock."""
+        with self.lock:
+            self.params[...] = values
+            self.writes += 1
+
     def add(self, delta: np.ndarray, slices: list[slice]) -> None:
         """Add ``delta`` to the selected parts (concatenated in order), under the lock."""
         with self.lock:
+            self.writes += 1
             start = 0
             for s in slices:
                 end = start + (s.stop - s.start)

@@ -27,7 +27,8 @@ ties the two loops of a peer together:
 * **Partners come in rounds of disjoint pairs** (:mod:`gossip.pairing`, the
   circle method of round-robin tournaments). A peer goes to the round
   partner it met least recently. Of a pair, the peer of lower rank starts
-  the exchange; the other waits for it a little (a few exchange durations)
+  the exchange; the other waits for it a little (a few exchange durations; a
+  second before one was timed here)
   before starting it itself, so the two offers rarely cross. Every peer is
   in one pair per round; 4 frozen models hold their exact mean after 2.
 
@@ -63,6 +64,11 @@ least; up to ADMIT_EXCHANGES recent mean durations (a round partner ending its p
 exchange), never more than ADMIT_WAIT_MAX_S."""
 ADMIT_EXCHANGES = 2.0
 ADMIT_WAIT_MAX_S = 1.0
+UNTIMED_WAIT_S = ADMIT_WAIT_MAX_S
+"""The patience and the admission wait before any exchange here has completed: one of
+10M parameters takes 0.1-0.5 s, a small one milliseconds, and nothing tells them apart
+yet. With the floors instead (20 and 50 ms), 4 peers of 10M started together refused
+up to 8 offers ``busy`` in their first rounds, each after up to 10 MB of it was sent."""
 _DURATION_WEIGHT = 0.2
 """Weight of the newest completed exchange in the running mean of their durations."""
 _SPEED_WEIGHT = 0.05
@@ -256,7 +262,7 @@ class Schedule:
 
     def _expect(self, partner: str) -> bool:
         """Wait up to the patience for ``partner``'s offer; True when we should start instead."""
-        ended, patience = self._ended, max(PATIENCE_S, PATIENCE_EXCHANGES * (self._duration or 0.0))
+        ended, patience = self._ended, self._wait(PATIENCE_S, PATIENCE_EXCHANGES)
         began = self._clock.now()
 
         def waiting() -> bool:
@@ -319,8 +325,13 @@ class Schedule:
     def admission_wait(self) -> float:
         """How long an offer may wait for its turn here (see ADMIT_WAIT_S)."""
         with self._cond:
-            recent = ADMIT_EXCHANGES * (self._duration or 0.0)
-            return min(ADMIT_WAIT_MAX_S, max(ADMIT_WAIT_S, recent))
+            return min(ADMIT_WAIT_MAX_S, self._wait(ADMIT_WAIT_S, ADMIT_EXCHANGES))
+
+    def _wait(self, floor: float, exchanges: float) -> float:
+        """``exchanges`` recent exchange durations, at least ``floor``; UNTIMED_WAIT_S untimed."""
+        if self._duration is None:
+            return UNTIMED_WAIT_S
+        return max(floor, exchanges * self._duration)
 
     def end(
         self, peer_id: str, *, completed: bool, started_here: bool, retry: bool = False

@@ -144,7 +144,7 @@ def _run(argv: list[str] | None) -> int:
         name = signal.Signals(signalled[0]).name
         log.info("received %s: finishing the current step and leaving", name)
     node.shutdown()
-    return 0
+    return 2 if node.failure is not None else 0  # its one line is in the log
 
 
 def main(argv: list[str] | None = None) -> int:

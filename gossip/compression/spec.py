@@ -28,22 +28,23 @@ VALID_FORMS = (
 )
 MAX_BLOCKS = 1 << 16
 AUTO = "auto"
-RAW_UP_TO_PARAMS = 65_536
-"""``auto`` sends float32 (``none``) up to this many parameters (256 KiB), ``sign`` above.
+INT8_UP_TO_PARAMS = 262_144
+"""``auto`` sends ``int8`` up to this many parameters (256 KiB a message), ``sign`` above.
 
-Below it an exchange's cost is its fixed part (about 4 ms of CPU for gRPC's
-Python streams; 256 KiB take 2 ms on a 1 Gbit/s link), so compressing saves
-little time, while the codec's inexact averaging costs accuracy on skewed
-shards: 8 peers on ``clusters`` (4,394 parameters) with dirichlet:0.5 ended
-2.2-2.4 points under synchronous Adam with float32 and 2.8-3.7 with ``sign``.
-Above it the bytes dominate, and ``sign`` sends 28 times fewer."""
+Below it an exchange's cost is mostly its fixed part (about 4 ms of CPU for
+gRPC's Python streams; 256 KiB take 2 ms on a 1 Gbit/s link), so sending 7
+times fewer bytes saves little time, while ``sign``'s coarser averaging costs
+accuracy on skewed shards: 8 paced peers on ``clusters`` (4,394 parameters)
+with dirichlet:0.5 ended 1.4-2.7 points under synchronous Adam with int8,
+1.4-2.8 with float32 and 2.8-3.7 with ``sign`` (a lockstep simulation of the
+same: 1.47, 1.47 and 2.85). Above it the bytes dominate."""
 
 
 def resolve(text: str, num_params: int) -> str:
     """The spec ``auto`` stands for with ``num_params`` parameters; any other spec as given."""
     if text.strip() != AUTO:
         return text
-    return "none" if num_params <= RAW_UP_TO_PARAMS else "sign"
+    return "int8" if num_params <= INT8_UP_TO_PARAMS else "sign"
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,11 @@ cost is flat in the cluster size (README, "Membership at scale"):
   shifts every timer by the jump: nobody is convicted for our pause.
 * A node that knew no live member and learns some (it just joined, restarted
   or was cut off alone) sends its next round, at once, to every member.
+* A new member is taken from a reply to our own push-pull, from a push by a
+  member that answered us at its address, or from its own push; a push from
+  anyone else adds nobody but its sender. A stranger (any client of an open
+  cluster) can then announce one made-up member per push, not a view's worth
+  that every node would pass on and dial.
 * Bad input (empty or malformed fields, counters out of range, an id claimed
   from another address) is dropped and reported as an event.
 
@@ -319,6 +324,10 @@ class Membership:
         # (a joiner learning 1,000 members must not queue 1,000 deltas); the sender itself is
         self._spread_new, self._merging_from = not digest.full, sender
         members = self._members
+        # new members only from a reply to our call or a member that answered us; a
+        # stranger's push speaks for itself alone (hearsay it made up stops here)
+        teller = members.get(sender)
+        trusted = reply_to is not None or (teller is not None and teller.answered)
         alive = State.ALIVE
         for entry in digest.entries:
             known = members.get(entry.id)
@@ -337,6 +346,8 @@ class Membership:
             elif reason := invalid_reason(entry):
                 event = Event("malformed", entry, f"from {sender or '?'}: {reason}")
             elif known is None:  # a new member: within the caps, and not an expired tombstone
+                if not trusted and entry.id != sender:
+                    continue
                 forgotten = self._forgotten.get(entry.id)
                 if forgotten is not None and entry.version <= forgotten:
                     continue

@@ -28,10 +28,16 @@ from gossip.errors import (
     UsageError,
 )
 from gossip.membership.types import Digest
+from gossip.robust import STRIKE_REASONS
 from gossip.status import Status
 from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport._pb import gossip_pb2_grpc as pb_grpc
 from gossip.transport.base import Completion, Handler, Traffic
+from gossip.transport.callrate import (
+    EXCHANGE_REFUSAL_BURST,
+    EXCHANGE_REFUSAL_RATE,
+    CallRate,
+)
 from gossip.transport.channel import CHANNEL_OPTIONS, Channels, translate
 from gossip.transport.control import call_status
 from gossip.transport.fetch import (
@@ -61,8 +67,12 @@ from gossip.transport.wire import (
     encode_digest,
     encode_frame,
     snapshot_frames,
+    verdict_of,
     wire_size,
 )
+
+CHARGED_REFUSALS = STRIKE_REASONS | {"invalid_id", "quarantined"}
+"""Refusals charged to the connection (gossip/transport/callrate.py): never ``busy``."""
 
 _SERVER_OPTIONS = [
     *CHANNEL_OPTIONS,
@@ -182,6 +192,13 @@ class _ExchangeServicer:
     def Exchange(self, request_iterator: Iterator[Frame], context: Any) -> Iterator[Frame]:
         replies = respond(request_iterator, self._handler, self._transport.max_payload_bytes)
         try:
+            first = next(replies, None)
+            if first is None:
+                return
+            verdict = verdict_of(first)  # a refusal is the only frame of its reply
+            if verdict is not None and verdict.reason in CHARGED_REFUSALS:
+                self._transport.exchange_refusals.charge(str(context.peer()))
+            yield first
             yield from replies
         except grpc.RpcError:
             return  # the initiator went away; respond() has dropped the increment
@@ -207,6 +224,10 @@ class _MembershipServicer:
         self._handler = handler
 
     def PushPull(self, request: pb.Digest, context: Any) -> bytes:
+        if not self._transport.push_pulls.allow(str(context.peer())):  # before any work
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, "push-pulls over this connection's rate"
+            )
         self._transport.traffic.add(received=wire_size(request))
         reply = encode_digest(self._handler.on_push_pull(digest_from_pb(request)))
         self._transport.traffic.add(sent=len(reply) + GRPC_FRAME_OVERHEAD)
@@ -291,6 +312,8 @@ class GrpcTransport:
         self._deadlines = Deadlines()
         self.unauthenticated = 0
         self.malformed = 0
+        self.push_pulls = CallRate()  # per connection (gossip/transport/callrate.py)
+        self.exchange_refusals = CallRate(EXCHANGE_REFUSAL_RATE, EXCHANGE_REFUSAL_BURST)
         self._malformed_logged = -float("inf")
         self._health: Any = None
         self._server: grpc.Server | None = None
@@ -312,8 +335,10 @@ class GrpcTransport:
             interceptors=interceptors,
             maximum_concurrent_rpcs=MAX_QUEUED_RPCS,
         )
+        exchange = _ExchangeServicer(self, handler)
+        admit = self.exchange_refusals.admits  # refused too often: turned away unread
         server.add_generic_rpc_handlers(
-            (_ExchangeServicer(self, handler).method_handlers(self._limited),)
+            (exchange.method_handlers(lambda h: self._limited(h, admit)),)
         )
         server.add_generic_rpc_handlers((_MembershipServicer(self, handler).method_handlers(),))
         pb_grpc.add_ControlServicer_to_server(_ControlServicer(handler), server)
@@ -351,8 +376,14 @@ class GrpcTransport:
         self._server = server
         return f"{host}:{port}"
 
-    def _limited(self, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
-        return limit_streams(handler, self.limiter, self.max_stream_s, deadlines=self._deadlines)
+    def _limited(
+        self,
+        handler: grpc.RpcMethodHandler[Any, Any],
+        admit: Callable[[str], bool] | None = None,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        return limit_streams(
+            handler, self.limiter, self.max_stream_s, deadlines=self._deadlines, admit=admit
+        )
 
     def _count_unauthenticated(self) -> None:
         self.unauthenticated += 1  # a rough counter (GIL-atomic enough for status)

@@ -405,11 +405,13 @@ def limit_streams(
     max_stream_s: float,
     header_deadline_s: float = HEADER_DEADLINE_S,
     deadlines: Deadlines | None = None,
+    admit: Callable[[str], bool] | None = None,
 ) -> grpc.RpcMethodHandler[Any, Any]:
     """A response-streaming handler wrapped by the limiter and two deadlines.
 
     The stream is cut when it sent no message within ``header_deadline_s``,
-    and when it outlives ``max_stream_s``.
+    and when it outlives ``max_stream_s``. ``admit(peer)`` False: the stream is
+    refused (RESOURCE_EXHAUSTED) before a slot is taken or a message read.
     """
     deadlines = deadlines or Deadlines()
     behavior = handler.stream_stream or handler.unary_stream
@@ -417,7 +419,10 @@ def limit_streams(
     streaming = handler.stream_stream is not None
 
     def limited(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        stream = limiter.open(str(context.peer()))
+        peer = str(context.peer())
+        if admit is not None and not admit(peer):
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many refused exchanges")
+        stream = limiter.open(peer)
         if stream is None:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many concurrent streams")
         assert stream is not None

@@ -17,6 +17,7 @@ from gossip.transport.base import Completion, Handler, Traffic
 from gossip.transport.wire import (
     Frame,
     SnapshotAssembler,
+    header_of,
     header_snapshot,
     read_snapshot,
     snapshot_frames,
@@ -40,8 +41,9 @@ def respond(frames: Iterator[Frame], handler: Handler, max_payload_bytes: int) -
     if first is None:
         return
     try:
+        # another model's offer is refused for what it is before its size is judged
+        handler.check_header(header_snapshot(header_of(first)))
         assembler = SnapshotAssembler(first, max_payload_bytes)
-        handler.check_header(header_snapshot(assembler.header))
         offer = assembler.read(frames)
         session = handler.on_exchange(offer)
     except ExchangeRefused as refused:

@@ -241,6 +241,13 @@ def verdict_wire_bytes(applied: bool = True, reason: str = "", detail: str = "")
     return wire_size(verdict_frame(applied, reason, detail))
 
 
+def header_of(frame: Frame) -> pb.SnapshotHeader:
+    """The header a stream must start with; WireError for anything else."""
+    if isinstance(frame, Chunk) or frame.WhichOneof("kind") != "header":
+        raise WireError("expected a header frame first")
+    return frame.header
+
+
 class SnapshotAssembler:
     """Rebuilds a snapshot from frames, refusing anything out of order or oversized.
 
@@ -256,9 +263,7 @@ class SnapshotAssembler:
     def __init__(
         self, header_frame: Frame, max_payload_bytes: int, answering: Snapshot | None = None
     ) -> None:
-        if isinstance(header_frame, Chunk) or header_frame.WhichOneof("kind") != "header":
-            raise WireError("expected a header frame first")
-        self.header = header_frame.header
+        self.header = header_of(header_frame)
         self._answering = answering
         inline = self.header.payload  # upb makes a new bytes object per access: read it once
         if inline and self.header.payload_bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import grpc
@@ -87,3 +88,55 @@ def test_reflection_v1_and_v1alpha_with_the_repository_file_name(version: str) -
             )
         finally:
             channel.close()
+
+
+def test_push_pulls_beyond_a_connections_rate_are_refused_and_members_go_on() -> None:
+    """One connection looping on push-pulls gets its burst, then the rate; members do not."""
+    from gossip.transport._pb import gossip_pb2 as pb
+    from gossip.transport.callrate import PUSH_PULL_BURST, PUSH_PULL_RATE
+
+    with running(id="a", max_steps=0) as a, running(id="b", max_steps=0, peers=(a.address,)):
+        wait_for(lambda: len(a.membership.reachable()) == 1, 30, "a and b meeting")
+        with grpc.insecure_channel(a.address) as channel:  # one connection, as a flood uses
+            push_pull = channel.unary_unary("/gossip.v1.Membership/PushPull")
+            began, outcomes = time.monotonic(), []
+            for i in range(300):
+                try:
+                    push_pull(pb.Digest(sender_id=f"s{i}").SerializeToString(), timeout=5.0)
+                    outcomes.append("ok")
+                except grpc.RpcError as exc:
+                    outcomes.append(exc.code().name)  # type: ignore[attr-defined]
+            elapsed = time.monotonic() - began
+        assert set(outcomes) == {"ok", "RESOURCE_EXHAUSTED"}
+        assert outcomes[: int(PUSH_PULL_BURST)] == ["ok"] * int(PUSH_PULL_BURST)
+        assert outcomes.count("ok") <= PUSH_PULL_BURST + PUSH_PULL_RATE * elapsed + 1
+        refused = a.transport.inner.push_pulls.refused  # type: ignore[attr-defined]
+        assert refused == outcomes.count("RESOURCE_EXHAUSTED")
+        states = {m.id: m.state for m in a.membership.status()}
+        assert states["b"] == "alive"  # b's own push-pulls, on its connection, were answered
+
+
+def test_a_connection_whose_offers_are_refused_is_turned_away_unread() -> None:
+    """Offers of another model in a loop: refused, then RESOURCE_EXHAUSTED; b exchanges on."""
+    from gossip.transport._pb import gossip_pb2 as pb
+    from gossip.transport.callrate import EXCHANGE_REFUSAL_BURST
+
+    with running(id="a", max_steps=0) as a, running(id="b", max_steps=0, peers=(a.address,)):
+        wait_for(lambda: len(a.membership.reachable()) == 1, 30, "a and b meeting")
+        header = pb.SnapshotHeader(sender_id="loop", fingerprint="deadbeef", num_params=1)
+        offer = pb.Frame(header=header).SerializeToString()
+        outcomes = []
+        with grpc.insecure_channel(a.address) as channel:
+            exchange = channel.stream_stream(EXCHANGE)
+            for _ in range(40):
+                try:
+                    replies = [pb.Frame.FromString(r) for r in exchange(iter([offer]), timeout=5)]
+                    outcomes.append(replies[0].verdict.reason)
+                except grpc.RpcError as exc:
+                    outcomes.append(exc.code().name)  # type: ignore[attr-defined]
+        burst = int(EXCHANGE_REFUSAL_BURST)
+        assert outcomes[:3] == ["fingerprint_mismatch"] * 3  # then the id is quarantined
+        assert set(outcomes[3:burst]) == {"quarantined"}
+        assert outcomes.count("RESOURCE_EXHAUSTED") >= 40 - burst - 5  # a token a second back
+        before = a.counts["ok"]
+        wait_for(lambda: a.counts["ok"] >= before + 3, 30, "b's exchanges going on")

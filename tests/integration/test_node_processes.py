@@ -63,24 +63,25 @@ def test_three_processes_train_gossip_and_leave_cleanly(procs: Processes, tmp_pa
     assert report["status"]["accuracy"] >= 0.9 and report["history"]
 
 
-def test_mismatched_models_refuse_each_other(procs: Processes) -> None:
+def test_a_peer_started_before_its_seed_stops_when_the_seed_has_another_model(
+    procs: Processes,
+) -> None:
+    """Peers started together: no seed was up at the start-up check; its first answer is."""
     a, b = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     # started before its seed is up (so its start-up check finds nothing to compare),
-    # and a second peer with no seeds of its own: they meet through membership only
-    procs.node("big", "--listen", a, "--peers", b, "--model", "mlp:64,32", *FAST)
+    # and a second peer with no seeds of its own
+    big = procs.node("big", "--listen", a, "--peers", b, "--model", "mlp:64,32", *FAST)
     wait_for(lambda: procs.status(a), 60, "the first peer serving")
     procs.node("small", "--listen", b, "--model", "mlp:16", *FAST)
-
-    def both_refused() -> bool:
-        views = [procs.status(x) for x in (a, b)]
-        return all(v is not None and v["exchanges"]["refused"] >= 2 for v in views)
-
-    wait_for(both_refused, 30, "both peers to count refused exchanges")
-    for address in (a, b):
-        view = procs.status(address)
-        assert view is not None and view["exchanges"]["ok"] == 0
-    assert "fingerprint_mismatch" in procs.log("big")
-    assert "fingerprint_mismatch" in procs.log("small")
+    wait_for(lambda: big.poll() is not None, 60, "the peer that disagrees with its seed stopping")
+    assert big.returncode == 2
+    log = procs.log("big")
+    errors = [line for line in log.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "Traceback" not in log, log
+    assert "big stops: this peer's model" in errors[0]
+    assert f"is not its seeds' ({b} has" in errors[0] and "(1210 values)" in errors[0]
+    small = procs.status(b)  # the seed, which nobody contradicts, goes on alone
+    assert small is not None and small["exchanges"]["ok"] == 0
 
 
 def test_training_goes_on_when_a_peer_is_killed(procs: Processes) -> None:

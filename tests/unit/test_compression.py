@@ -9,8 +9,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from gossip.compression import VALID_FORMS, codec_for_header, parse_spec, randk, topk
+from gossip.compression import VALID_FORMS, codec_for_header, parse_spec, randk, resolve, topk
 from gossip.compression import indices as idx
+from gossip.compression.spec import INT8_UP_TO_PARAMS
 from gossip.errors import ExchangeRefused, UsageError
 
 SPECS = ["none", "fp16", "int8", "sign", "topk:0.01", "topk:0.3", "topk:0.01:sign", "topk:0.3:sign",
@@ -341,3 +342,11 @@ def test_topk_sends_nan_so_that_decoding_refuses_it(spec: str, size: int) -> Non
     v = vector(size)
     v[size // 3] = np.nan
     _bad(parse_spec(spec).codec.encode(v, 0), spec, size, "non_finite")
+
+
+def test_auto_is_int8_for_small_models_and_sign_for_large_ones() -> None:
+    assert resolve("auto", 4394) == "int8"
+    assert resolve("auto", INT8_UP_TO_PARAMS) == "int8"
+    assert resolve("auto", INT8_UP_TO_PARAMS + 1) == "sign"
+    assert resolve("topk:0.01", 10) == "topk:0.01"  # any other spec as given
+    assert parse_spec(resolve("auto", 10)).codec.name == "int8"

@@ -78,7 +78,9 @@ def suspected(m: Membership, member: str, t: float) -> None:
 
 def test_merge_learns_members_and_ignores_itself() -> None:
     m = node()
-    events = m.merge(Digest("b", (entry("a", 0), entry("b"), entry("c"))), 0.0)
+    events = m.merge(
+        Digest("b", (entry("a", 0), entry("b"), entry("c"))), 0.0, reply_to=Target("b:1", "b")
+    )
     assert kinds(events) == ["joined", "joined"]
     assert sorted(e.id for e in m.alive()) == ["b", "c"]
 
@@ -217,7 +219,11 @@ def test_left_is_final_for_a_generation_and_never_becomes_dead() -> None:
 
 def test_leave_announces_to_every_live_member() -> None:
     m = node()
-    m.merge(Digest("x", (entry("b"), entry("c"), entry("d", state=State.DEAD))), 0.0)
+    m.merge(
+        Digest("x", (entry("b"), entry("c"), entry("d", state=State.DEAD))),
+        0.0,
+        reply_to=Target("x:1", "x"),
+    )
     round_ = m.leave()
     assert sorted(t.address for t in round_.targets) == ["b:1", "c:1"]
     assert m.message(round_.targets[0]).entries[0].state is State.LEFT
@@ -260,7 +266,9 @@ def test_members_and_tombstones_are_capped() -> None:
     m.merge(Digest("b", (entry("b", 1),)), 0.0)
     flood = tuple(entry(f"j{i}", 1) for i in range(100))
     dead = tuple(entry(f"d{i}", 1, State.DEAD) for i in range(100))
-    events = m.merge(Digest("attacker", flood + dead), 0.1)
+    events = m.merge(
+        Digest("attacker", flood + dead), 0.1, reply_to=Target("attacker:1", "attacker")
+    )
     assert kinds(events).count("full") == 100 - 9
     states = [e.state for e in m.members()]
     assert states.count(State.ALIVE) == 10 and "b" in {e.id for e in m.alive()}
@@ -342,7 +350,7 @@ def test_rounds_pick_fanout_members_and_seeds_when_isolated() -> None:
     seed = round_.targets[0]
     assert seed.member_id is None and seed.full  # nobody known: a seed, whole views
     assert m.message(seed).full
-    m.merge(Digest("x", tuple(entry(i) for i in "bcdefg")), 0.1)
+    m.merge(Digest("x", tuple(entry(i) for i in "bcdefg")), 0.1, reply_to=Target("x:1", "x"))
     _, round_ = m.tick(0.1, rng, seeds=["b:1"])  # just joined: due at once, to everyone
     assert round_ is not None and len(round_.targets) == 6
     for target in round_.targets:  # every one answers
@@ -418,7 +426,8 @@ def test_profiles_and_validation() -> None:
 
 def test_a_change_rides_in_the_next_retransmits_messages_then_stops() -> None:
     m = node()
-    m.merge(Digest("x", tuple(entry(i) for i in "bcdefghij")), 0.0)  # hearsay: never vouched
+    hearsay = Digest("x", tuple(entry(i) for i in "bcdefghij"))
+    m.merge(hearsay, 0.0, reply_to=Target("x:1", "x"))  # learnt from x's reply: never vouched
     sent_queue = m.pending_deltas()
     assert sent_queue == 9  # each newcomer is news, to be gossiped
     limit = m.retransmits()
@@ -436,7 +445,7 @@ def test_a_change_rides_in_the_next_retransmits_messages_then_stops() -> None:
 def test_deltas_go_least_sent_first_within_max_piggyback() -> None:
     config = replace(LAN, max_piggyback=4)
     m = node(config=config)
-    m.merge(Digest("x", tuple(entry(f"n{i}") for i in range(10))), 0.0)
+    m.merge(Digest("x", tuple(entry(f"n{i}") for i in range(10))), 0.0, Target("x:1", "x"))
     to_n0 = Target("x:1", "x")
     first, second, third = (m.message(to_n0) for _ in range(3))
     ids = [[e.id for e in d.entries[1:]] for d in (first, second, third)]
@@ -526,3 +535,13 @@ def test_a_member_heard_directly_is_vouched_for_in_our_messages() -> None:
     m.merge(Digest("b", (replace(entry("b"), beat=7),)), 0.1)
     carried = [e for _ in range(4) for e in m.message(Target("z:1", "z")).entries[1:]]
     assert replace(entry("b"), beat=7) in carried  # its fresh beat travels on
+
+
+def test_a_strangers_push_adds_nobody_but_its_sender() -> None:
+    """Hearsay it made up would reach every node and be dialled; the sender speaks for itself."""
+    m = node()
+    events = m.merge(Digest("s", (entry("s"), entry("m-1"), entry("m-2", state=State.DEAD))), 0.0)
+    assert kinds(events) == ["joined"] and [e.id for e in m.members()] == ["s"]
+    m.merge(Digest("s", (entry("s"),)), 0.1, reply_to=Target("s:1", "s"))  # s answers us
+    m.merge(Digest("s", (entry("s", 2), entry("m-1"))), 0.2)
+    assert [e.id for e in m.members()] == ["m-1", "s"]

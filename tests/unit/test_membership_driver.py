@@ -93,7 +93,7 @@ def test_partners_are_the_members_that_answered_not_hearsay() -> None:
     assert "ghost" in {m.id for m in drivers[0].alive()}
     assert {m.id for m in drivers[0].reachable()} == {"d1", "d2"}
     (alone,) = cluster(1, clock, ())
-    alone.merge(Digest("d1", (hearsay,)))
+    alone.merge(Digest("d1", (hearsay,)), reply_to=Target("seed:1", None))  # its seed's reply
     assert [m.id for m in alone.reachable()] == ["ghost"]  # nobody reached yet: all alive
 
 

@@ -25,12 +25,18 @@ def seeds(**models: tuple[str, int] | None) -> Any:
 
 def test_a_seed_with_the_same_model_is_enough() -> None:
     status = seeds(a=("other", 10), b=("mine", 100), c=None)
-    check_seeds(["a", "b", "c"], status, "mine", 100)  # a is the odd one: its own start says so
+    assert check_seeds(["a", "b", "c"], status, "mine", 100)  # a is the odd one
 
 
 def test_seeds_not_up_yet_prove_nothing() -> None:
-    check_seeds(["a", "b"], seeds(a=None, b=None), "mine", 100)
-    check_seeds([], seeds(), "mine", 100)
+    """Nothing to compare: the node asks again once serving (peers started together)."""
+    assert not check_seeds(["a", "b"], seeds(a=None, b=None), "mine", 100)
+    assert not check_seeds([], seeds(), "mine", 100)
+
+
+def test_a_seed_that_is_this_peer_proves_nothing() -> None:
+    """A seed name that resolves to every replica may lead back to the asking peer."""
+    assert not check_seeds(["me", "b"], seeds(me=("mine", 100), b=None), "mine", 100, me="me")
 
 
 def test_seeds_that_answer_with_other_models_only_are_one_line() -> None:

@@ -11,13 +11,19 @@ import pytest
 
 from gossip.averaging.compressed import Mixing
 from gossip.averaging.pairwise import Identity
-from gossip.clock import SystemClock
+from gossip.clock import ManualClock, SystemClock
 from gossip.compression import parse_spec
 from gossip.errors import ExchangeRefused
 from gossip.exchanger import Exchanger
 from gossip.pairing import round_partners
 from gossip.replica import Replica
-from gossip.schedule import PATIENCE_S, Schedule
+from gossip.schedule import (
+    ADMIT_EXCHANGES,
+    ADMIT_WAIT_S,
+    PATIENCE_S,
+    UNTIMED_WAIT_S,
+    Schedule,
+)
 
 
 def schedule(local_steps: int = 2) -> Schedule:
@@ -210,3 +216,25 @@ def test_a_responder_answers_one_offer_at_a_time() -> None:
     responder.on_exchange(second).commit(True)
     assert np.allclose(responder.replica.params, 5.0)  # then of 2 and 8
     assert responder.schedule.partner() is None
+
+
+def test_waits_are_untimed_until_an_exchange_here_completed() -> None:
+    """Nothing tells a 10M exchange (0.1-0.5 s) from a small one before one is timed."""
+    clock = ManualClock()
+    s = Schedule(2, clock)
+    assert s.admission_wait() == UNTIMED_WAIT_S
+    s.begin("a")
+    clock.advance(0.3)
+    s.end("a", completed=False, started_here=True)  # not completed: still untimed
+    assert s.admission_wait() == UNTIMED_WAIT_S
+    s.begin("a")
+    clock.advance(0.3)
+    s.end("a", completed=True, started_here=True)
+    assert s.admission_wait() == pytest.approx(ADMIT_EXCHANGES * 0.3)
+    s.begin("b")
+    clock.advance(0.001)
+    s.end("b", completed=True, started_here=True)
+    for _ in range(40):  # fast exchanges: down to the floor
+        s.begin("b")
+        s.end("b", completed=True, started_here=True)
+    assert s.admission_wait() == ADMIT_WAIT_S
