@@ -137,6 +137,7 @@ class _Member:
 
     __slots__ = (
         "answered",
+        "beat_at",
         "changed_at",
         "direct",
         "entry",
@@ -151,6 +152,7 @@ class _Member:
         self.entry = entry
         self.heard_at = now  # last direct evidence (a message from it, an answer relayed)
         self.vouched_at = now  # last evidence from anyone: its beat advanced in our view
+        self.beat_at = -math.inf  # the same, but never the mere learning of it (_vouch)
         self.direct = False  # it spoke to us (or answered a probe made for us) at least once
         self.changed_at = now
         self.suspect_since = 0.0
@@ -339,7 +341,7 @@ class Membership:
                 ):
                     if entry.beat > old.beat and entry.heartbeat == old.heartbeat:
                         known.entry = replace(old, beat=entry.beat)  # alive lately: not news
-                        known.vouched_at = now
+                        known.vouched_at = known.beat_at = now
                     continue
             if entry.id == self._me.id:
                 event = self._about_me(entry, now)
@@ -494,7 +496,7 @@ class Membership:
     def _heard_from(self, sender: str, now: float) -> None:
         member = self._members.get(sender)
         if member is not None and member.state in _LIVE:
-            member.heard_at = member.vouched_at = now
+            member.heard_at = member.vouched_at = member.beat_at = now
             member.direct = True
             self._pending.pop(sender, None)
 
@@ -506,7 +508,7 @@ class Membership:
         if ok:
             del self._pending[member_id]
             if member is not None:
-                member.heard_at = member.vouched_at = now
+                member.heard_at = member.vouched_at = member.beat_at = now
                 member.direct = True
             return []
         pending[1] -= 1  # one helper could not reach it either
@@ -678,8 +680,13 @@ class Membership:
             )
 
     def _vouch(self, now: float, skip: set[str]) -> MemberEntry | None:
-        """One member we heard from directly lately, in turn: its fresh ``beat`` travels on,
-        so members that cannot reach it (another site, a NAT) know it lives."""
+        """One member whose ``beat`` advanced lately in our view, in turn: its fresh beat
+        travels on, so members that cannot reach it (another site, a NAT) know it lives.
+
+        Heard from directly or told by others alike: a gateway that only hears of the
+        other site's peers through the other gateway must pass their beats on to its own
+        site, or those peers are suspected there every ``stranger_timeout``. A dead
+        member's beat stops advancing, so passing it on keeps no one alive."""
         order = self._order
         window = self.config.stranger_timeout / 4
         for _ in range(min(len(order), 8)):
@@ -687,9 +694,8 @@ class Membership:
             member = self._members.get(order[self._vouch_at])
             if (
                 member is not None
-                and member.direct
                 and member.state is State.ALIVE
-                and now - member.heard_at < window
+                and now - member.beat_at < window
                 and member.entry.id not in skip
             ):
                 return member.entry
@@ -859,7 +865,7 @@ class Membership:
         was = member.state
         member.probe_at = 0.0
         member.reports.clear()
-        member.vouched_at = now
+        member.vouched_at = member.beat_at = now
         self._set_state(member, replace(_alive(entry), beat=max(entry.beat, member.entry.beat)))
         self._enqueue(entry.id)
         if was is State.ALIVE:

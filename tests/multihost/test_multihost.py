@@ -35,6 +35,7 @@ from typing import Any
 
 import pytest
 
+from gossip.membership.config import MembershipConfig
 from tests.multihost.netns import Network, unavailable
 from tests.slurm.harness import wait_for
 
@@ -222,6 +223,19 @@ def test_parameters_cross_only_through_the_gateways_and_reach_everyone(sites: Si
     print(f"[figure] held-out accuracy {reached}")
     n1 = sites.probe("n1")["status"]
     assert n1["exchanges"]["ok"] > 0
+
+
+def test_views_stay_whole_past_the_stranger_timeout(sites: Sites) -> None:
+    """Peers that cannot reach each other are judged by the beats others pass on: two hops
+    (b1 -> gb -> ga -> a1) must carry them, or a1 suspects b1 every stranger_timeout."""
+    until = sites.started_at + MembershipConfig().stranger_timeout + 15.0
+    wait_for(lambda: sites.all_alive(set(HOSTS)), START, "all 7 peers alive in every view", 1.0)
+    while time.monotonic() < until:
+        views = sites.views(set(HOSTS))
+        apart = {h: v for h, v in views.items() if v is None or any(
+            v.get(o) != "alive" for o in set(HOSTS) - {h})}  # fmt: skip
+        assert not apart, f"views came apart past the stranger timeout: {apart}"
+        time.sleep(1.0)
 
 
 def test_the_nat_peers_leave_reaches_the_other_site(sites: Sites) -> None:
