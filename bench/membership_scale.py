@@ -96,10 +96,10 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
 
     mark = sim.stats.bytes
     t0 = sim.now
-    quiet_wall, quiet_cpu = time.perf_counter(), time.process_time()
+    formed_at, formed_cpu = time.perf_counter(), time.process_time()
     sim.run_for(args.quiet)
     quiet = (sim.stats.bytes - mark) / n / (sim.now - t0)
-    quiet_wall, quiet_cpu = time.perf_counter(), time.process_time() - quiet_wall
+    quiet_wall = time.perf_counter() - formed_at
 
     crashes: list[tuple[str, int, float]] = []
     joins: list[tuple[str, float]] = []
@@ -120,7 +120,7 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     churn_bytes = (sim.stats.bytes - mark) / n / (sim.now - t0)
     sim.run_for(args.drain)
     churn_wall = time.perf_counter() - churn_wall
-    after_form_cpu = time.process_time() - quiet_cpu
+    after_form_cpu = time.process_time() - formed_cpu
     end = sim.now
 
     running_ids = {x.id for x in sim.running()}
