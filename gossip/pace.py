@@ -57,10 +57,14 @@ class _Partner:
     progress: float | None = None  # steps/s it advanced at (pacing included)
     sampled: tuple[int, float] = (0, 0.0)  # step and time of the last progress sample
 
+    @property
+    def speed(self) -> float:
+        """Steps/s it advances at: as seen between its headers, else as it reported."""
+        return self.progress if self.progress is not None else self.free_speed
+
     def estimate(self, now: float) -> float:
         """Its step now, extrapolated from the last header."""
-        speed = self.progress if self.progress is not None else self.free_speed
-        return self.step + speed * max(now - self.heard_at, 0.0)
+        return self.step + self.speed * max(now - self.heard_at, 0.0)
 
 
 class Pace:
@@ -94,13 +98,11 @@ class Pace:
             speeds.append(free_speed)
         if not speeds:
             return None
-        floor = KEEP_UP * statistics.median(speeds)
+        floor = KEEP_UP * statistics.median(speeds)  # > 0: a partner at 0 never keeps up
         keeping_up = [
             q
             for q in self._partners.values()
-            if q.free_speed >= floor
-            and q.free_speed > 0
-            and q.estimate(now) >= step - BEHIND_S * free_speed
+            if q.free_speed >= floor and q.estimate(now) >= step - BEHIND_S * free_speed
         ]
         return min(keeping_up, key=lambda q: q.estimate(now), default=None)
 
@@ -114,7 +116,7 @@ class Pace:
         ahead = step - self.lead - slowest.estimate(now)
         if ahead < 0:
             return 0.0
-        speed = slowest.progress if slowest.progress is not None else slowest.free_speed
+        speed = slowest.speed
         return (ahead + 1) / speed if speed > 0 else float("inf")
 
     def partners(self) -> int:
