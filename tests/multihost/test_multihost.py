@@ -37,7 +37,7 @@ import pytest
 
 from gossip.membership.config import MembershipConfig
 from tests.multihost.netns import Network, unavailable
-from tests.slurm.harness import wait_for
+from tests.polling import wait_for
 
 REASON = unavailable()  # root, ip, iptables, and a namespace built and removed
 if REASON:
@@ -189,7 +189,7 @@ def test_the_network_is_what_the_test_claims(sites: Sites) -> None:
         cmd = [*sites.net.exec_prefix(host), sys.executable, "-c", code]
         return subprocess.run(cmd, capture_output=True, timeout=60).returncode == 0
 
-    wait_for(lambda: all(sites.probe(h)["status"] for h in HOSTS), START, "every peer serving")
+    wait_for(lambda: all(sites.probe(h)["status"] for h in HOSTS), START, "every peer serving", 0.2)
     assert dial("a1", "10.1.0.1") and dial("n1", "10.1.0.11") and dial("ga", "10.2.0.1")
     assert not dial("a1", "10.2.0.11") and not dial("a1", "172.16.0.2")
     assert not dial("b1", "10.1.0.1") and not dial("gb", "10.1.0.11")

@@ -26,31 +26,19 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from gossip.errors import GossipError
 from gossip.transport.grpc_transport import GrpcTransport
+from tests.polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL = ROOT / "scripts" / "install-slurm.sh"
 SBATCH_SCRIPT = ROOT / "examples" / "slurm" / "gossip-train.sbatch"
 BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "scontrol", "squeue", "scancel", "sinfo")
-T = TypeVar("T")
-
-
-def wait_for(check: Callable[[], T | None], timeout: float, what: str, every: float = 0.2) -> T:
-    """Poll ``check`` until it returns something truthy, or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
 
 
 def missing() -> list[str]:
@@ -118,7 +106,7 @@ class LocalSlurm:
             f"--pid-file={munge / 'pid'}", f"--log-file={self.root / 'log' / 'munged.log'}",
             f"--seed-file={munge / 'seed'}",
         )  # fmt: skip
-        wait_for(socket_path.exists, 20, "munged's socket")
+        wait_for(socket_path.exists, 20, "munged's socket", every=0.2)
         ctld_port = free_port_block(2)
         self.conf.write_text(self._config(socket_path, ctld_port))
         self._daemon("slurmctld", "-D", "-i")

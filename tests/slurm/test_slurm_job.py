@@ -58,7 +58,8 @@ def test_tasks_find_each_other_from_slurms_environment_and_converge(job: GossipJ
         got = [float((s or {}).get("accuracy") or 0.0) for s in job.statuses().values()]
         return got if min(got) >= ACCURACY else None
 
-    print(f"[figure] held-out accuracy {wait_for(accuracies, CONVERGE, f'accuracy >= {ACCURACY}')}")
+    reached = wait_for(accuracies, CONVERGE, f"accuracy >= {ACCURACY}", every=0.2)
+    print(f"[figure] held-out accuracy {reached}")
 
 
 def test_a_killed_task_is_marked_dead_by_the_others(job: GossipJob) -> None:
@@ -75,7 +76,7 @@ def test_a_killed_task_is_marked_dead_by_the_others(job: GossipJob) -> None:
         assert all(v is not None for v in views.values()), "a survivor stopped answering"
         return all(job.view(v).get(victim) == "dead" for v in views.values() if v)
 
-    wait_for(seen_dead, DETECT, f"{victim} dead in every survivor's view")
+    wait_for(seen_dead, DETECT, f"{victim} dead in every survivor's view", every=0.2)
     took = time.monotonic() - killed_at
     print(f"\n[figure] killed task dead everywhere {took:.1f} s after SIGKILL")
     assert job.slurm.state(job.job_id) == "RUNNING"  # srun --kill-on-bad-exit=0: the rest go on
@@ -87,7 +88,7 @@ def test_a_killed_task_is_marked_dead_by_the_others(job: GossipJob) -> None:
 
 
 def test_a_requeued_job_resumes_every_task_from_its_checkpoints(job: GossipJob) -> None:
-    wait_for(lambda: job.statuses([0]).get(0), START, "task 0 answering")
+    wait_for(lambda: job.statuses([0]).get(0), START, "task 0 answering", every=0.2)
     steps = {t: s["step"] for t, s in job.statuses().items() if s}  # the killed task: none
     dead = [t for t in range(job.tasks) if t not in steps]
     newest = {t: load_latest(job.run_dir / "checkpoints" / f"task-{t}").checkpoint for t in dead}
@@ -113,7 +114,7 @@ def test_scancel_is_a_graceful_leave(job: GossipJob, slurm: LocalSlurm) -> None:
     wait_for(
         lambda: slurm.state(job.job_id) in ("CANCELLED", "COMPLETED")
         and not slurm.task_pids(job.job_id),
-        120, "the job's tasks to exit",
+        120, "the job's tasks to exit", every=0.2,
     )  # fmt: skip
     for task in range(job.tasks):
         after = [e for e in job.log(task) if e["ts"] >= cancelled_at - 0.5]
