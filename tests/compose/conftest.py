@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+
+from tests import polling
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "compose" / "docker-compose.yml"
@@ -53,16 +54,8 @@ def run(*cmd: str, check: bool = True, timeout: float = 120, **kw: Any) -> str:
 
 
 def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Poll ``check`` until it returns something truthy, or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        last = check()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.5)
+    """tests.polling.wait_for, every 0.5 s: each check here runs docker or gossip-ctl."""
+    return polling.wait_for(check, timeout, what, every=0.5)
 
 
 @dataclass
