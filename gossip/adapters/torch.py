@@ -19,8 +19,10 @@ one per tensor, none per exchange. ``copy=True`` takes that path on the CPU too
 cost on a GPU is an estimate, not a measurement: 4 bytes per parameter each
 way over PCIe, for 10M parameters 40 MB, about 3.3 ms each way at the
 ~12 GB/s a PCIe 3.0 x16 link moves in practice (half that on PCIe 4.0), so
-3.3 ms per step and 6.7 ms for a step after an exchange. Inputs are moved to
-the parameters' device before the loss.
+3.3 ms of transfer per step and 6.7 ms for a step after an exchange, plus the
+host-side copies (measured on the CPU: 13 ms per step of 10M parameters, 31
+when exchanges land before and during every step). Inputs are moved to the
+parameters' device before the loss.
 
 What is averaged and what stays local:
 
