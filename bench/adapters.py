@@ -12,9 +12,12 @@ Two parts:
 * **overhead**: a 10M-parameter MLP (784-2800-2800-10) in each framework,
   one process: a training step through the adapter against the framework's
   own step on the same model and batch (median of ``--repeats``), and what an
-  exchange costs the adapter: nothing for numpy and torch (the framework
-  reads the flat vector the exchange wrote), for Keras the copies at the
-  next step (the flat vector into the variables, then back), timed apart.
+  exchange costs the adapter: nothing for numpy and torch on views (the
+  framework reads the flat vector the exchange wrote); where the framework
+  trains a copy (Keras, torch's GPU path taken on the CPU with ``copy=True``)
+  a step copies the vector back, and one after an exchange copies it in
+  first: both steps and both copies timed apart. A GPU's copies are
+  estimated (4 bytes per parameter over PCIe), not measured: no GPU here.
 * **cnn**: examples/torch_cnn.py's figure: 8 peers of the PyTorch CNN (with
   BatchNorm) on digits, ``--steps`` each, against the same CNN trained
   centrally on as many samples (goal: within 1 point).
@@ -77,7 +80,7 @@ def torch_module(sizes: tuple[int, ...]) -> Any:
     return nn.Sequential(*layers[:-1])
 
 
-def torch_model(sizes: tuple[int, ...], seed: int = 0) -> Any:
+def torch_model(sizes: tuple[int, ...], seed: int = 0, copy: bool | None = None) -> Any:
     import torch
 
     from gossip.adapters.torch import TorchModel
@@ -85,7 +88,7 @@ def torch_model(sizes: tuple[int, ...], seed: int = 0) -> Any:
     torch.manual_seed(seed)
     module = torch_module(sizes)
     return TorchModel(module, torch.optim.Adam(module.parameters(), lr=1e-3),
-                      torch.nn.CrossEntropyLoss())  # fmt: skip
+                      torch.nn.CrossEntropyLoss(), copy=copy)  # fmt: skip
 
 
 def keras_net(sizes: tuple[int, ...], seed: int = 0) -> Any:
@@ -216,13 +219,23 @@ def cpu_ms(calls: dict[str, Any], repeats: int) -> dict[str, float]:
 
 
 def overhead(framework: str, repeats: int) -> dict[str, Any]:
-    """The adapter's step against the framework's own, on the 10M-parameter MLP."""
+    """The adapter's step against the framework's own, on the 10M-parameter MLP.
+
+    Where the framework trains a copy of the flat vector (Keras; torch's GPU path,
+    forced on the CPU with ``copy=True``), two steps: one that no exchange
+    preceded (the model told of none: one copy, back) and one after an exchange
+    (never told, it copies in before every step: two copies); and the two copies
+    alone (through the mirror's transfers: private, not the seam), and the mirror's
+    work around no step in both cases: the copy path's cost without the step's noise.
+    """
     import numpy as np
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((32, LARGE[0])).astype(np.float32)
     y = rng.integers(0, LARGE[-1], 32)
     lock = nullcontext()
+    copied: Any = None  # the model that trains a copy of the vector, told of no writes
+    refreshing: Any = None  # the same, never told: a copy in before every step
     if framework == "numpy":  # the model is its own adapter: the difference is the noise
         from gossip.model import mlp
 
@@ -236,6 +249,7 @@ def overhead(framework: str, repeats: int) -> dict[str, Any]:
 
         torch.set_num_threads(1)
         adapted = torch_model(LARGE)
+        copied, refreshing = torch_model(LARGE, copy=True), torch_model(LARGE, copy=True)
         plain = torch_module(LARGE)
         optimizer = torch.optim.Adam(plain.parameters(), lr=1e-3)
         loss_fn = torch.nn.CrossEntropyLoss()
@@ -248,7 +262,8 @@ def overhead(framework: str, repeats: int) -> dict[str, Any]:
     else:
         from gossip.adapters.keras import KerasModel
 
-        adapted = KerasModel(keras_net(LARGE))
+        adapted = copied = KerasModel(keras_net(LARGE))
+        refreshing = KerasModel(keras_net(LARGE))
         net = keras_net(LARGE)
 
         def native() -> None:
@@ -261,18 +276,64 @@ def overhead(framework: str, repeats: int) -> dict[str, Any]:
         "adapter_step": lambda: adapted.train_step(x, y, lock),
         "exchange_add": lambda: params.__iadd__(delta),  # an exchange's write, under the lock
     }
-    if framework == "keras":  # its two copies per step, timed apart (private: not the seam)
-        buffer = np.empty_like(params)
-        calls["copy_in"] = lambda: adapted._assign(params.copy())
-        calls["copy_out"] = lambda: adapted._read_into(buffer)
-    measured = cpu_ms(calls, repeats)
-    return {
+    copy_steps: dict[str, int] = {}
+    if copied is not None:
+        copied.watch_writes(lambda: 0)  # no exchange ever: the step copies back only
+        mirror, buffer = copied.mirror, np.empty_like(params)
+        prefix = "copy_" if framework == "torch" else "adapter_"
+        calls[f"{prefix}step"] = lambda: copied.train_step(x, y, lock)
+        calls[f"{prefix}step_after_exchange"] = lambda: refreshing.train_step(x, y, lock)
+        calls["copy_in"] = lambda: mirror._upload(buffer)
+        calls["copy_out"] = lambda: mirror._download(buffer)
+        # the copy path's whole cost without the step's noise: the mirror around no step
+        calls["mirror"] = lambda: (mirror.before_step(lock), mirror.after_step(lock))
+        calls["mirror_after_exchange"] = lambda: (
+            refreshing.mirror.before_step(lock),
+            refreshing.mirror.after_step(lock),
+        )
+        in_before, out_before = mirror.copies_in, mirror.copies_out
+        measured = cpu_ms(calls, repeats)
+        steps = 2 * (1 + repeats)  # the warm-up, then the repeats, each a step and a mirror
+        copy_steps = {"copies_in": mirror.copies_in - in_before,
+                      "copies_out": mirror.copies_out - out_before, "steps": steps}  # fmt: skip
+    else:
+        measured = cpu_ms(calls, repeats)
+    result = {
         "framework": framework,
         "params": int(params.size),
         **{f"{name}_cpu_ms": value for name, value in measured.items()},
         "overhead_cpu_ms": measured["adapter_step"] - measured["native_step"],
         "copies_per_exchange": 0,
-        "copies_per_step": 2 if framework == "keras" else 0,
+        "copies_per_step": 1 if framework == "keras" else 0,
+        "copies_per_step_after_exchange": 2 if framework == "keras" else 0,
+    }
+    if framework == "torch":
+        result["copy_path"] = {
+            "overhead_cpu_ms": measured["copy_step"] - measured["adapter_step"],
+            "overhead_after_exchange_cpu_ms": (
+                measured["copy_step_after_exchange"] - measured["adapter_step"]
+            ),
+            "copies_per_step": 1,
+            "copies_per_step_after_exchange": 2,
+            "transfers_counted": copy_steps,
+            "gpu_estimate": gpu_estimate(int(params.size)),
+        }
+    return result
+
+
+PCIE3_X16_BYTES_PER_S = 12e9
+"""What a PCIe 3.0 x16 link moves in practice (16 GB/s nominal); PCIe 4.0 about twice."""
+
+
+def gpu_estimate(params: int) -> dict[str, float]:
+    """The copy path's transfers on a GPU, by arithmetic (no GPU measured here)."""
+    each_way_ms = 1000 * 4 * params / PCIE3_X16_BYTES_PER_S
+    return {
+        "bytes_each_way": 4 * params,
+        "pcie_bytes_per_s": PCIE3_X16_BYTES_PER_S,
+        "each_way_ms": each_way_ms,
+        "per_step_ms": each_way_ms,
+        "per_step_after_exchange_ms": 2 * each_way_ms,
     }
 
 
@@ -319,6 +380,20 @@ def main() -> None:
             f"through the adapter, {cost['native_step_cpu_ms']:.0f} native: overhead "
             f"{cost['overhead_cpu_ms']:+.0f} ms ({cost['copies_per_step']} copies per step)"
         )
+        copy = cost.get("copy_path")
+        if copy:
+            gpu = copy["gpu_estimate"]
+            print(
+                f"torch copy path (GPU's, on the CPU) 10M: {cost['copy_step_cpu_ms']:.0f} ms per "
+                f"step, {cost['copy_step_after_exchange_cpu_ms']:.0f} after an exchange "
+                f"({copy['overhead_cpu_ms']:+.0f} / {copy['overhead_after_exchange_cpu_ms']:+.0f}"
+                f" ms over views); the mirror alone {cost['mirror_cpu_ms']:.1f} ms, "
+                f"{cost['mirror_after_exchange_cpu_ms']:.1f} after an exchange; copy in "
+                f"{cost['copy_in_cpu_ms']:.1f} ms, out {cost['copy_out_cpu_ms']:.1f} ms. "
+                "GPU, estimated not measured: "
+                f"{gpu['bytes_each_way'] / 1e6:.0f} MB each way at "
+                f"{gpu['pcie_bytes_per_s'] / 1e9:.0f} GB/s = {gpu['each_way_ms']:.1f} ms"
+            )
     cnn = result.get("cnn")
     if cnn:
         print(

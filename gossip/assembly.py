@@ -25,7 +25,7 @@ from gossip.recipe import peer_parts
 from gossip.replica import Replica
 from gossip.robust import Guard, RobustConfig
 from gossip.schedule import Schedule
-from gossip.trainable import Feed, Trainable
+from gossip.trainable import Feed, Mirrored, Trainable
 from gossip.training import Trainer
 from gossip.transport.base import Transport
 from gossip.transport.metered import MeteredTransport
@@ -65,6 +65,8 @@ def assemble(
     parts = peer_parts(config, model, data)  # any framework behind gossip.trainable
     trainable = parts.model
     replica = Replica(trainable.params, trainable.fingerprint(), config.alpha)
+    if isinstance(trainable, Mirrored):  # a copy on a GPU: refreshed only after others' writes
+        trainable.watch_writes(lambda: replica.writes)
     trainer = Trainer(trainable, replica, parts.batches, parts.test)
     compression = resolve(config.compression, replica.num_params)
     carrier = transport if transport is not None else grpc_carrier(config, replica.num_params)

@@ -32,7 +32,9 @@ class Replica:
         self.lock = threading.Lock()
         self.writes = 0
         """Increments and assignments made through this object (training steps are counted
-        by the trainer): an offer built at the same count and step is still current."""
+        by the trainer): an offer built at the same count and step is still current, and a
+        model's copy on a GPU that matched the vector at this count still does
+        (gossip.trainable.Mirrored)."""
 
     @property
     def num_params(self) -> int:

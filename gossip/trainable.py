@@ -16,7 +16,7 @@ generator or a DataLoader works as well as arrays held in memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -88,6 +88,20 @@ class ReplicaAware(Protocol):
     """
 
     replicas: int
+
+
+@runtime_checkable
+class Mirrored(Protocol):
+    """Optional: a model that trains a copy of :attr:`Trainable.params` held elsewhere
+    (a GPU, Keras's variables) and refreshes it before a step only when needed.
+
+    The node calls :meth:`watch_writes` once with a reader of the replica's count
+    of writes others made to the vector (exchanges' increments, a catch-up, a
+    resume; not the model's own steps), to read under the replica lock. A model
+    never told copies the vector in before every step (gossip/adapters/mirror.py).
+    """
+
+    def watch_writes(self, writes: Callable[[], int]) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,18 @@
 
 Keras variables belong to the backend (JAX arrays are immutable, TensorFlow and
 torch keep their own buffers), so they cannot be views into the flat vector the
-peer gossips. The flat vector is the truth and is copied at step boundaries:
+peer gossips. The flat vector is the truth and the variables are a copy kept in
+step with it at step boundaries (gossip/adapters/mirror.py, shared with the
+PyTorch adapter's GPU path):
 
-* before a step: the flat vector is copied (under the lock) and assigned to the
-  trainable variables;
-* after it (``train_on_batch``: the model's own loss and optimizer): the
-  variables are read back and the step's change, ``after - before``, is added to
-  the flat vector under the lock, so an exchange that landed during the step is
-  kept, exactly as the numpy model's optimizer step would keep it;
-* before an evaluation: the flat vector is assigned to the variables.
+* before a step, the flat vector is assigned to the trainable variables when
+  an exchange (a catch-up, a resume) wrote it since they last matched;
+* after it (``train_on_batch``: the model's own loss and optimizer), the
+  variables are read back into the flat vector under the lock, as the step's
+  change added when an exchange landed during the step, so it is kept;
+* before an evaluation, the same refresh as before a step.
 
-That is two copies of the trainable parameters per step (each way), none per
+That is one copy per step (back) and one more after an exchange, none per
 exchange. Only the trainable variables are averaged; non-trainable ones
 (BatchNorm's moving mean and variance, counters) stay local to each peer.
 Every backend works; the tests use JAX on the CPU.
@@ -21,11 +22,13 @@ Every backend works; the tests use JAX on the CPU.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
 
+from gossip.adapters.mirror import Mirror
 from gossip.errors import UsageError
 from gossip.trainable import OptimizerState
 
@@ -64,6 +67,7 @@ class KerasModel:
         self._bounds = np.cumsum([0, *sizes]).tolist()
         self._params = np.empty(self._bounds[-1], dtype=np.float32)
         self._read_into(self._params)
+        self.mirror = Mirror(self._params, self._assign, self._read_into)
 
     # ------------------------------------------------------------ copies in and out
 
@@ -76,11 +80,16 @@ class KerasModel:
     def _assign(self, flat: np.ndarray) -> None:
         parts = zip(self._variables, self._shapes, self._bounds[:-1], self._bounds[1:], strict=True)
         for variable, shape, start, end in parts:
-            variable.assign(flat[start:end].reshape(shape))
+            # a copy: a backend may keep the array it is given, and the mirror reuses ``flat``
+            variable.assign(flat[start:end].reshape(shape).copy())
 
     def sync_to_keras(self) -> None:
         """Copy the flat vector into the Keras variables (``model.predict`` sees it then)."""
-        self._assign(self._params.copy())
+        self.mirror.refresh()
+
+    def watch_writes(self, writes: Callable[[], int]) -> None:
+        """See :class:`~gossip.trainable.Mirrored`."""
+        self.mirror.watch_writes(writes)
 
     # ------------------------------------------------------------ the seam
 
@@ -103,15 +112,9 @@ class KerasModel:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def train_step(self, x: Any, y: Any, lock: AbstractContextManager[Any]) -> float:
-        with lock:
-            before = self._params.copy()
-        self._assign(before)
+        self.mirror.before_step(lock)
         result = self.model.train_on_batch(x, y, return_dict=True)
-        after = np.empty_like(before)
-        self._read_into(after)
-        after -= before
-        with lock:
-            self._params += after
+        self.mirror.after_step(lock)
         return float(result["loss"])
 
     def evaluate(self, x: Any, y: Any) -> dict[str, float]:

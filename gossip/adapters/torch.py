@@ -8,6 +8,22 @@ per step or per exchange. The ``Parameter`` objects stay the same, so an
 optimizer built before wrapping keeps working; one that replaces them
 afterwards (``module.to()``, ``module.cuda()``) is caught at the next step.
 
+Parameters on a GPU (any device but the CPU) cannot be views into host
+memory. They become views into one flat buffer on their device instead (as
+torch's own flat-parameter tricks do), and the host vector stays the truth
+(gossip/adapters/mirror.py): before a step the buffer is refreshed from it
+only when an exchange, a catch-up or a resume wrote it since, and after the
+step the buffer is read back into it: one contiguous transfer each way, not
+one per tensor, none per exchange. ``copy=True`` takes that path on the CPU too
+(tests and ``bench/adapters.py`` measure it there, as no GPU was at hand). Its
+cost on a GPU is an estimate, not a measurement: 4 bytes per parameter each
+way over PCIe, for 10M parameters 40 MB, about 3.3 ms each way at the
+~12 GB/s a PCIe 3.0 x16 link moves in practice (half that on PCIe 4.0), so
+3.3 ms of transfer per step and 6.7 ms for a step after an exchange, plus the
+host-side copies (measured on the CPU: 13 ms per step of 10M parameters, 31
+when exchanges land before and during every step). Inputs are moved to the
+parameters' device before the loss.
+
 What is averaged and what stays local:
 
 * averaged: every parameter with ``requires_grad`` (float32 only: float64,
@@ -19,11 +35,6 @@ What is averaged and what stays local:
   persistent buffers go into checkpoints with the optimizer's state (Adam's
   moments and step), so a restarted peer resumes both; a peer that catches up
   from a neighbour adopts its parameters and keeps its own buffers.
-
-Parameters on a GPU are refused: a device tensor cannot be a view into host
-memory. Gossiping them would take a copy each way at step boundaries, as the
-Keras adapter does (40 MB for 10M parameters, a few milliseconds over PCIe);
-that path is not written, since no GPU was at hand to measure it.
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from gossip.adapters.mirror import Mirror
 from gossip.errors import UsageError
 from gossip.trainable import OptimizerState
 
@@ -59,6 +71,11 @@ class TorchModel:
     of the two. ``x`` and ``y`` may be numpy arrays or tensors. With ``loss_fn``
     the evaluation reports ``accuracy`` too when the outputs are class scores
     (2-D) and ``y`` holds integer labels.
+
+    ``copy``: None (the default) trains views into the flat vector when the
+    parameters are in host memory and a copy of it on their device otherwise;
+    True takes the copy path on the CPU too; False refuses parameters not in
+    host memory.
     """
 
     def __init__(
@@ -68,6 +85,7 @@ class TorchModel:
         loss_fn: Callable[[Any, Any], Any] | None = None,
         *,
         batch_loss: Callable[[Any, Any, Any], Any] | None = None,
+        copy: bool | None = None,
     ) -> None:
         if (loss_fn is None) == (batch_loss is None):
             raise UsageError("TorchModel takes a loss_fn(output, y) or a batch_loss(module, x, y)")
@@ -78,28 +96,65 @@ class TorchModel:
         self._parameters = [p for p in module.parameters() if p.requires_grad]
         if not self._parameters:
             raise UsageError("the torch module has no trainable parameters to gossip")
-        odd = [
-            f"{name} ({p.dtype}, {p.device})"
-            for name, p in module.named_parameters()
-            if p.requires_grad and (p.dtype != torch.float32 or p.device.type != "cpu")
-        ]
-        if odd:
-            raise UsageError(
-                "gossip averages float32 parameters in host memory (module.float().cpu()); "
-                "these are not: " + ", ".join(odd)
-            )
+        self.device = device_of(module, copy)
         self._shapes = [tuple(p.shape) for p in self._parameters]
         self._params = np.empty(sum(p.numel() for p in self._parameters), dtype=np.float32)
+        copying = copy or self.device.type != "cpu"
+        flat = (
+            torch.empty(self._params.size, dtype=torch.float32, device=self.device)
+            if copying
+            else torch.from_numpy(self._params)
+        )
         start = 0
         with torch.no_grad():
             for parameter in self._parameters:
-                view = self._params[start : start + parameter.numel()]
-                view[...] = parameter.detach().reshape(-1).numpy()
-                parameter.data = torch.from_numpy(view).view(parameter.shape)
+                piece = flat[start : start + parameter.numel()]
+                piece.copy_(parameter.detach().reshape(-1))
+                parameter.data = piece.view(parameter.shape)
                 start += parameter.numel()
         self._addresses = [p.data_ptr() for p in self._parameters]
+        self._mirror = self._mirrored(flat) if copying else None
         persistent = set(module.state_dict(keep_vars=True))
         self._buffer_names = [name for name, _ in module.named_buffers() if name in persistent]
+
+    def _mirrored(self, flat: Any) -> Mirror:
+        """The host vector as the truth for ``flat``, the parameters' buffer on their device."""
+        torch = self.torch
+        pinned = self.device.type == "cuda"  # page-locked host memory: faster transfers
+
+        def buffer(size: int) -> np.ndarray:
+            return np.asarray(torch.empty(size, dtype=torch.float32, pin_memory=pinned).numpy())
+
+        def upload(host: np.ndarray) -> None:
+            with torch.no_grad():
+                flat.copy_(torch.from_numpy(host))
+
+        def download(host: np.ndarray) -> None:
+            torch.from_numpy(host).copy_(flat)
+
+        download(self._params)
+        return Mirror(self._params, upload, download, buffer)
+
+    @property
+    def copies(self) -> bool:
+        """Whether the module trains a copy of the flat vector (a GPU, ``copy=True``)."""
+        return self._mirror is not None
+
+    @property
+    def mirror(self) -> Mirror | None:
+        """The copy path's bookkeeping (transfers counted), None on the view path."""
+        return self._mirror
+
+    def watch_writes(self, writes: Callable[[], int]) -> None:
+        """See :class:`~gossip.trainable.Mirrored`; nothing to do for views."""
+        if self._mirror is not None:
+            self._mirror.watch_writes(writes)
+
+    def sync_to_module(self) -> None:
+        """Copy the flat vector into the module's parameters on the copy path (after a run,
+        to use the module itself); on the view path they are the vector already."""
+        if self._mirror is not None:
+            self._mirror.refresh()
 
     @property
     def params(self) -> np.ndarray:
@@ -113,7 +168,9 @@ class TorchModel:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def _tensor(self, value: Any) -> Any:
-        return self.torch.from_numpy(value) if isinstance(value, np.ndarray) else value
+        """A numpy array as a tensor; a tensor on the parameters' device (a no-op on the CPU)."""
+        tensor = self.torch.from_numpy(value) if isinstance(value, np.ndarray) else value
+        return tensor.to(self.device) if self.torch.is_tensor(tensor) else tensor
 
     def _loss(self, x: Any, y: Any) -> tuple[Any, Any]:
         """(the batch loss, the module's output or None) on numpy arrays or tensors."""
@@ -125,21 +182,28 @@ class TorchModel:
         return self.loss_fn(out, y), out
 
     def train_step(self, x: Any, y: Any, lock: AbstractContextManager[Any]) -> float:
-        self.module.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss, _ = self._loss(x, y)
-        loss.backward()
-        with lock:  # the step writes the flat vector through the views
-            self.optimizer.step()
         if [p.data_ptr() for p in self._parameters] != self._addresses:
             raise UsageError(
                 "the torch module's parameters were replaced after TorchModel wrapped them "
                 "(module.to(), .cuda(), a new tensor): move or convert the module first"
             )
+        self.module.train()
+        if self._mirror is not None:
+            self._mirror.before_step(lock)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, _ = self._loss(x, y)
+        loss.backward()
+        if self._mirror is None:
+            with lock:  # the step writes the flat vector through the views
+                self.optimizer.step()
+        else:
+            self.optimizer.step()  # the device's copy, this thread's alone
+            self._mirror.after_step(lock)
         return float(loss.item())
 
     def evaluate(self, x: Any, y: Any) -> dict[str, float]:
         self.module.eval()
+        self.sync_to_module()
         with self.torch.no_grad():
             loss, out = self._loss(x, y)
             result = {"loss": float(loss.item())}
@@ -192,3 +256,29 @@ class TorchModel:
             for name, value in buffers.items():
                 self.module.get_buffer(name).copy_(self.torch.from_numpy(value))
         self.optimizer.load_state_dict({"state": entries, "param_groups": saved["param_groups"]})
+
+
+def device_of(module: Any, copy: bool | None) -> Any:
+    """The one device of ``module``'s trainable float32 parameters; one line for what
+    gossip cannot serve (other dtypes, several devices, no values, views off the host)."""
+    named = [(name, p) for name, p in module.named_parameters() if p.requires_grad]
+    odd = [f"{name} ({p.dtype})" for name, p in named if p.dtype != _torch().float32]
+    if odd:
+        raise UsageError(
+            "gossip averages float32 parameters (module.float()); these are not: " + ", ".join(odd)
+        )
+    devices = sorted({str(p.device) for _, p in named})
+    if len(devices) > 1:
+        raise UsageError(
+            "the trainable parameters are on several devices (" + ", ".join(devices) + "): "
+            "gossip copies one flat vector to one device; move the module to one"
+        )
+    device = named[0][1].device
+    if copy is False and device.type != "cpu":
+        raise UsageError(f"copy=False needs parameters in host memory; these are on {device}")
+    if device.type == "meta":
+        raise UsageError(
+            "the parameters are on the meta device, without values: materialise the "
+            "module first (module.to_empty(device=...), then initialise it)"
+        )
+    return device

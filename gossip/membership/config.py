@@ -80,7 +80,8 @@ class MembershipConfig:
     """A member that never answered a call of ours (behind a NAT, on another site, or made
     up by hearsay) is judged by others' word, not by our probes: it is suspected when its
     ``beat`` has not advanced in our view (directly, through anti-entropy, or vouched for
-    by members that hear from it) for this long."""
+    by members that hear from it) for this long; one that called us, also when it stops
+    (Membership._stranger_check)."""
     tombstone_ttl: float = 60.0
     """Seconds a dead or left member is remembered so stale gossip cannot revive it."""
     max_members: int = 2048

@@ -88,6 +88,10 @@ MAX_GENERATION = 1 << 62
 MAX_REPORTS = 32
 """Reporters of a suspicion kept per member (more than ``confirmations`` ever needs)."""
 
+STRANGER_GAPS = 16.0
+"""A member that called us but never answered us is suspected after this many times the
+mean wait for its next call, ``n * interval / fanout`` (see Membership._stranger_check)."""
+
 EARLY_SYNCS = 2
 """Anti-entropy syncs after the first made about ``seed_interval`` apart, not ``sync_interval``
 (the first too: a cluster started at once learns from them what deltas missed while each
@@ -413,8 +417,9 @@ class Membership:
             return events
         if member.state is not State.ALIVE or member_id in self._pending:
             return events
-        if not member.answered:
-            return events  # a stranger: judged by others' word (see _stranger_check)
+        if not member.answered:  # a stranger: judged by others' word (see _stranger_check)
+            event = self._stranger_check(member, now)
+            return [*events, event] if event is not None else events
         if started is not None and started < member.heard_at:
             return events  # it spoke to us since that call began
         helpers = self._helpers(member_id)
@@ -656,28 +661,38 @@ class Membership:
                 member = self._members.get(self._order[self._order_at])
                 self._order_at += 1
                 if member is not None and member.state in _LIVE:
-                    self._stranger_check(member, now)
+                    event = self._stranger_check(member, now)
+                    if event is not None:
+                        self._stranger_events.append(event)
                     return member
             self._order = [k for k, m in self._members.items() if m.state in _LIVE]
             rng.shuffle(self._order)
             self._order_at = 0
         return None
 
-    def _stranger_check(self, member: _Member, now: float) -> None:
+    def _stranger_check(self, member: _Member, now: float) -> Event | None:
         """A member that never answered us is suspect once nobody vouched for it lately.
 
         Our own failed calls say nothing about it (it may be behind a NAT or on another
-        site); its ``beat`` advancing in our view does, from whoever saw it. Checked when
-        the round-robin comes to it, so the check costs nothing per tick.
+        site); its ``beat`` advancing in our view does, from whoever saw it, within
+        ``stranger_timeout``. One that did speak to us (a NAT-ed member calls out) is
+        also suspect once it has been silent to us for ``STRANGER_GAPS`` times the mean
+        wait for its next call, ``n * interval / fanout``, and at least twice
+        ``suspicion_max``: so a member that crashed a moment after joining, before
+        anyone could call it, is suspected within seconds in a small cluster, not after
+        ``stranger_timeout``. Checked when the round-robin comes to it and when a call
+        to it fails, so it costs nothing per tick.
         """
-        if (
-            not member.answered
-            and member.state is State.ALIVE
-            and now - member.vouched_at >= self.config.stranger_timeout
-        ):
-            self._stranger_events.append(
-                self._suspect(member, now, "nobody vouched for it lately, it never answered us")
-            )
+        if member.answered or member.state is not State.ALIVE:
+            return None
+        config = self.config
+        if member.direct:
+            wait = STRANGER_GAPS * (self.live_count() + 1) * config.interval / config.fanout
+            if now - member.heard_at >= max(wait, 2 * config.suspicion_max):
+                return self._suspect(member, now, "it stopped calling us, it never answered us")
+        if now - member.vouched_at < config.stranger_timeout:
+            return None
+        return self._suspect(member, now, "nobody vouched for it lately, it never answered us")
 
     def _vouch(self, now: float, skip: set[str]) -> MemberEntry | None:
         """One member whose ``beat`` advanced lately in our view, in turn: its fresh beat

@@ -26,6 +26,7 @@ from gossip.config import NodeConfig  # noqa: E402
 from gossip.data import load_shard  # noqa: E402
 from gossip.errors import UsageError  # noqa: E402
 from gossip.node import Node  # noqa: E402
+from gossip.replica import Replica  # noqa: E402
 from gossip.transport.memory import InMemoryNetwork  # noqa: E402
 from tests.sim.conftest import resumed  # noqa: E402
 
@@ -67,6 +68,21 @@ def test_a_step_keeps_an_exchange_that_lands_meanwhile() -> None:
     plain.train_step(x, y, Interrupting(np.zeros(1, np.float32)))
     interrupted.train_step(x, y, Interrupting(interrupted.params))
     np.testing.assert_allclose(interrupted.params - plain.params, 1.0, atol=1e-5)
+
+
+def test_the_variables_are_copied_in_only_after_others_wrote_the_vector() -> None:
+    x, y = regression(32)
+    model = KerasModel(seed_model(), x)
+    replica = Replica(model.params, model.fingerprint())
+    model.watch_writes(lambda: replica.writes)  # as the node does
+    for _ in range(2):
+        model.train_step(x, y, replica.lock)
+    assert (model.mirror.copies_in, model.mirror.copies_out) == (1, 2)  # in once, at the start
+    replica.add(np.ones_like(model.params), [slice(0, replica.num_params)])  # an exchange
+    model.train_step(x, y, replica.lock)
+    assert model.mirror.copies_in == 2
+    variables = [np.asarray(v.value).reshape(-1) for v in model.model.trainable_variables]
+    np.testing.assert_array_equal(np.concatenate(variables), model.params)
 
 
 def test_the_fingerprint_names_the_architecture_not_keras_numbering() -> None:

@@ -65,6 +65,19 @@ def test_a_join_reaches_everyone_within_2_s_under_10_percent_loss() -> None:
     assert took < 2.0
 
 
+def test_a_member_that_crashes_before_anyone_called_it_is_soon_dead() -> None:
+    """It called the others as it joined, but none of them ever got an answer from it:
+    their failed calls alone say nothing (a NAT-ed peer's fail too), its silence towards
+    them does, within seconds in a small cluster, not after the 60 s stranger timeout."""
+    sim = formed(4, seed=11)
+    sim.start("newcomer", seeds=["m0:1"])
+    sim.run_until_true(lambda: sim.everyone_sees("newcomer", LIVE), 5, 0.001)
+    assert not all(n.core.answered("newcomer") for n in sim.running() if n.id != "newcomer")
+    sim.crash("newcomer")
+    took = sim.run_until_true(lambda: sim.everyone_sees("newcomer", [State.DEAD]), 60, 0.05)
+    assert took < 12.0
+
+
 def test_leave_is_seen_everywhere_and_never_becomes_dead() -> None:
     sim = formed(16, seed=5, drop=0.05)
     sim.leave("m4")

@@ -29,10 +29,10 @@ def mlp(hidden: int = 32, batchnorm: bool = False) -> nn.Module:
     return nn.Sequential(nn.Linear(64, hidden), *norm, nn.ReLU(), nn.Linear(hidden, 10))
 
 
-def digits_model(hidden: int = 32, batchnorm: bool = False) -> TorchModel:
+def digits_model(hidden: int = 32, batchnorm: bool = False, copy: bool | None = None) -> TorchModel:
     module = mlp(hidden, batchnorm)
     return TorchModel(module, torch.optim.Adam(module.parameters(), lr=1e-2),
-                      nn.CrossEntropyLoss())  # fmt: skip
+                      nn.CrossEntropyLoss(), copy=copy)  # fmt: skip
 
 
 class Landing:
@@ -78,9 +78,17 @@ def test_what_it_cannot_gossip_is_refused_in_one_line() -> None:
     double = nn.Linear(3, 1).double()
     with pytest.raises(UsageError, match=r"float32 .*module\.float\(\).*weight \(torch\.float64"):
         TorchModel(double, torch.optim.SGD(double.parameters(), lr=0.1), nn.MSELoss())
-    elsewhere = nn.Linear(3, 1, device="meta")  # as a GPU would be: not host memory
-    with pytest.raises(UsageError, match="meta"):
-        TorchModel(elsewhere, torch.optim.SGD(elsewhere.parameters(), lr=0.1), nn.MSELoss())
+    empty = nn.Linear(3, 1, device="meta")  # shapes without values
+    with pytest.raises(UsageError, match="meta device, without values"):
+        TorchModel(empty, torch.optim.SGD(empty.parameters(), lr=0.1), nn.MSELoss())
+    with pytest.raises(
+        UsageError,
+        match="copy=False needs parameters in host memory; these are on meta",
+    ):
+        TorchModel(empty, torch.optim.SGD(empty.parameters(), lr=0.1), nn.MSELoss(), copy=False)
+    mixed = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1, device="meta"))
+    with pytest.raises(UsageError, match=r"several devices \(cpu, meta\)"):
+        TorchModel(mixed, torch.optim.SGD(mixed.parameters(), lr=0.1), nn.MSELoss())
     with pytest.raises(UsageError, match="needs its optimizer and loss"):
         adapt(nn.Linear(3, 1))
     linear = nn.Linear(3, 1)
