@@ -10,17 +10,23 @@ digits sharded over the N peers. Time is simulated, one event queue:
 
 * peer i trains at its own speed (``--speed`` steps/s times a log-normal
   factor of spread ``--speed-spread``, fixed per peer); after
-  ``--steps-per-exchange`` steps it makes one pairwise exchange
-  (Node.exchange_with) with the partner its topology names, which costs it
-  2 x the link's latency plus the exchange's bytes over the link's bandwidth
-  (latency uniform in ``--latency`` per link, bandwidth ``--bandwidth`` MB/s
-  per link, fixed per pair). The responder is not held up (a node answers
-  exchanges while it trains);
+  ``--steps-per-exchange`` steps (default 1: gossip-node starts an exchange
+  after every step) it makes one pairwise exchange (Node.exchange_with) with
+  the partner its topology names. The exchange takes 2 x the link's latency
+  plus its bytes over the link's bandwidth (latency uniform in ``--latency``
+  per link, bandwidth ``--bandwidth`` MB/s per link, fixed per pair) and runs
+  while the peer trains on, as gossip-node's gossip loop does beside its
+  training loop: the peer's next exchange waits for it, so a peer makes an
+  exchange every max(steps / speed, exchange time) seconds. ``--serial``
+  adds the exchange time to the peer's steps instead (no overlap). The
+  responder is not held up (a node answers exchanges while it trains);
 * topologies over the live peers sorted by id, position p of m:
-  ``random`` (a uniformly random live peer: what gossip-node does),
-  ``ring`` (p-1 and p+1 by turns), ``exp`` (the exponential graph: p + 2^k
-  for a random k < log2 m), ``one-peer-exp`` (p + 2^(t mod log2 m) at the
-  peer's t-th exchange: SGP's time-varying one-peer exponential graph);
+  ``pairs`` (what gossip-node does, gossip.pairing: rounds of disjoint pairs
+  of the circle method, the round partner met least recently),
+  ``random`` (a uniformly random live peer), ``ring`` (p-1 and p+1 by
+  turns), ``exp`` (the exponential graph: p + 2^k for a random k < log2 m),
+  ``one-peer-exp`` (p + 2^(t mod log2 m) at the peer's t-th exchange: SGP's
+  time-varying one-peer exponential graph);
 * churn (``--churn`` per simulated s): a random live peer crashes (never heard
   from again) and a new one joins with the crashed one's shard, starting from
   the initial model as a node without --bootstrap does.
@@ -60,10 +66,11 @@ from gossip.clock import ManualClock
 from gossip.config import NodeConfig
 from gossip.data import Dataset, load_shard
 from gossip.node import Node
+from gossip.pairing import round_partners
 from gossip.training import evaluate
 from gossip.transport.memory import InMemoryNetwork
 
-TOPOLOGIES = ("random", "ring", "exp", "one-peer-exp")
+TOPOLOGIES = ("pairs", "random", "ring", "exp", "one-peer-exp")
 GAP_POINTS = 2.0
 """The goal: the peers' mean accuracy within this many points of centralized."""
 
@@ -102,6 +109,46 @@ def partner(topology: str, me: str, live: list[str], exchanges: int, rng: random
     return live[q if q != p else (p + 1) % m]
 
 
+class Pairs:
+    """gossip-node's partner choice (gossip.schedule.Schedule.choose): the round partner met least
+    recently, ties in round order; both sides of an exchange count it as met."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []  # the live peers the rounds are for, sorted
+        self.rank: dict[str, int] = {}
+        self.rounds: dict[str, np.ndarray] = {}  # id -> partner ranks in round order
+        self.met: dict[str, np.ndarray] = {}  # id -> when it last met each of those; -1: never
+        self.ended: dict[str, int] = {}  # id -> exchanges it took part in
+
+    def choose(self, me: str, live: list[str]) -> str:
+        if live != self.ids:
+            self.reset(live)
+        return live[int(self.rounds[me][int(np.argmin(self.met[me]))])]
+
+    def reset(self, live: list[str]) -> None:
+        """Ranks change with the live set: new rounds, the last meetings kept by id."""
+        old = {
+            me: {self.ids[int(r)]: int(t) for r, t in zip(rounds, self.met[me], strict=True)}
+            for me, rounds in self.rounds.items()
+            if me in live
+        }
+        self.ids = list(live)
+        self.rank = {me: p for p, me in enumerate(live)}
+        self.rounds = {me: np.array(round_partners(p, len(live))) for p, me in enumerate(live)}
+        self.met = {
+            me: np.array([old.get(me, {}).get(live[int(r)], -1) for r in rounds], dtype=np.int64)
+            for me, rounds in self.rounds.items()
+        }
+
+    def met_now(self, a: str, b: str) -> None:
+        for me, other in ((a, b), (b, a)):
+            if me not in self.rounds or other not in self.rank:
+                continue
+            self.ended[me] = self.ended.get(me, 0) + 1
+            where = np.flatnonzero(self.rounds[me] == self.rank[other])
+            self.met[me][where] = self.ended[me]
+
+
 class Run:
     """N nodes on one in-memory network and one manual clock; an event per peer."""
 
@@ -115,6 +162,7 @@ class Run:
         self.speed: dict[str, float] = {}
         self.exchanges: dict[str, int] = {}
         self.shard: dict[str, int] = {}
+        self.pairs = Pairs()
         self.queue: list[tuple[float, int, str]] = []
         self.seq = 0
         self.now = 0.0
@@ -173,14 +221,20 @@ class Run:
             node.trainer.step()
         busy = k / self.speed[node_id]
         if len(live) > 1:
-            other = partner(self.topology, node_id, live, self.exchanges[node_id], self.rng)
+            if self.topology == "pairs":
+                other = self.pairs.choose(node_id, live)
+            else:
+                other = partner(self.topology, node_id, live, self.exchanges[node_id], self.rng)
             self.exchanges[node_id] += 1
             before = node.transport.traffic.sent + node.transport.traffic.received
             self.clock.advance(max(0.0, self.now - self.clock.now()))
             if not node.exchange_with(other, self.nodes[other].address):
                 self.failed += 1
+            self.pairs.met_now(node_id, other)
             moved = node.transport.traffic.sent + node.transport.traffic.received - before
-            busy += self.link.seconds(node_id, other, moved)
+            exchange = self.link.seconds(node_id, other, moved)
+            # overlapped (gossip-node's two loops): the next exchange waits for this one
+            busy = busy + exchange if self.args.serial else max(busy, exchange)
         self.schedule(node_id, self.now + busy)
 
     def measure(self) -> dict[str, float]:
@@ -275,7 +329,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 64, 256, 1000])
     parser.add_argument("--topologies", nargs="+", default=list(TOPOLOGIES))
     parser.add_argument("--steps", type=int, default=300, help="mean local steps per peer")
-    parser.add_argument("--steps-per-exchange", type=int, default=5)
+    parser.add_argument("--steps-per-exchange", type=int, default=1,
+                        help="local steps between two exchanges a peer starts "
+                        "(default: 1, as gossip-node)")  # fmt: skip
+    parser.add_argument("--serial", action="store_true",
+                        help="a peer waits for its exchange to end (no overlap)")  # fmt: skip
     parser.add_argument("--speed", type=float, default=20.0, help="mean steps/s of a peer")
     parser.add_argument("--speed-spread", type=float, default=0.3,
                         help="sigma of the log-normal factor on each peer's speed")  # fmt: skip
@@ -327,7 +385,7 @@ def main() -> None:
                   f"{last['mean_model_accuracy']:.4f} consensus {last['consensus_distance']:.3g} "
                   f"within 2 pt at {row['reached_s']} s / {row['reached_mb_per_peer']} MB "
                   f"({row['wall_s']} s wall)", flush=True)  # fmt: skip
-        report(rows, args, central, target)  # after every run: a partial table survives
+            report(rows, args, central, target)  # after every run: a partial table survives
 
 
 def report(rows: list[dict[str, Any]], args: argparse.Namespace, central: float,
