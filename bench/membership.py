@@ -16,6 +16,12 @@ M4 leave: SIGTERM one of 16, time until every other logs it ``left``; never ``de
 M5 partition: 16 processes cut 8/8 (test-only fault hook, gossip/membership/faults.py)
    for 30 s, healed: time until all see all 15 alive and no dead entry is left.
 Cost: membership-only bytes per member per second (exchanges off), beside memberlist.
+Soak: 64 processes training at ``--step-rate 2`` for 10 minutes (issue 17; ``--membership
+   wan``, an exchange every 2 s: see SOAK): the share of
+   samples (every ~10 s) in which every node sees all 63 others alive, the fewest any
+   node saw, and dead events (all are healthy: the goal is 0).
+
+    python bench/membership.py soak --soak-size 64 --soak-minutes 10
 
 Event times come from the nodes' JSON logs (their own timestamps), so polling
 does not blur them. Each scenario writes bench/results/membership_<name>.json.
@@ -34,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -282,6 +289,60 @@ def m2_false_positives(run_dir: Path, minutes: float, size: int = 16) -> dict[st
     }
 
 
+SOAK = [
+    *("--dataset", "digits", "--log-format", "json", "--step-rate", "2", "--eval-interval", "30"),
+    *("--membership", "wan", "--gossip-interval", "2"),
+]
+"""64 processes share 2 cores: at the lan profile's rates (a round of 3 push-pulls every
+0.2 s, an exchange every 0.2 s) each node needs more than 1/32 of a core, so the soak
+runs the wan profile and an exchange every 2 s (README, "Membership at scale")."""
+
+
+def soak(run_dir: Path, minutes: float, size: int = 64) -> dict[str, Any]:
+    """``size`` healthy processes for ``minutes``: views stay full, nobody is declared dead."""
+    samples, full_samples, fewest = 0, 0, size - 1
+    with Launcher(size, run_dir, SOAK) as nodes:
+        nodes.wait_ready(600)
+        formed = settle(nodes, size - 1, timeout=300.0)
+        start = time.time()
+        load_before = os.getloadavg()
+        cpu_before = cpu_seconds(nodes.children)
+        end = time.monotonic() + minutes * 60
+        while time.monotonic() < end:
+            statuses = nodes.poll_status(5.0)
+            seen = [
+                sum(m.state == "alive" for m in status.members) if status else 0
+                for status in statuses.values()
+            ]
+            samples += 1
+            full_samples += min(seen) == size - 1
+            fewest = min(fewest, *seen)
+            print(
+                f"  {time.time() - start:6.0f} s: fewest alive seen {min(seen)}/{size - 1}",
+                flush=True,
+            )
+            time.sleep(10.0)
+        elapsed = time.time() - start
+        cpu = cpu_seconds(nodes.children) - cpu_before
+        counts = Counter(
+            kind for child in nodes.children for ts, _, kind, _ in events(child) if ts >= start
+        )
+    return {
+        "processes": size,
+        "minutes": round(elapsed / 60, 2),
+        "formed_full_view": formed,
+        "samples": samples,
+        "samples_with_full_view": full_samples,
+        "fewest_alive_seen": fewest,
+        "events": dict(counts),
+        "healthy_declared_dead": counts["dead"],
+        "cpu_cores_used": round(cpu / elapsed, 2),
+        "load_before": [round(v, 1) for v in load_before],
+        "load_after": [round(v, 1) for v in os.getloadavg()],
+        "goal": "a full view in every sample and 0 healthy peers declared dead",
+    }
+
+
 def cpu_seconds(children: list[Child]) -> float:
     """User + system CPU time the children's processes used so far (Linux /proc)."""
     total = 0
@@ -498,6 +559,8 @@ def main() -> None:
     parser.add_argument("--m5-trials", type=int, default=3)
     parser.add_argument("--m5-cut", type=float, default=30.0)
     parser.add_argument("--m2-minutes", type=float, default=10.0)
+    parser.add_argument("--soak-size", type=int, default=64)
+    parser.add_argument("--soak-minutes", type=float, default=10.0)
     parser.add_argument("--run-dir", default="runs/bench-membership")
     args = parser.parse_args()
     base = Path(args.run_dir)
@@ -528,6 +591,13 @@ def main() -> None:
             result = simulated()
             last = (
                 f"sim M3 under 10% loss p50 {result['m3_join_known_to_all_32_under_10pct_loss_s']}"
+            )
+        elif name == "soak":
+            result = soak(run_dir, args.soak_minutes, args.soak_size)
+            last = (
+                f"soak {result['processes']} processes {result['minutes']} min: full view in "
+                f"{result['samples_with_full_view']}/{result['samples']} samples, "
+                f"{result['healthy_declared_dead']} declared dead"
             )
         elif name == "cost":
             result = cost(run_dir)
