@@ -169,6 +169,8 @@ class MembershipDriver:
         try:
             reply = self._transport.push_pull(target.address, digest, target.timeout(self.config))
         except GossipError as exc:
+            with self._lock:
+                self._table.undelivered(digest)
             if target.relay_id:
                 with self._lock:
                     events = self._table.relay_failed(target.relay_id, self._clock.now())

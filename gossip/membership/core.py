@@ -436,6 +436,18 @@ class Membership:
         self._next_check = min(self._next_check, now)  # the driver ticks now: the outbox
         return events
 
+    def undelivered(self, digest: Digest) -> None:
+        """A message of ours never arrived (its call failed): the deltas it carried count
+        one transmission less. A gateway's calls to the other site's members fail; counted,
+        they used up the transmissions of news (a member that left) the gateway alone can
+        pass to the other site."""
+        for entry in digest.entries:
+            level = self._sent.get(entry.id)
+            if level:
+                del self._levels[level][entry.id]
+                self._levels[level - 1][entry.id] = None
+                self._sent[entry.id] = level - 1
+
     def sync_failed(self, now: float) -> None:
         """Our anti-entropy push-pull failed: try another member after ``sync_interval``."""
         self._next_sync = now + self.config.sync_interval

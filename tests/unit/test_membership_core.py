@@ -442,6 +442,23 @@ def test_a_change_rides_in_the_next_retransmits_messages_then_stops() -> None:
     assert next(e for e in m.message(to_b).entries if e.id == "c").state is State.SUSPECT
 
 
+def test_a_message_that_never_arrived_leaves_its_deltas_to_be_sent_again() -> None:
+    """A failed call delivered nothing: its deltas are not counted as transmitted (a
+    gateway's calls to the other site fail; news for that site must not run out on them)."""
+    m = node()
+    m.merge(Digest("x", tuple(entry(i) for i in "bcd")), 0.0, reply_to=Target("x:1", "x"))
+    limit = m.retransmits()
+    to_b = Target("b:1", "b")
+    carried = 0
+    for i in range(2 * limit):
+        message = m.message(to_b)
+        carried += any(e.id == "c" for e in message.entries)
+        if i % 2 == 0:
+            m.undelivered(message)  # every other call fails
+    assert carried == 2 * limit - 1  # each failed message gave one back (the last was spent)
+    assert not any(e.id == "c" for e in m.message(to_b).entries)
+
+
 def test_deltas_go_least_sent_first_within_max_piggyback() -> None:
     config = replace(LAN, max_piggyback=4)
     m = node(config=config)
