@@ -43,10 +43,12 @@ class Fp16Codec:
         return join(half)
 
     def decode(self, payload: bytes, size: int, seed: int) -> np.ndarray:
+        return self.decode_into(payload, size, seed, np.empty(size, dtype=F32))
+
+    def decode_into(self, payload: bytes, size: int, seed: int, out: np.ndarray) -> np.ndarray:
         from gossip.compression import kernels
 
         expect_length(payload, 2 * size, self.name)
-        out = np.empty(size, dtype=F32)
         if not kernels.fp16_decode(np.frombuffer(payload, dtype=_U16), out):
             raise refuse("non_finite", f"{self.name} payload decodes to NaN or Inf")
         return out

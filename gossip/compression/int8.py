@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gossip.compression import base
 from gossip.compression.base import F32, as_f32, buckets, expect_length, join, read_scales, rows_of
 
 BUCKET = 256
@@ -41,16 +42,20 @@ class Int8Codec:
         return join(scale, q.reshape(-1)[: v.size])
 
     def decode(self, payload: bytes, size: int, seed: int) -> np.ndarray:
+        return self.decode_into(payload, size, seed, np.empty(size, dtype=F32))
+
+    def decode_into(self, payload: bytes, size: int, seed: int, out: np.ndarray) -> np.ndarray:
         from gossip.compression import kernels
 
         count = buckets(size, BUCKET)
         expect_length(payload, payload_bytes(size), self.name)
         scale = read_scales(payload, count, self.name)
         q = np.frombuffer(payload, dtype=np.int8, offset=4 * count)
-        out = np.empty((count, BUCKET), dtype=F32)
-        for rows, piece in rows_of(q, BUCKET):
-            kernels.int8_decode(scale[rows], piece, out[rows])
-        return out.reshape(-1)[:size]
+
+        def levels(rows: slice, piece: np.ndarray, target: np.ndarray) -> None:
+            kernels.int8_decode(scale[rows], piece, target)
+
+        return base.decode_rows(rows_of(q, BUCKET), out, BUCKET, levels)
 
     def ratio(self, size: int) -> float:
         return payload_bytes(size) / (4 * max(size, 1))
