@@ -139,6 +139,13 @@ def decode_rows(
     return out
 
 
+def frozen(buffer: np.ndarray) -> bytes:
+    """A payload built in place in ``buffer``, without copying it into a ``bytes``: a
+    read-only view, typed ``bytes`` as ``Snapshot.payload`` is (see ``wire``, which sends
+    such views as it sends a float32 snapshot's)."""
+    return cast(bytes, memoryview(buffer).cast("B").toreadonly())
+
+
 def join(*parts: np.ndarray) -> bytes:
     """The payload: the contiguous arrays' bytes one after the other, copied once."""
     return b"".join(part.data for part in parts)
