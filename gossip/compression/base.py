@@ -143,7 +143,7 @@ def frozen(buffer: np.ndarray) -> bytes:
     """A payload built in place in ``buffer``, without copying it into a ``bytes``: a
     read-only view, typed ``bytes`` as ``Snapshot.payload`` is (see ``wire``, which sends
     such views as it sends a float32 snapshot's)."""
-    return cast(bytes, memoryview(buffer).cast("B").toreadonly())
+    return cast(bytes, memoryview(buffer).cast("B").toreadonly())  # type: ignore[arg-type]
 
 
 def join(*parts: np.ndarray) -> bytes:
