@@ -68,7 +68,7 @@ from gossip.averaging.references import (
     start_version,
     vector_hash,
 )
-from gossip.averaging.spares import Spares
+from gossip.averaging.spares import FIRST_CONTACT, LIMIT, Spares
 from gossip.compression import Codec, CompressionSpec, codec_for_header, parse_spec
 from gossip.compression.base import decode_into, warm_up
 from gossip.compression.fp16 import Fp16Codec
@@ -302,7 +302,7 @@ class Mixer:
             for codec in (self.spec.codec, FULL_CODEC, FAR_CODEC):
                 warm_up(codec)
             if self.spec.blocks == 1:
-                self.spares.fill()
+                self.spares.fill(LIMIT + FIRST_CONTACT)
 
     def offer(self, peer_id: str) -> Outgoing:
         """Build the offer for ``peer_id``; ExchangeRefused('busy') when one is already running.
@@ -538,7 +538,8 @@ class Mixer:
             scatter(ref.own, slices, new_own)
             scatter(ref.peer, slices, new_peer)
             ref.version, ref.step = version, step
-        self.store.commit(peer_id, ref)
+        for evicted in self.store.commit(peer_id, ref):
+            self.spares.give(evicted.own, evicted.peer)
 
     def _idle(self, ref: PairReference) -> bool:
         """We took no training step since the pair's last exchange (see _encode)."""

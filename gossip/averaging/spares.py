@@ -10,12 +10,15 @@ machine that system time, not the codecs, was most of an int8 exchange's CPU
 docs/architecture.md). Handing the freed vectors to the next exchange keeps their
 pages mapped.
 
-Bounded: at most ``limit`` vectors (what one exchange takes, 12 bytes per
-parameter), so a peer holds between exchanges what one exchange holds at its
-peak anyway. They are mapped when the codecs are loaded (``Mixer.warm_up``), so
-the first exchange, usually a first contact whose references need fresh memory
-of their own, does not fault its temporaries in too. Thread-safe, though its
-owner runs one exchange at a time.
+Bounded: at most ``limit`` vectors are given back (what one exchange takes, 12
+bytes per parameter), so a peer holds between exchanges what one exchange holds
+at its peak anyway. When the codecs are loaded (``Mixer.warm_up``) the spares
+are mapped, plus two for the references of the first new neighbour after the
+first: a first contact keeps two vectors as the pair's references, so without
+them the second first contact faults them in (0.15-0.2 s of system time per
+side at 10M parameters on the busy 2-core machine). References of later new
+neighbours still fault in, unless an evicted pair's vectors are spare.
+Thread-safe, though its owner runs one exchange at a time.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import numpy as np
 F32 = np.dtype(np.float32)
 LIMIT = 3
 """Vectors kept: one exchange takes three (snapshot, peer's decoded, increment)."""
+FIRST_CONTACT = 2
+"""Vectors a first contact keeps (the pair's two references)."""
 
 
 class Spares:
@@ -63,10 +68,14 @@ class Spares:
                 ):
                     self._free.append(vector)
 
-    def fill(self) -> None:
-        """Map the spares now, page by page, before the first exchange would fault them in."""
+    def fill(self, count: int | None = None) -> None:
+        """Map ``count`` spares (default: the limit) now, before exchanges fault them in.
+
+        More than the limit may be mapped: those are taken and kept by the first
+        exchanges (a new pair's references), never given back beyond the limit.
+        """
         with self._lock:
-            while len(self._free) < self.limit:
+            while len(self._free) < (self.limit if count is None else count):
                 vector = np.empty(self.size, dtype=F32)
                 vector.fill(0.0)
                 self._free.append(vector)
