@@ -40,12 +40,18 @@ class Replica:
     def num_params(self) -> int:
         return int(self.params.size)
 
-    def gather(self, slices: list[slice]) -> np.ndarray:
-        """A copy of the selected parts of the parameters, taken under the lock."""
+    def gather(self, slices: list[slice], out: np.ndarray | None = None) -> np.ndarray:
+        """A copy of the selected parts of the parameters, taken under the lock.
+
+        ``out``: a float32 vector of their total size to copy into (its pages already mapped).
+        """
         with self.lock:
-            if len(slices) == 1:
+            if out is None and len(slices) == 1:
                 return self.params[slices[0]].copy()
-            return np.concatenate([self.params[s] for s in slices])
+            parts = [self.params[s] for s in slices]
+            if out is None:
+                return np.concatenate(parts)
+            return np.concatenate(parts, out=out)
 
     def assign(self, values: np.ndarray) -> None:
         """Replace every parameter (a resume, a catch-up), under the lock."""

@@ -68,8 +68,9 @@ from gossip.averaging.references import (
     start_version,
     vector_hash,
 )
+from gossip.averaging.spares import FIRST_CONTACT, LIMIT, Spares
 from gossip.compression import Codec, CompressionSpec, codec_for_header, parse_spec
-from gossip.compression.base import warm_up
+from gossip.compression.base import decode_into, warm_up
 from gossip.compression.fp16 import Fp16Codec
 from gossip.compression.int8 import Int8Codec
 from gossip.errors import ExchangeRefused
@@ -228,6 +229,8 @@ class ResponderPending:
         mixer, sender = self._mixer, self.offer.sender_id
         try:
             if not applied:
+                if self.mode != RAW:  # nothing of this exchange is kept: its vectors are spare
+                    mixer.spares.give(self._delta, self._refs[1], self._refs[2])
                 return
             mixer.replica.add(self._delta, self._slices)
             if self.mode == RAW:
@@ -243,6 +246,7 @@ class ResponderPending:
                 version,
                 self.reply.step,
             )
+            mixer.spares.give(self._delta)
         finally:
             if self.mode != RAW:
                 mixer.store.release(sender)
@@ -273,6 +277,8 @@ class Mixer:
         self.base = (base if base is not None else replica.params).copy()
         self.base_hash = vector_hash(self.base)
         self.store = ReferenceStore(mixing.reference_bytes, 2 * self.base.nbytes)
+        self.spares = Spares(self.base.size)
+        """Vectors of finished exchanges for the next ones (not used by codec ``none``)."""
         self._rng = np.random.default_rng([mixing.seed, 0x6D6978])
         self._identity = identity
         self._step = step
@@ -291,10 +297,12 @@ class Mixer:
         """Load the compiled loops of the codecs this rule sends with (its own, a full
         exchange's and a far pair's) before the first exchange needs them
         (:func:`compression.base.warm_up`). A peer's offer in another codec still loads
-        that one's on first use."""
+        that one's on first use. Maps the spare vectors too (gossip/averaging/spares.py)."""
         if not self.raw:
             for codec in (self.spec.codec, FULL_CODEC, FAR_CODEC):
                 warm_up(codec)
+            if self.spec.blocks == 1:
+                self.spares.fill(LIMIT + FIRST_CONTACT)
 
     def offer(self, peer_id: str) -> Outgoing:
         """Build the offer for ``peer_id``; ExchangeRefused('busy') when one is already running.
@@ -327,7 +335,7 @@ class Mixer:
                 mode, own_ref, version, base = BASE, self.base, 0, self.base_hash
             slices = block_slices(self.replica.num_params, self.spec.blocks, ids)
             stamp = self._stamp(ref)  # before the copy (see _raw_offer)
-            x = self.replica.gather(slices)
+            x = self._snapshot_of(slices)
             known = gather(own_ref, slices) if own_ref is not None else None
             codec, payload, seed, new_own = self._encode(codec, x, known, idle)
             offer = self._snapshot(codec.name, payload, seed, version, base, self._blocks(ids), ids)
@@ -368,10 +376,11 @@ class Mixer:
             raise ExchangeRefused("malformed", f"reply {theirs} does not answer offer {mine}")
         size = out.new_own.size
         codec = out.codec if reply.codec == offer.codec else FAR_CODEC
-        peer = codec.decode(reply.payload, size, reply.seed)  # checked in the increment
         if out.mode == RAW:
+            peer = codec.decode(reply.payload, size, reply.seed)  # checked in the increment
             self.replica.add(self._move(out, peer), out.slices)
             return
+        peer = self._decode(codec, reply.payload, size, reply.seed)  # checked in the increment
         if out.mode == CONTINUE:
             assert out.ref is not None
             if out.ref.peer_generation != reply.generation:
@@ -381,21 +390,22 @@ class Mixer:
         else:
             new_peer = plus(peer, self.base) if out.mode == BASE else peer
             version = start_version(offer.ref_base, offer.generation, reply.generation)
-        delta = self._move(out, new_peer)
+        delta = self._move(out, new_peer, self.spares.take(size))
         self.replica.add(delta, out.slices)
         version = next_version(version, offer.payload, reply.payload)
         own, peer_ref = moved(out.new_own, new_peer, delta)
         step = out.offer.step
         self.keep(out.peer_id, reply.generation, out.ref, out.slices, own, peer_ref, version, step)
+        self.spares.give(delta)
 
-    def _move(self, out: Outgoing, peer: np.ndarray) -> np.ndarray:
+    def _move(self, out: Outgoing, peer: np.ndarray, into: np.ndarray | None = None) -> np.ndarray:
         """Our checked increment toward ``peer``, and this exchange's consensus distance sample.
 
         The sample is ``0.5 * ||peer - own||^2`` of the two decoded estimates, read
         off the increment in the same pass (a partial ``blocks:K`` exchange sees a
         random part of the vector: scaled up).
         """
-        move = increment(out.new_own, peer, self.gamma)
+        move = increment(out.new_own, peer, self.gamma, into)
         scale = self.replica.num_params / max(move.size, 1)
         squared = _squared_norm(move, "increment") / (self.gamma * self.gamma)
         self._distances[out.peer_id] = 0.5 * scale * squared
@@ -443,13 +453,13 @@ class Mixer:
         ref = self.store.acquire(sender)
         try:
             mode, own_ref, peer_ref, version = self._responder_refs(offer, ref)
-            peer = codec.decode(offer.payload, size, offer.seed)  # checked in the increment
+            peer = self._decode(codec, offer.payload, size, offer.seed)  # checked in the increment
             new_peer = plus(peer, gather(peer_ref, slices)) if peer_ref is not None else peer
-            x = self.replica.gather(slices)
+            x = self._snapshot_of(slices)
             known = gather(own_ref, slices) if own_ref is not None else None
             idle = mode == CONTINUE and ref is not None and self._idle(ref)
             codec, payload, seed, new_own = self._encode(codec, x, known, idle)
-            delta = self._checked(increment(new_own, new_peer, gamma))
+            delta = self._checked(increment(new_own, new_peer, gamma, self.spares.take(size)))
             reply = self._snapshot(
                 codec.name,
                 payload,
@@ -521,12 +531,15 @@ class Mixer:
         if ref is None:
             ref = PairReference(peer_generation, version, new_own, new_peer, step)
         elif new_own.size == ref.own.size:  # the whole vector: the new ones replace the old
+            old = (ref.own, ref.peer)
             ref.own, ref.peer, ref.version, ref.step = new_own, new_peer, version, step
+            self.spares.give(*old)
         else:
             scatter(ref.own, slices, new_own)
             scatter(ref.peer, slices, new_peer)
             ref.version, ref.step = version, step
-        self.store.commit(peer_id, ref)
+        for evicted in self.store.commit(peer_id, ref):
+            self.spares.give(evicted.own, evicted.peer)
 
     def _idle(self, ref: PairReference) -> bool:
         """We took no training step since the pair's last exchange (see _encode)."""
@@ -563,10 +576,24 @@ class Mixer:
         if not codec.seeded:  # ignored by the codec: 0 keeps it out of the header (10 bytes)
             seed = 0
         payload = codec.encode(diff, seed)
-        decoded = codec.decode(payload, diff.size, seed)
-        if known is None:
-            return codec, payload, seed, decoded.copy()
-        return codec, payload, seed, plus(decoded, known)
+        decoded = decode_into(codec, payload, diff.size, seed, diff)  # the difference is sent
+        if decoded is not diff:
+            self.spares.give(diff)
+        if known is None and not decoded.flags.writeable:
+            decoded = decoded.copy()
+        return codec, payload, seed, decoded if known is None else plus(decoded, known)
+
+    def _snapshot_of(self, slices: list[slice]) -> np.ndarray:
+        """A private copy of the parameters in ``slices``, into a spare vector."""
+        return self.replica.gather(slices, self.spares.take(sum(s.stop - s.start for s in slices)))
+
+    def _decode(self, codec: Codec, payload: bytes, size: int, seed: int) -> np.ndarray:
+        """A peer's payload decoded, into a spare vector when the codec can."""
+        out = self.spares.take(size)
+        decoded = decode_into(codec, payload, size, seed, out)
+        if decoded is not out:
+            self.spares.give(out)
+        return decoded
 
     def _choose_blocks(self) -> tuple[int, ...]:
         if self.spec.blocks == 1:

@@ -115,8 +115,13 @@ def half_squared_distance(own: np.ndarray, peer: np.ndarray) -> float:
     return 0.5 * float(np.dot(diff, diff))
 
 
-def increment(own: np.ndarray, peer: np.ndarray, alpha: float) -> np.ndarray:
-    """The move toward the peer: ``alpha * (peer - own)`` (exact negative of the peer's)."""
-    delta: np.ndarray = np.subtract(peer, own)
+def increment(
+    own: np.ndarray, peer: np.ndarray, alpha: float, out: np.ndarray | None = None
+) -> np.ndarray:
+    """The move toward the peer: ``alpha * (peer - own)`` (exact negative of the peer's).
+
+    ``out``: where to write it (a spare vector, gossip/averaging/spares.py).
+    """
+    delta: np.ndarray = np.subtract(peer, own, out=out)
     delta *= np.float32(alpha)  # in place: one 10M temporary less (the same bits)
     return delta

@@ -97,20 +97,23 @@ class ReferenceStore:
         """True when we exchanged references with this neighbour before (kept or not)."""
         return peer_id in self._met or peer_id in self._pairs
 
-    def commit(self, peer_id: str, ref: PairReference) -> None:
-        """Keep ``ref`` (both sides applied), evicting the least recently used beyond the bound."""
+    def commit(self, peer_id: str, ref: PairReference) -> list[PairReference]:
+        """Keep ``ref`` (both sides applied), evicting the least recently used beyond the bound;
+        the evicted references (their vectors are free)."""
         self._pairs[peer_id] = ref
         self._pairs.move_to_end(peer_id)
         self._met[peer_id] = None
         self._met.move_to_end(peer_id)
         while len(self._met) > MET_LIMIT:
             self._met.popitem(last=False)
+        evicted = []
         for victim in list(self._pairs):
             if len(self._pairs) <= self.max_pairs:
                 break
             if victim not in self._busy and victim != peer_id:
-                del self._pairs[victim]
+                evicted.append(self._pairs.pop(victim))
                 self.evictions += 1
+        return evicted
 
     def drop(self, peer_id: str) -> None:
         """Forget the pair's references (a mismatch): the next exchange is a full one."""

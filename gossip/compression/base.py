@@ -13,8 +13,8 @@ Decoding validates everything that came from a peer and raises
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -46,6 +46,26 @@ class Codec(Protocol):
 
     def ratio(self, size: int) -> float:
         """Estimated payload bytes over raw float32 bytes (``4 * size``) for ``size`` values."""
+
+
+class DecodesInto(Protocol):
+    """A codec that can decode into a vector the caller owns (int8, sign, fp16)."""
+
+    def decode_into(self, payload: bytes, size: int, seed: int, out: np.ndarray) -> np.ndarray:
+        """``decode`` written into ``out`` (``size`` float32 values, contiguous); returns it."""
+
+
+def decode_into(codec: Codec, payload: bytes, size: int, seed: int, out: np.ndarray) -> np.ndarray:
+    """``codec.decode`` into ``out`` when the codec can, else a vector of its own.
+
+    The caller tells the two apart by identity (``result is out``). Writing into a
+    vector that is already mapped spares the page faults of a fresh one: 40 MB at
+    10M parameters, which cost more system time than the decoding itself on a
+    busy machine (``bench/large.py``, docs/architecture.md).
+    """
+    if not hasattr(codec, "decode_into"):
+        return codec.decode(payload, size, seed)
+    return cast(DecodesInto, codec).decode_into(payload, size, seed, out)
 
 
 def warm_up(codec: Codec) -> None:
@@ -93,6 +113,37 @@ def rows_of(values: np.ndarray, bucket: int) -> Iterator[tuple[slice, np.ndarray
         tail[0, : values.size - full * bucket] = values[full * bucket :]
         tail.flags.writeable = values.flags.writeable
         yield slice(full, full + 1), tail
+
+
+RowKernel = Callable[[slice, np.ndarray, np.ndarray], None]
+"""``kernel(rows, piece, target)``: decode the payload rows ``piece`` (buckets ``rows``) into
+``target``, a (rows, bucket) float32 array."""
+
+
+def decode_rows(
+    pieces: Iterable[tuple[slice, np.ndarray]], out: np.ndarray, bucket: int, kernel: RowKernel
+) -> np.ndarray:
+    """Run ``kernel`` over ``pieces`` (:func:`rows_of` a payload) into ``out`` (its ``size``
+    values): in place where whole buckets fit, through a scratch row for a short last one."""
+    for rows, piece in pieces:
+        start = rows.start * bucket
+        fit = min(rows.stop, rows.start + (out.size - start) // bucket)
+        whole = fit - rows.start
+        if whole:
+            target = out[start : start + whole * bucket].reshape(whole, bucket)
+            kernel(slice(rows.start, fit), piece[:whole], target)
+        if fit < rows.stop:  # the short last bucket
+            scratch = np.empty((rows.stop - fit, bucket), dtype=out.dtype)
+            kernel(slice(fit, rows.stop), piece[whole:], scratch)
+            out[fit * bucket :] = scratch.reshape(-1)[: out.size - fit * bucket]
+    return out
+
+
+def frozen(buffer: np.ndarray) -> bytes:
+    """A payload built in place in ``buffer``, without copying it into a ``bytes``: a
+    read-only view, typed ``bytes`` as ``Snapshot.payload`` is (see ``wire``, which sends
+    such views as it sends a float32 snapshot's)."""
+    return cast(bytes, memoryview(buffer).cast("B").toreadonly())  # type: ignore[arg-type]
 
 
 def join(*parts: np.ndarray) -> bytes:

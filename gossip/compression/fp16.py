@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gossip.compression.base import F32, as_f32, expect_length, join, refuse
+from gossip.compression.base import F32, as_f32, expect_length, frozen, refuse
 
 _U16 = np.dtype("<u2")
 
@@ -40,13 +40,15 @@ class Fp16Codec:
         v = as_f32(values)
         half = np.empty(v.size, dtype=_U16)
         kernels.fp16_encode(v, half)  # NaN is sent as NaN, which the decoder refuses
-        return join(half)
+        return frozen(half)
 
     def decode(self, payload: bytes, size: int, seed: int) -> np.ndarray:
+        return self.decode_into(payload, size, seed, np.empty(size, dtype=F32))
+
+    def decode_into(self, payload: bytes, size: int, seed: int, out: np.ndarray) -> np.ndarray:
         from gossip.compression import kernels
 
         expect_length(payload, 2 * size, self.name)
-        out = np.empty(size, dtype=F32)
         if not kernels.fp16_decode(np.frombuffer(payload, dtype=_U16), out):
             raise refuse("non_finite", f"{self.name} payload decodes to NaN or Inf")
         return out

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gossip.compression import base
 from gossip.compression.base import F32, as_f32, buckets, expect_length, join, read_scales, rows_of
 
 BUCKET = 256
@@ -49,16 +50,20 @@ class SignCodec:
         return join(scale, packed)
 
     def decode(self, payload: bytes, size: int, seed: int) -> np.ndarray:
+        return self.decode_into(payload, size, seed, np.empty(size, dtype=F32))
+
+    def decode_into(self, payload: bytes, size: int, seed: int, out: np.ndarray) -> np.ndarray:
         from gossip.compression import kernels
 
         count = buckets(size, BUCKET)
         expect_length(payload, payload_bytes(size), self.name)
         scale = read_scales(payload, count, self.name)
         body = np.frombuffer(payload, dtype=np.uint8, offset=4 * count)
-        out = np.empty((count, BUCKET), dtype=F32)
-        for rows, packed in rows_of(body, BUCKET // 8):  # the scale, negated where a bit is 0
-            kernels.sign_decode(scale[rows], packed, out[rows])
-        return out.reshape(-1)[:size]
+
+        def signs(rows: slice, packed: np.ndarray, target: np.ndarray) -> None:
+            kernels.sign_decode(scale[rows], packed, target)  # the scale, negated where a bit is 0
+
+        return base.decode_rows(rows_of(body, BUCKET // 8), out, BUCKET, signs)
 
     def ratio(self, size: int) -> float:
         return payload_bytes(size) / (4 * max(size, 1))

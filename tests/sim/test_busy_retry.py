@@ -19,11 +19,11 @@ from tests.sim.conftest import make_peers
 def counting_snapshots(node: Node) -> list[int]:
     """Count the initiator's parameter copies (every offer built takes one)."""
     calls = [0]
-    gather: Callable[[list[slice]], np.ndarray] = node.replica.gather
+    gather: Callable[[list[slice], np.ndarray | None], np.ndarray] = node.replica.gather
 
-    def counted(slices: list[slice]) -> np.ndarray:
+    def counted(slices: list[slice], out: np.ndarray | None = None) -> np.ndarray:
         calls[0] += 1
-        return gather(slices)
+        return gather(slices, out)
 
     node.replica.gather = counted  # type: ignore[method-assign]
     return calls

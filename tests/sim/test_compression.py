@@ -7,6 +7,7 @@ import random
 import numpy as np
 import pytest
 
+from gossip.averaging.spares import FIRST_CONTACT, LIMIT
 from gossip.node import Node
 from gossip.transport.memory import InMemoryNetwork
 
@@ -212,3 +213,37 @@ def test_compressed_gossip_trains_close_to_float32(codec: str, tolerance: float)
                 peers[i].exchange_with(peers[j].id, peers[j].address)
         accuracy[spec] = float(np.mean([p.trainer.evaluate().metric for p in peers]))
     assert accuracy[codec] >= accuracy["none"] - tolerance, accuracy
+
+
+def test_spare_vectors_are_reused_bounded_and_never_shared() -> None:
+    network = InMemoryNetwork(seed=0)
+    num_params = 6570  # mlp:64,32 on digits: two pairs' references fit, not three
+    peers = ready(make_peers(4, network, max_steps=0, compression="sign",
+                             reference_memory=2.5 * 8 * num_params / (1 << 20)))  # fmt: skip
+    for peer in peers:
+        peer.exchanger.mixer.warm_up()  # maps the spares, as a node does before exchanging
+        assert peer.exchanger.mixer.spares.count == LIMIT + FIRST_CONTACT
+    before = spread(peers)
+    pick = random.Random(1)
+    for _ in range(40):
+        i, j = pick.sample(range(4), 2)
+        a, b = peers[i], peers[j]
+        if pick.random() < 0.2:  # a lost verdict now and then: a reset, then a full exchange
+            b.exchanger.mixer.store.drop(a.id)
+        a.exchange_with(b.id, b.address)
+        for peer in peers:
+            mixer = peer.exchanger.mixer
+            assert mixer.spares.count <= LIMIT + FIRST_CONTACT
+            held = [r for pair in mixer.store._pairs.values() for r in (pair.own, pair.peer)]
+            held += [peer.replica.params, mixer.base]
+            for spare in mixer.spares._free:  # a spare is nobody's memory any more
+                assert not any(np.shares_memory(spare, h) for h in held)
+        ab, ba = a.exchanger.mixer.store._pairs.get(b.id), b.exchanger.mixer.store._pairs.get(a.id)
+        if ab is not None and ba is not None and ab.version == ba.version:
+            np.testing.assert_array_equal(ab.own, ba.peer)  # bit for bit on both sides
+            np.testing.assert_array_equal(ab.peer, ba.own)
+    for peer in peers:  # evictions happened, and what was given back stays bounded
+        assert peer.status().references.evictions > 0
+        assert peer.exchanger.mixer.spares.count <= LIMIT
+    after = np.mean([p.replica.params.astype(np.float64) for p in peers], axis=0)
+    assert np.linalg.norm(after - before) / np.linalg.norm(before) < 1e-6

@@ -11,6 +11,7 @@ import pytest
 
 from gossip.compression import VALID_FORMS, codec_for_header, parse_spec, randk, resolve, topk
 from gossip.compression import indices as idx
+from gossip.compression.base import decode_into
 from gossip.compression.spec import INT8_UP_TO_PARAMS
 from gossip.errors import ExchangeRefused, UsageError
 
@@ -350,3 +351,23 @@ def test_auto_is_int8_for_small_models_and_sign_for_large_ones() -> None:
     assert resolve("auto", INT8_UP_TO_PARAMS + 1) == "sign"
     assert resolve("topk:0.01", 10) == "topk:0.01"  # any other spec as given
     assert parse_spec(resolve("auto", 10)).codec.name == "int8"
+
+
+@pytest.mark.parametrize("spec", ["int8", "sign", "fp16"])
+@pytest.mark.parametrize("size", [0, 1, 255, 256, 257, 256 * 3 + 248, 256 * 3 + 249, 4099])
+def test_decoding_into_a_vector_gives_the_same_bits_as_decoding(spec: str, size: int) -> None:
+    codec = parse_spec(spec).codec
+    values = np.random.default_rng(size).standard_normal(size).astype(np.float32)
+    payload = codec.encode(values, 0)
+    out = np.full(size, np.nan, dtype=np.float32)
+    into = decode_into(codec, payload, size, 0, out)
+    assert into is out  # written in place, the short last bucket included
+    np.testing.assert_array_equal(into, codec.decode(payload, size, 0))
+
+
+def test_decoding_into_falls_back_to_a_fresh_vector_for_other_codecs() -> None:
+    codec = parse_spec("topk:0.1").codec
+    values = np.linspace(-1, 1, 1000, dtype=np.float32)
+    out = np.zeros(1000, dtype=np.float32)
+    decoded = decode_into(codec, codec.encode(values, 0), 1000, 0, out)
+    assert decoded is not out and not out.any()
