@@ -13,10 +13,10 @@ Two references run beside it, on the same shards and rounds:
   the synchronous run's second moment (the mean gradient's, computed here from
   all peers' gradients, which no peer can see). It tells what a better
   estimate of that moment would win.
-* ``gossiped-second-moment``: our Adam, but each peer divides by a running
-  mean (decay 0.9 per step) of its estimate that pairs average at every
-  exchange, as they average parameters: the divisor is nearly the same on
-  every peer, so averaging models averages the steps. It tells what sharing
+* ``gossiped-second-moment``: our Adam with ``share_normalizer``: each peer
+  divides by a running mean (decay 0.9 per step) of its estimate that pairs
+  average at every exchange, as they average parameters: the divisor is
+  nearly the same on every peer, so averaging models averages the steps. It tells what sharing
   that estimate (twice the values per exchange) would win.
 * ``momentum``: heavy-ball momentum against synchronous momentum. Momentum is
   linear in the gradient, so averaging models averages its updates exactly.
@@ -46,7 +46,7 @@ from _common import machine, write_result
 from gossip.baseline import synchronous
 from gossip.config import NodeConfig
 from gossip.model import Sequential
-from gossip.model.optimizers import Adam, ClusterMoments
+from gossip.model.optimizers import Adam
 from gossip.pairing import round_partners
 from gossip.recipe import build_model, load_data
 from gossip.training import Batches, evaluate
@@ -72,34 +72,6 @@ class TrueSecondMoment(Adam):
         params -= (self.lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(params.dtype)
 
 
-class GossipedSecond(ClusterMoments):
-    """Our estimate of the mean gradient's second moment, smoothed into ``shared``, which
-    the exchanges average between the pair (see the module docstring)."""
-
-    DECAY = 0.9
-
-    def __init__(self, size: int) -> None:
-        super().__init__(size)
-        self.shared: np.ndarray | None = None
-
-    @classmethod
-    def taking(cls, moments: ClusterMoments) -> GossipedSecond:
-        """One that goes on from ``moments`` (Adam builds its own on its first step)."""
-        taken = cls(moments.signal.size)
-        taken.__dict__.update(moments.__dict__)
-        taken.shared = None if moments.second is None else moments.second.copy()
-        return taken
-
-    def step(self, *args: Any) -> np.ndarray:
-        second = super().step(*args)
-        if self.shared is None:
-            self.shared = second.copy()
-        else:
-            self.shared *= self.DECAY
-            self.shared += (1 - self.DECAY) * second
-        return self.shared
-
-
 RULES = ("adam", "true-second-moment", "gossiped-second-moment", "momentum")
 
 
@@ -113,6 +85,8 @@ def gossip(config: NodeConfig, n: int, steps: int, every: int, rule: str) -> dic
         if rule == "true-second-moment":
             model.compile(TrueSecondMoment(second, model.optimizer.lr), model.loss)
         model.replicas = n
+        if rule == "gossiped-second-moment" and isinstance(model.optimizer, Adam):
+            model.optimizer.share_normalizer = True
     batches = [
         Batches(len(train), config.batch_size, np.random.default_rng([config.seed, i, n]))
         for i, (train, _) in enumerate(loaded)
@@ -129,8 +103,6 @@ def gossip(config: NodeConfig, n: int, steps: int, every: int, rule: str) -> dic
         second[0] += 0.001 * mean * mean
         for model, grad in zip(models, grads, strict=True):
             model.apply_gradients(grad)
-            if rule == "gossiped-second-moment" and step == 0:  # Adam made its own on step 1
-                model.optimizer._cluster = GossipedSecond.taking(model.optimizer._cluster)
         if (step + 1) % every == 0:
             r = (step // every) % (n - 1)
             for i in range(n):
@@ -139,18 +111,18 @@ def gossip(config: NodeConfig, n: int, steps: int, every: int, rule: str) -> dic
                     middle = (vectors[i] + vectors[j]) / 2
                     vectors[i][...] = middle
                     vectors[j][...] = middle
-                    if rule == "gossiped-second-moment":
-                        pair = [shared_of(models[i]), shared_of(models[j])]
-                        if pair[0] is not None and pair[1] is not None:
-                            pair[0][...] = pair[1][...] = (pair[0] + pair[1]) / 2
+                    pair = [shared_normalizer(models[i]), shared_normalizer(models[j])]
+                    if pair[0] is not None and pair[1] is not None:
+                        pair[0][...] = pair[1][...] = (pair[0] + pair[1]) / 2
     peers = statistics.fmean(evaluate(m, test).accuracy or 0.0 for m in models)
     models[0].params[...] = np.mean([m.params for m in models], axis=0)
     return {"peers": peers, "mean_model": evaluate(models[0], test).accuracy or 0.0}
 
 
-def shared_of(model: Sequential) -> np.ndarray | None:
-    cluster = model.optimizer._cluster
-    return cluster.shared if isinstance(cluster, GossipedSecond) else None
+def shared_normalizer(model: Sequential) -> np.ndarray | None:
+    """Adam's shared estimate when it divides by one (the rule), else None."""
+    optimizer = model.optimizer
+    return optimizer.shared_normalizer() if isinstance(optimizer, Adam) else None
 
 
 def main() -> None:

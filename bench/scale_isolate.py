@@ -8,8 +8,11 @@ as a node is), each on its shard of digits (batches of up to 32, as a peer),
 all stepping together; after every ``--steps-per-mix`` steps either every
 model is set to their mean (``exact``: what synchronous data-parallel training
 keeps, consensus distance 0) or the peers average in disjoint random pairs
-(``pairs``: one exchange per peer), or not at all (``none``). No network, no
-clocks: what is left is the optimizer and the mixing. Prints and writes
+(``pairs``: one exchange per peer), or not at all (``none``). With
+``--share-normalizer`` every Adam divides by its shared estimate of the
+second moment (``Adam.share_normalizer``) and the mixing averages those
+vectors as it averages the models (what an exchange carrying them would do).
+No network, no clocks: what is left is the optimizer and the mixing. Prints and writes
 (bench/results/NAME.json) the mean model's and the peers' held-out accuracy
 and the consensus distance every 50 steps, and last the synchronous baseline's
 accuracy for the same N and steps (gossip.baseline.synchronous) unless
@@ -21,7 +24,8 @@ gossip.model.optimizers.ClusterMoments estimates) with synchronous Adam's,
 peers: the median and 90th percentile of ``sqrt(v) / d`` over coordinates, and
 the fraction of coordinates at the STEP_BOUND floor. ``--oracle`` gives every
 peer synchronous Adam's v as its normalizer instead: with ``--mix exact`` the
-models then follow synchronous Adam.
+models then follow synchronous Adam. With ``--share-normalizer`` the
+comparison is with the shared estimate, the divisor then.
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ def main() -> None:
     parser.add_argument("--no-synchronous", action="store_true")
     parser.add_argument("--oracle", action="store_true",
                         help="every peer's Adam normalizes by synchronous Adam's v")  # fmt: skip
+    parser.add_argument("--share-normalizer", action="store_true",
+                        help="Adam divides by a shared estimate the mixing averages")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default="scale_isolate")
     args = parser.parse_args()
@@ -69,6 +75,8 @@ def main() -> None:
         train = load_shard("digits", shard=(i, args.n), seed=args.seed)[0]
         model = build_model(config, train)
         model.replicas = args.n
+        if args.share_normalizer:
+            model.optimizer.share_normalizer = True
         models.append(model)
         feeds.append(ArrayBatches(train.x, train.y, config.batch_size,
                                   np.random.default_rng([args.seed, i, args.n])))  # fmt: skip
@@ -136,26 +144,34 @@ class Synchronous:
             return {}
         m_hat = adam._m / (1 - adam.beta1**adam._t)
         floor = m_hat * m_hat / optimizers.STEP_BOUND**2
-        ratio = np.sqrt(self.v_hat()) / np.sqrt(np.maximum(cluster.second, 1e-30))
+        shared = adam.shared_normalizer()
+        divisor = cluster.second if shared is None else shared
+        ratio = np.sqrt(self.v_hat()) / np.sqrt(np.maximum(divisor, 1e-30))
         return {
             "sync_over_d_median": round(float(np.median(ratio)), 2),
             "sync_over_d_p90": round(float(np.percentile(ratio, 90)), 2),
-            "at_floor": round(float(np.mean(cluster.second <= floor * 1.0001)), 3),
+            "at_floor": round(float(np.mean(divisor <= floor * 1.0001)), 3),
         }
 
 
 def mix(models: list, how: str, rng: np.random.Generator) -> None:
-    """Exact mean, or one round of disjoint random pairs averaging, or nothing."""
+    """Exact mean, or one round of disjoint random pairs averaging, or nothing.
+
+    The shared normalizers (``--share-normalizer``) are averaged the same way."""
+    vectors = [[m.params for m in models]]
+    shared = [getattr(m.optimizer, "shared_normalizer", lambda: None)() for m in models]
+    if all(v is not None for v in shared):
+        vectors.append(shared)
     if how == "exact":
-        mean = np.mean([m.params for m in models], axis=0)
-        for m in models:
-            m.params[...] = mean
+        for group in vectors:
+            mean = np.mean(group, axis=0)
+            for v in group:
+                v[...] = mean
     elif how == "pairs":
         order = rng.permutation(len(models))
         for a, b in zip(order[0::2], order[1::2], strict=False):
-            middle = (models[a].params + models[b].params) / 2
-            models[a].params[...] = middle
-            models[b].params[...] = middle
+            for group in vectors:
+                group[a][...] = group[b][...] = (group[a] + group[b]) / 2
 
 
 def measure(models: list, test: object, rng: np.random.Generator) -> dict[str, float]:

@@ -212,3 +212,87 @@ def test_adam_keeps_its_cluster_moments_in_the_state() -> None:
     opt.step(a, np.ones(3, dtype=np.float32))
     restored.step(b, np.ones(3, dtype=np.float32))
     assert np.array_equal(a, b) and "cluster_signal" in opt.state()
+
+
+def cluster_rates(share: bool, n: int = 8, k: int = 64, steps: int = 600) -> np.ndarray:
+    """Per coordinate, the mean model's move per step in units of lr, against the mean gradient.
+
+    ``n`` peers of one sample each: their gradients are a common 0.1 plus a fixed bias of
+    their own (about ten times the signal); the models are averaged exactly after every
+    step and, when ``share``, their shared normalizers too. Synchronous Adam on the mean
+    gradient (a clean 0.1) moves every coordinate by lr per step: a rate of 1."""
+    biases = np.random.default_rng(0).standard_normal((n, k))
+    biases -= biases.mean(axis=0)
+    peers = [Adam(lr=0.01) for _ in range(n)]
+    for opt in peers:
+        opt.replicas = n
+        opt.share_normalizer = share
+    x = np.zeros(k, dtype=np.float32)
+    start = x.copy()
+    for t in range(steps):
+        moved = []
+        for opt, bias in zip(peers, biases, strict=True):
+            p = x.copy()
+            opt.step(p, (0.1 + bias).astype(np.float32))
+            moved.append(p)
+        x = np.mean(moved, axis=0)
+        shared = [opt.shared_normalizer() for opt in peers]
+        if share:
+            mean = np.mean(shared, axis=0)
+            for v in shared:
+                assert v is not None
+                v[...] = mean
+        if t == steps // 3:
+            start = x.copy()
+    rates: np.ndarray = (start - x) / (steps - steps // 3 - 1) / 0.01
+    return rates
+
+
+def test_peers_of_one_sample_move_with_the_mean_gradient_when_they_share_the_normalizer() -> None:
+    """Each dividing by its own estimate, the peers' steps are capped votes of their own
+    samples, and where most samples point the other way the cluster moves against the
+    mean gradient; dividing by the shared estimate, every coordinate moves with it."""
+    own, shared = cluster_rates(False), cluster_rates(True)
+    assert own.min() < -0.5
+    assert shared.min() > 0.1 and 0.3 < float(np.median(shared)) <= 1.0
+    assert shared.max() < STEP_BOUND
+
+
+def test_the_shared_normalizer_is_off_by_default_and_alone_it_is_plain_adam() -> None:
+    opt = Adam()
+    opt.replicas = 4
+    params = np.zeros(3, dtype=np.float32)
+    opt.step(params, np.ones(3, dtype=np.float32))
+    assert opt.shared_normalizer() is None and "cluster_shared" not in opt.state()
+    alone, plain = Adam(), Adam()
+    alone.share_normalizer = True  # one replica: nothing to share
+    a, b = np.zeros(3, dtype=np.float32), np.zeros(3, dtype=np.float32)
+    for g in ([1.0, -2.0, 0.5], [0.5, -1.0, 0.25]):
+        alone.step(a, np.array(g, dtype=np.float32))
+        plain.step(b, np.array(g, dtype=np.float32))
+    assert np.array_equal(a, b) and alone.shared_normalizer() is None
+
+
+def test_the_shared_normalizer_is_checkpointed_and_older_state_still_loads() -> None:
+    opt = Adam()
+    opt.replicas, opt.share_normalizer = 4, True
+    params = np.zeros(3, dtype=np.float32)
+    for g in ([1.0, -2.0, 0.5], [0.5, -1.0, 0.25], [0.2, -0.5, 0.1]):
+        opt.step(params, np.array(g, dtype=np.float32))
+    state = opt.state()
+    assert "cluster_shared" in state
+    restored = Adam()
+    restored.replicas, restored.share_normalizer = 4, True
+    restored.load_state(state)
+    a, b = params.copy(), params.copy()
+    opt.step(a, np.ones(3, dtype=np.float32))
+    restored.step(b, np.ones(3, dtype=np.float32))
+    assert np.array_equal(a, b)
+    older = {k: v for k, v in state.items() if k != "cluster_shared"}  # before the field
+    resumed = Adam()
+    resumed.replicas, resumed.share_normalizer = 4, True
+    resumed.load_state(older)
+    c = params.copy()
+    resumed.step(c, np.ones(3, dtype=np.float32))  # starts its shared estimate afresh
+    shared = resumed.shared_normalizer()
+    assert shared is not None and np.all(np.isfinite(c)) and np.all(shared > 0)
