@@ -6,7 +6,9 @@ receive peers' messages of up to 4 MiB, so a burst of large messages left
 ~20 MB spread over the arenas (a server taking 2,000 streams of two 1 MiB
 messages: +23 MB with the default, +9 MB with two arenas; ``bench/fuzz.py
 --soak``). ``MALLOC_ARENA_MAX`` in the environment does the same before
-start-up; this applies it to the threads started afterwards.
+start-up; this applies it to the threads started afterwards, so a node calls
+it before anything starts gRPC's threads (its seed check did first, and seven
+arenas stayed in use).
 
 **Message buffers.** Every 1 MiB chunk of an exchange is a fresh ``bytes`` on
 both sides (our frame, and gRPC's copy of a received message), allocated and

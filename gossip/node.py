@@ -161,13 +161,15 @@ class Node:
 
     def start(self) -> str:
         """Serve, then start the training, gossip and membership loops; return the address."""
+        # before any thread of gRPC's: each thread that allocates before the cap gets an
+        # arena of its own, kept in use after it (7 arenas once the seed check went first)
+        limit_arenas()  # peers' large messages (gossip/malloc.py)
+        keep_message_buffers()  # 1 MiB chunk frames from the heap, pages kept (gossip/malloc.py)
         # another model than the seeds': UsageError before anything is bound or started
         seeds_agree = check_seeds(self.config.peers, self.transport.status,
                                   self.replica.fingerprint, self.replica.num_params)  # fmt: skip
         self.observability.start()  # a port in use or unwritable dir: UsageError, nothing started
         limit_blas_threads(self.config.blas_threads)
-        limit_arenas()  # before gRPC's threads: peers' large messages (gossip/malloc.py)
-        keep_message_buffers()  # 1 MiB chunk frames from the heap, pages kept (gossip/malloc.py)
         # the training thread holds the GIL in numpy-light Python code; hand it over every
         # 1 ms (not 5) so probes and their answers keep their timing (bench/membership.py, M2)
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))

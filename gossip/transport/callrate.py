@@ -10,7 +10,8 @@ RESOURCE_EXHAUSTED before the request is looked at. Exchanges are charged
 only when refused for a reason that counts against the peer (a wrong model,
 NaN, an invalid id...): an honest neighbour exchanges hundreds of times a
 second and is refused only ``busy``, a client sending refused offers in a
-loop is then turned away before its first frame is read. The buckets live in an
+loop is then turned away before its first frame is read. Either refusal is held
+back a moment first (gossip.transport.tarpit). The buckets live in an
 LRU (gossip.lru), so a stream of new connections cannot grow the table; a
 client that opens a new connection per call dodges the rate and pays a TCP
 and HTTP/2 handshake for each.

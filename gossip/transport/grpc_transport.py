@@ -59,6 +59,7 @@ from gossip.transport.security import (
 )
 from gossip.transport.session import initiate, respond
 from gossip.transport.status_pb import status_to_pb
+from gossip.transport.tarpit import Tarpit
 from gossip.transport.wire import (
     GRPC_FRAME_OVERHEAD,
     Frame,
@@ -224,7 +225,9 @@ class _MembershipServicer:
         self._handler = handler
 
     def PushPull(self, request: pb.Digest, context: Any) -> bytes:
-        if not self._transport.push_pulls.allow(str(context.peer())):  # before any work
+        peer = str(context.peer())
+        if not self._transport.push_pulls.allow(peer):  # before any work
+            self._transport.tarpit.hold(peer)
             context.abort(
                 grpc.StatusCode.RESOURCE_EXHAUSTED, "push-pulls over this connection's rate"
             )
@@ -314,6 +317,7 @@ class GrpcTransport:
         self.malformed = 0
         self.push_pulls = CallRate()  # per connection (gossip/transport/callrate.py)
         self.exchange_refusals = CallRate(EXCHANGE_REFUSAL_RATE, EXCHANGE_REFUSAL_BURST)
+        self.tarpit = Tarpit()  # refusals over those rates held back (transport/tarpit.py)
         self._malformed_logged = -float("inf")
         self._health: Any = None
         self._server: grpc.Server | None = None
@@ -336,7 +340,7 @@ class GrpcTransport:
             maximum_concurrent_rpcs=MAX_QUEUED_RPCS,
         )
         exchange = _ExchangeServicer(self, handler)
-        admit = self.exchange_refusals.admits  # refused too often: turned away unread
+        admit = self._admit_exchange
         server.add_generic_rpc_handlers(
             (exchange.method_handlers(lambda h: self._limited(h, admit)),)
         )
@@ -384,6 +388,13 @@ class GrpcTransport:
         return limit_streams(
             handler, self.limiter, self.max_stream_s, deadlines=self._deadlines, admit=admit
         )
+
+    def _admit_exchange(self, peer: str) -> bool:
+        """False for a connection refused too often (turned away unread, its refusal held)."""
+        if self.exchange_refusals.admits(peer):
+            return True
+        self.tarpit.hold(peer)
+        return False
 
     def _count_unauthenticated(self) -> None:
         self.unauthenticated += 1  # a rough counter (GIL-atomic enough for status)
