@@ -40,6 +40,7 @@ from gossip.clock import Clock, SystemClock
 from gossip.config import NodeConfig
 from gossip.data import Dataset
 from gossip.errors import ExchangeRefused, UsageError
+from gossip.history import History
 from gossip.malloc import keep_message_buffers, limit_arenas
 from gossip.membership import Digest, MemberEntry, MembershipConfig
 from gossip.membership_driver import MembershipDriver
@@ -131,7 +132,7 @@ class Node:
             self._checkpoints = checkpoint.checkpoint_dir(config.checkpoint_dir)
             self._resume()
         self.evaluation: Evaluation | None = None
-        self.history: list[dict[str, Any]] = []
+        self.history = History()
         self.observability = Observability(self)  # --metrics-port, --tensorboard-dir
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -651,7 +652,7 @@ class Node:
         evaluation = self.evaluation
         if evaluation is None:
             return
-        self.history.append(
+        self.history.add(
             {
                 "t": round(self.clock.now() - self._started_at, 3),
                 "step": self.trainer.steps,
