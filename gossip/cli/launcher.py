@@ -108,7 +108,11 @@ class Launcher:
         host: str = "127.0.0.1",
         python: str = sys.executable,
         env: dict[str, str] | None = None,
+        spawn_interval: float = 0.0,
     ) -> None:
+        """``spawn_interval``: seconds between two children's starts. Dozens of
+        processes on a few cores form their views sooner started in turn than
+        all at once (each start is a second of CPU: imports, data, the seed check)."""
         if nodes < 1:
             raise LaunchError(f"need at least 1 node, got {nodes}")
         self.run_dir = Path(run_dir)
@@ -116,6 +120,7 @@ class Launcher:
         self.host = host
         self.python = python
         self.env = env
+        self.spawn_interval = spawn_interval
         self.children: list[Child] = []
         self._nodes = nodes
         self._transport: GrpcTransport | None = None  # created on the first status poll
@@ -150,7 +155,9 @@ class Launcher:
                 Child(node_id, address, argv, self.run_dir / f"{node_id}.log", report)
             )
         try:
-            for child in self.children:
+            for index, child in enumerate(self.children):
+                if index and self.spawn_interval > 0:
+                    time.sleep(self.spawn_interval)
                 child.process = spawn(child.argv, child.log_path, self.env)
         except OSError as exc:
             self.stop()
