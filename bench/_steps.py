@@ -29,7 +29,7 @@ _CODECS = (
 )  # fmt: skip
 
 _TARGETS: dict[str, tuple[str, ...]] = {
-    "snapshot": ("gossip.averaging.pairwise:Replica.gather",),
+    "snapshot": ("gossip.replica:Replica.gather",),
     "checks": (
         "gossip.averaging.compressed:check_header",
         "gossip.exchanger:check_header",
@@ -60,7 +60,7 @@ _TARGETS: dict[str, tuple[str, ...]] = {
     ),
     "apply": (
         "gossip.averaging.compressed:increment",
-        "gossip.averaging.pairwise:Replica.add",
+        "gossip.replica:Replica.add",
         "gossip.averaging.compressed:Mixer.finish",
         "gossip.averaging.compressed:ResponderPending.commit",
     ),
