@@ -33,6 +33,7 @@ from gossip.status import Status
 from gossip.transport._pb import gossip_pb2 as pb
 from gossip.transport._pb import gossip_pb2_grpc as pb_grpc
 from gossip.transport.base import Completion, Handler, Traffic
+from gossip.transport.buffers import ReceiveBuffers
 from gossip.transport.callrate import (
     EXCHANGE_REFUSAL_BURST,
     EXCHANGE_REFUSAL_RATE,
@@ -191,7 +192,10 @@ class _ExchangeServicer:
         self._handler = handler
 
     def Exchange(self, request_iterator: Iterator[Frame], context: Any) -> Iterator[Frame]:
-        replies = respond(request_iterator, self._handler, self._transport.max_payload_bytes)
+        transport = self._transport
+        replies = respond(
+            request_iterator, self._handler, transport.max_payload_bytes, transport.buffers
+        )
         try:
             first = next(replies, None)
             if first is None:
@@ -306,6 +310,8 @@ class GrpcTransport:
     ) -> None:
         self.traffic = Traffic()
         self.max_payload_bytes = max_payload_bytes
+        self.buffers = ReceiveBuffers()
+        """Received payloads are assembled into buffers kept between exchanges."""
         self._max_workers = max_workers
         self.security = security or Security()
         self.max_stream_s = max_stream_s
@@ -457,7 +463,7 @@ class GrpcTransport:
         timer.start()
         try:
             apply = deadline.then(complete)
-            initiate(offer, iter(call), apply, verdicts.put, self.max_payload_bytes)
+            initiate(offer, iter(call), apply, verdicts.put, self.max_payload_bytes, self.buffers)
             for _ in call:  # wait until the responder has read our verdict
                 pass
         except grpc.RpcError as exc:

@@ -14,6 +14,7 @@ from gossip.averaging.pairwise import Snapshot
 from gossip.errors import ExchangeRefused, WireError
 from gossip.refusals import reason_key, short_detail
 from gossip.transport.base import Completion, Handler, Traffic
+from gossip.transport.buffers import ReceiveBuffers
 from gossip.transport.wire import (
     Frame,
     SnapshotAssembler,
@@ -35,15 +36,23 @@ def counted(frames: Iterator[Frame], traffic: Traffic, *, sent: bool) -> Iterato
         yield frame
 
 
-def respond(frames: Iterator[Frame], handler: Handler, max_payload_bytes: int) -> Iterator[Frame]:
-    """Serve one exchange: read the offer, reply with our snapshot, apply on the verdict."""
+def respond(
+    frames: Iterator[Frame],
+    handler: Handler,
+    max_payload_bytes: int,
+    buffers: ReceiveBuffers | None = None,
+) -> Iterator[Frame]:
+    """Serve one exchange: read the offer, reply with our snapshot, apply on the verdict.
+
+    ``buffers``: where the offer's payload is assembled (gossip/transport/buffers.py).
+    """
     first = next(frames, None)
     if first is None:
         return
     try:
         # another model's offer is refused for what it is before its size is judged
         handler.check_header(header_snapshot(header_of(first)))
-        assembler = SnapshotAssembler(first, max_payload_bytes)
+        assembler = SnapshotAssembler(first, max_payload_bytes, buffers=buffers)
         offer = assembler.read(frames)
         session = handler.on_exchange(offer)
     except ExchangeRefused as refused:
@@ -70,6 +79,7 @@ def initiate(
     complete: Completion,
     send_verdict: Callable[[Frame], None],
     max_payload_bytes: int,
+    buffers: ReceiveBuffers | None = None,
 ) -> None:
     """Read the responder's reply to ``offer``, check and apply it, and send our verdict.
 
@@ -82,7 +92,7 @@ def initiate(
     if verdict is not None:
         raise ExchangeRefused(reason_key(verdict.reason), f"peer: {short_detail(verdict.detail)}")
     try:
-        reply = read_snapshot(responses, first, max_payload_bytes, answering=offer)
+        reply = read_snapshot(responses, first, max_payload_bytes, offer, buffers)
     except WireError as exc:
         send_verdict(verdict_frame(False, "malformed", str(exc)))
         raise

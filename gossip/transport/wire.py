@@ -18,6 +18,7 @@ from gossip.averaging.pairwise import Snapshot
 from gossip.errors import WireError
 from gossip.membership.types import Digest, MemberEntry, State
 from gossip.transport._pb import gossip_pb2 as pb
+from gossip.transport.buffers import ReceiveBuffers
 from gossip.transport.control import STATE_NAMES
 
 CHUNK_BYTES = 1 << 20
@@ -253,15 +254,21 @@ class SnapshotAssembler:
 
     Each chunk is copied, as it arrives, into one buffer of the announced size:
     the only copy of the payload on this side, made while the next chunks are
-    still on the way. The buffer is numpy's uninitialised memory (huge pages
-    for large arrays), not a ``bytes`` join at the end: on a 2-core VM, joining
-    40 MB into fresh 4 KiB pages took 83 ms after the last chunk, this takes
-    ~1 ms then (docs/architecture.md). ``answering`` is the offer a reply
-    answers (the fields the reply left out).
+    still on the way, by numpy (which lets go of the GIL while it copies). The
+    buffer is numpy memory, not a ``bytes`` join at the end: on a 2-core VM,
+    joining 40 MB into fresh 4 KiB pages took 83 ms after the last chunk, this
+    takes ~1 ms then (docs/architecture.md). ``buffers`` lends a buffer whose
+    pages an earlier exchange mapped (gossip/transport/buffers.py); without it,
+    a new one. ``answering`` is the offer a reply answers (the fields the reply
+    left out).
     """
 
     def __init__(
-        self, header_frame: Frame, max_payload_bytes: int, answering: Snapshot | None = None
+        self,
+        header_frame: Frame,
+        max_payload_bytes: int,
+        answering: Snapshot | None = None,
+        buffers: ReceiveBuffers | None = None,
     ) -> None:
         self.header = header_of(header_frame)
         self._answering = answering
@@ -273,7 +280,10 @@ class SnapshotAssembler:
             raise WireError(f"payload of {size} bytes exceeds the limit of {max_payload_bytes}")
         self._size = size
         self._inline = inline
-        self._buffer = np.empty(0 if inline else size, np.uint8).data
+        if inline or buffers is None:
+            self._buffer = np.empty(0 if inline else size, np.uint8)
+        else:
+            self._buffer = buffers.take(size)
         self._filled = len(inline)
 
     @property
@@ -290,7 +300,7 @@ class SnapshotAssembler:
         end = self._filled + len(chunk)
         if not chunk or end > self._size:
             raise WireError("chunk overruns the announced payload size")
-        self._buffer[self._filled : end] = chunk
+        self._buffer[self._filled : end] = np.frombuffer(chunk, np.uint8)
         self._filled = end
 
     def read(self, frames: Iterator[Frame]) -> Snapshot:
@@ -309,7 +319,7 @@ class SnapshotAssembler:
         return dataclasses.replace(header_snapshot(self.header, self._answering), payload=payload)
 
 
-def _received_payload(buffer: memoryview) -> bytes:
+def _received_payload(buffer: np.ndarray) -> bytes:
     """The assembled payload, read-only, as ``Snapshot.payload``.
 
     ``Snapshot.payload`` is typed ``bytes`` (gossip.averaging, the codecs); a
@@ -317,7 +327,7 @@ def _received_payload(buffer: memoryview) -> bytes:
     (``len``, slicing, ``==``, ``np.frombuffer``, ``hashlib``) without a copy
     into a new ``bytes``. The cast goes once that type says "bytes-like".
     """
-    return cast(bytes, buffer.toreadonly())
+    return cast(bytes, memoryview(buffer).toreadonly())  # type: ignore[arg-type]
 
 
 def read_snapshot(
@@ -325,9 +335,10 @@ def read_snapshot(
     first: Frame,
     max_payload_bytes: int,
     answering: Snapshot | None = None,
+    buffers: ReceiveBuffers | None = None,
 ) -> Snapshot:
     """Consume chunk frames after ``first`` (a header) until the payload is complete."""
-    return SnapshotAssembler(first, max_payload_bytes, answering).read(frames)
+    return SnapshotAssembler(first, max_payload_bytes, answering, buffers).read(frames)
 
 
 def verdict_frame(applied: bool, reason: str = "", detail: str = "") -> pb.Frame:
