@@ -503,7 +503,7 @@ class Node:
         return replace(
             self.exchanger.protection(),
             unauthenticated=int(getattr(carrier, "unauthenticated", 0)),
-            limited=int(getattr(getattr(carrier, "limiter", 0), "rejected", 0)),
+            limited=int(getattr(carrier, "limited", 0)),  # slots and call rates
             malformed=int(getattr(carrier, "malformed", 0)),
             refusals=self.refusals,
         )

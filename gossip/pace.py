@@ -43,6 +43,11 @@ BEHIND_S = 2.0
 """Seconds of our steps behind us past which a partner is not waited for."""
 FORGET_S = 30.0
 """Seconds without a header after which a partner leaves the table."""
+MAX_PARTNERS = 4096
+"""Partners kept. Any header that passes the model check adds its sender, ids a
+peer chooses: a new one beyond this first forgets those not heard for
+:data:`FORGET_S`, then the one heard longest ago (with ``--pace-lead 0`` the
+table is never read, so nothing else would ever forget them)."""
 _SPEED_WEIGHT = 0.3
 """Weight of the newest observation in a partner's running progress speed."""
 _SAMPLE_S = 0.2
@@ -79,6 +84,8 @@ class Pace:
     def heard(self, peer_id: str, step: int, free_speed: float, now: float) -> None:
         """A header from ``peer_id`` said it is at ``step``, running ``free_speed`` steps/s."""
         partner = self._partners.get(peer_id)
+        if partner is None and len(self._partners) >= MAX_PARTNERS:
+            self._forget(now, room=True)
         if partner is None or step < partner.sampled[0]:  # new, or restarted behind
             partner = self._partners[peer_id] = _Partner(step, now, 0.0, None, (step, now))
         partner.step, partner.heard_at, partner.free_speed = step, now, max(free_speed, 0.0)
@@ -89,10 +96,17 @@ class Pace:
             partner.progress = last + _SPEED_WEIGHT * (speed - last)
             partner.sampled = (step, now)
 
+    def _forget(self, now: float, room: bool = False) -> None:
+        """Drop partners not heard for FORGET_S; for ``room``, else the one heard longest ago."""
+        stale = [p for p, q in self._partners.items() if now - q.heard_at > FORGET_S]
+        if room and not stale:
+            stale = [min(self._partners, key=lambda p: self._partners[p].heard_at)]
+        for peer_id in stale:
+            del self._partners[peer_id]
+
     def slowest(self, step: int, free_speed: float, now: float) -> _Partner | None:
         """The partner that keeps up with the lowest estimated step, if any (see module)."""
-        for peer_id in [p for p, q in self._partners.items() if now - q.heard_at > FORGET_S]:
-            del self._partners[peer_id]
+        self._forget(now)
         speeds = [q.free_speed for q in self._partners.values() if q.free_speed > 0]
         if free_speed > 0:
             speeds.append(free_speed)

@@ -402,6 +402,16 @@ class GrpcTransport:
         self.tarpit.hold(peer)
         return False
 
+    @property
+    def limited(self) -> int:
+        """Calls refused by a limit (status ``protection.limited``), so an operator sees them.
+
+        Streams over a connection's or the node's slots (``Limiter``), and calls
+        over a connection's rate: push-pulls, and exchanges of a connection
+        turned away after too many refused offers (``CallRate``).
+        """
+        return self.limiter.rejected + self.push_pulls.refused + self.exchange_refusals.refused
+
     def _count_unauthenticated(self) -> None:
         self.unauthenticated += 1  # a rough counter (GIL-atomic enough for status)
 

@@ -112,6 +112,7 @@ def test_push_pulls_beyond_a_connections_rate_are_refused_and_members_go_on() ->
         assert outcomes.count("ok") <= PUSH_PULL_BURST + PUSH_PULL_RATE * elapsed + 1
         refused = a.transport.inner.push_pulls.refused  # type: ignore[attr-defined]
         assert refused == outcomes.count("RESOURCE_EXHAUSTED")
+        assert a.status().protection.limited >= refused  # the operator sees them
         held = a.transport.inner.tarpit.held  # type: ignore[attr-defined]
         assert held == refused  # each refusal of the serial loop held back (tarpit)
         states = {m.id: m.state for m in a.membership.status()}
@@ -142,5 +143,6 @@ def test_a_connection_whose_offers_are_refused_is_turned_away_unread() -> None:
         assert outcomes.count("RESOURCE_EXHAUSTED") >= 40 - burst - 5  # a token a second back
         held = a.transport.inner.tarpit.held  # type: ignore[attr-defined]
         assert held == outcomes.count("RESOURCE_EXHAUSTED")  # each turned away late (tarpit)
+        assert a.status().protection.limited >= held  # counted where an operator sees it
         before = a.counts["ok"]
         wait_for(lambda: a.counts["ok"] >= before + 3, 30, "b's exchanges going on")

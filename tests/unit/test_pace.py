@@ -8,7 +8,7 @@ import time
 import pytest
 
 from gossip.clock import ManualClock, SystemClock
-from gossip.pace import BEHIND_S, FORGET_S, Pace
+from gossip.pace import BEHIND_S, FORGET_S, MAX_PARTNERS, Pace
 from gossip.schedule import Schedule
 
 
@@ -126,3 +126,14 @@ def test_free_speed_leaves_the_waits_out_and_is_zero_once_finished() -> None:
     assert s.free_speed() < 50.0
     s.finished()
     assert s.free_speed() == 0.0
+
+
+def test_headers_from_new_ids_cannot_grow_the_table_past_its_cap() -> None:
+    """Pacing off (lead 0) never reads the table; a flood of new ids still stays bounded."""
+    pace = Pace(0)
+    pace.heard("member", 100, 10.0, 0.0)
+    for i in range(MAX_PARTNERS + 50):
+        pace.heard(f"stranger-{i}", 1, 1.0, 1.0 + i * 1e-3)
+    assert pace.partners() == MAX_PARTNERS  # the one heard longest ago went first
+    pace.heard("late", 1, 1.0, 1.0 + FORGET_S + 10.0)  # every other one is stale now
+    assert pace.partners() == 1

@@ -416,3 +416,13 @@ def test_light_decoding_follows_protobuf() -> None:
     for bad in (data[:-3], b"\x0a\x05ab", b"\xff" * 11, b"\x0b"):
         with pytest.raises(ValueError):
             decode(bad, "MemberStatus")
+
+
+def test_entry_cache_holds_a_whole_digest_and_is_bounded() -> None:
+    """Every entry of the largest digest stays cached between digests; the cache has a cap."""
+    from gossip.membership.config import MembershipConfig
+    from gossip.transport.wire import ENTRY_CACHE, _entry_field
+
+    config = MembershipConfig()
+    assert config.max_members + config.max_tombstones < ENTRY_CACHE
+    assert _entry_field.cache_info().maxsize == ENTRY_CACHE
