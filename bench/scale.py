@@ -179,6 +179,7 @@ class Run:
             shard=(shard, self.n),
             seed=self.args.seed,
             compression=self.args.codec,
+            share_normalizer=self.args.share_normalizer,
         )
         data = load_shard(config.dataset, partition=config.partition, shard=config.shard,
                           seed=config.seed)  # fmt: skip
@@ -341,6 +342,8 @@ def main() -> None:
                         metavar=("MIN_MS", "MAX_MS"), help="one-way latency per link")  # fmt: skip
     parser.add_argument("--bandwidth", type=float, default=12.5, help="MB/s per link")
     parser.add_argument("--codec", default="none", help="--compression of every peer")
+    parser.add_argument("--share-normalizer", choices=("on", "off"), default="off",
+                        help="gossip-node's --share-normalizer for every peer")  # fmt: skip
     parser.add_argument("--churn", type=float, default=0.0,
                         help="crash+join pairs per simulated second")  # fmt: skip
     parser.add_argument("--points", type=int, default=20, help="measurements per run")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gossip.averaging.compressed import Mixing
+from gossip.averaging.normalizer import NormalizerShare
 from gossip.averaging.pairwise import Identity
 from gossip.clock import Clock
 from gossip.compression import parse_spec, resolve
@@ -25,7 +26,7 @@ from gossip.recipe import peer_parts
 from gossip.replica import Replica
 from gossip.robust import Guard, RobustConfig
 from gossip.schedule import Schedule
-from gossip.trainable import Feed, Mirrored, Trainable
+from gossip.trainable import Feed, Mirrored, SharesNormalizer, Trainable
 from gossip.training import Trainer
 from gossip.transport.base import Transport
 from gossip.transport.metered import MeteredTransport
@@ -68,6 +69,10 @@ def assemble(
     if isinstance(trainable, Mirrored):  # a copy on a GPU: refreshed only after others' writes
         trainable.watch_writes(lambda: replica.writes)
     trainer = Trainer(trainable, replica, parts.batches, parts.test)
+    normalizer = None
+    if config.share_normalizer == "on" and isinstance(trainable, SharesNormalizer):
+        trainable.share_normalizer = True
+        normalizer = NormalizerShare(trainable.shared_normalizer, replica.lock)
     compression = resolve(config.compression, replica.num_params)
     carrier = transport if transport is not None else grpc_carrier(config, replica.num_params)
     exchanger: Exchanger  # built below; the metered transport asks it only during exchanges
@@ -92,6 +97,7 @@ def assemble(
             seed=rng.randrange(1 << 62),
         ),
         schedule=schedule,
+        normalizer=normalizer,
         guard=Guard(
             RobustConfig(
                 max_step_norm=config.max_step_norm,

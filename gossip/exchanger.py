@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from gossip.averaging.compressed import FULL, Mixer, Mixing, Outgoing, ResponderPending
+from gossip.averaging.normalizer import NormalizerShare
 from gossip.averaging.pairwise import Identity, Snapshot, check_header
 from gossip.clock import Clock
 from gossip.errors import ExchangeRefused, TransportError, WireError
@@ -110,6 +111,7 @@ class Exchanger:
         schedule: Schedule | None = None,
         guard: Guard | None = None,
         on_failed: Callable[[str], None] | None = None,
+        normalizer: NormalizerShare | None = None,
     ) -> None:
         self.replica = replica
         self.transport = transport
@@ -129,6 +131,7 @@ class Exchanger:
             step,
             check_delta=check_delta,
             free_speed=self.schedule.free_speed,
+            normalizer=normalizer,
         )
         """One exchange at a time, in either role (gossip.schedule)."""
         self._identity = identity

@@ -24,6 +24,7 @@ REASONS = frozenset(
         "outlier",
         "quarantined",
         "reference_mismatch",
+        "bad_normalizer",  # a shared-normalizer block of the wrong size, or NaN / Inf / negative
         "invalid_id",  # a sender id or address that breaks gossip.names' rules
         "refused",  # the peer refused without saying why
         "other",  # any reason not listed here

@@ -91,6 +91,25 @@ class ReplicaAware(Protocol):
 
 
 @runtime_checkable
+class SharesNormalizer(Protocol):
+    """Optional: a model whose optimizer divides by a normalizer the peers average.
+
+    With ``--share-normalizer on`` the node sets ``share_normalizer`` and its
+    exchanges carry blocks of :meth:`shared_normalizer` beside the parameters
+    (gossip/averaging/normalizer.py). Our Adam has one: with one or two
+    samples a peer, its own second-moment estimate is far off while the
+    peers' mean is close (bench/scale_isolate.py). A model without it sends
+    none and averages none.
+    """
+
+    share_normalizer: bool
+
+    def shared_normalizer(self) -> np.ndarray | None:
+        """The vector itself, written under the replica lock; None while there is none."""
+        ...
+
+
+@runtime_checkable
 class Mirrored(Protocol):
     """Optional: a model that trains a copy of :attr:`Trainable.params` held elsewhere
     (a GPU, Keras's variables) and refreshes it before a step only when needed.

@@ -50,11 +50,12 @@ plain rule of :mod:`gossip.averaging.pairwise`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 import numpy as np
 
+from gossip.averaging.normalizer import Block, NormalizerShare, check
 from gossip.averaging.pairwise import (
     Identity,
     Snapshot,
@@ -202,6 +203,8 @@ class Outgoing:
     ref: PairReference | None
     stamp: tuple[int, int, int] = (0, 0, 0)
     """What it was built from: the replica's writes, the step, the references' version."""
+    normalizer: Block | None = None
+    """The block of our shared normalizer the offer carries, as both sides decode it."""
 
 
 class ResponderPending:
@@ -224,6 +227,8 @@ class ResponderPending:
         self._slices = slices
         self._delta = delta
         self._refs = refs
+        self.normalizer: tuple[Block, Block] | None = None
+        """Our block of the shared normalizer and the offer's, when both carry one."""
 
     def commit(self, applied: bool) -> None:
         mixer, sender = self._mixer, self.offer.sender_id
@@ -233,6 +238,8 @@ class ResponderPending:
                     mixer.spares.give(self._delta, self._refs[1], self._refs[2])
                 return
             mixer.replica.add(self._delta, self._slices)
+            if self.normalizer is not None and mixer.normalizer is not None:
+                mixer.normalizer.apply(*self.normalizer)
             if self.mode == RAW:
                 return
             ref, new_own, new_peer, version = self._refs
@@ -269,8 +276,11 @@ class Mixer:
         base: np.ndarray | None = None,
         check_delta: Callable[[np.ndarray], np.ndarray] | None = None,
         free_speed: Callable[[], float] = lambda: 0.0,
+        normalizer: NormalizerShare | None = None,
     ) -> None:
         self.replica = replica
+        self.normalizer = normalizer
+        """The model's shared Adam normalizer, averaged beside the parameters; None: not shared."""
         self.spec = mixing.spec
         self.raw = self.spec.codec.name == "none"
         self.gamma = mixing.consensus_step or replica.alpha
@@ -315,7 +325,7 @@ class Mixer:
         if self.raw:
             if kept is not None and self._current(kept, peer_id, None):
                 return kept
-            return self._raw_offer(peer_id)
+            return self._with_normalizer(self._raw_offer(peer_id))
         ref = self.store.acquire(peer_id)
         if kept is not None and self._current(kept, peer_id, ref):
             return kept
@@ -339,10 +349,21 @@ class Mixer:
             known = gather(own_ref, slices) if own_ref is not None else None
             codec, payload, seed, new_own = self._encode(codec, x, known, idle)
             offer = self._snapshot(codec.name, payload, seed, version, base, self._blocks(ids), ids)
-            return Outgoing(peer_id, mode, codec, slices, offer, new_own, ref, stamp)
+            return self._with_normalizer(
+                Outgoing(peer_id, mode, codec, slices, offer, new_own, ref, stamp)
+            )
         except BaseException:
             self.store.release(peer_id)
             raise
+
+    def _with_normalizer(self, out: Outgoing) -> Outgoing:
+        """``out`` carrying the next block of our shared normalizer, when we share one."""
+        offered = self.normalizer.offer() if self.normalizer is not None else None
+        if offered is None:
+            return out
+        payload, out.normalizer = offered
+        out.offer = replace(out.offer, normalizer=payload, normalizer_offset=out.normalizer.offset)
+        return out
 
     def _raw_offer(self, peer_id: str) -> Outgoing:
         ids = self._choose_blocks()
@@ -367,8 +388,26 @@ class Mixer:
         return kept.peer_id == peer_id and kept.ref is ref and kept.stamp == self._stamp(ref)
 
     def finish(self, out: Outgoing, reply: Snapshot) -> None:
-        """Check the reply and apply our increment (and keep the references); ExchangeRefused."""
+        """Check the reply and apply our increment (and keep the references); ExchangeRefused.
+
+        The shared normalizer's block moves only when both carried one, and only after the
+        parameters' increment applied."""
         check_header(reply, self.replica.fingerprint, self.replica.num_params)
+        peer = self._reply_normalizer(out, reply)
+        self._finish(out, reply)
+        if peer is not None and out.normalizer is not None and self.normalizer is not None:
+            self.normalizer.apply(out.normalizer, peer)
+
+    def _reply_normalizer(self, out: Outgoing, reply: Snapshot) -> Block | None:
+        """The reply's block, checked against what we offered; None: it carries none."""
+        if not reply.normalizer:
+            return None
+        mine = out.normalizer
+        if mine is None or reply.normalizer_offset != mine.offset:
+            raise ExchangeRefused("bad_normalizer", "the reply answers no normalizer block of ours")
+        return check(reply.normalizer, mine.offset, mine.offset + mine.values.size)
+
+    def _finish(self, out: Outgoing, reply: Snapshot) -> None:
         offer = out.offer
         mine = (offer.blocks, offer.block_ids, offer.ref_version, offer.ref_base)
         theirs = (reply.blocks, reply.block_ids, reply.ref_version, reply.ref_base)
@@ -433,7 +472,22 @@ class Mixer:
     # ------------------------------------------------------------ responder
 
     def accept(self, offer: Snapshot) -> ResponderPending:
-        """Check a complete offer and prepare our reply; ExchangeRefused with a reason."""
+        """Check a complete offer and prepare our reply; ExchangeRefused with a reason.
+
+        An offer with a block of the sender's shared normalizer is answered with ours at the
+        same offset when we share one (ExchangeRefused 'bad_normalizer' for a bad block)."""
+        check_header(offer, self.replica.fingerprint, self.replica.num_params)
+        answered = None
+        if offer.normalizer and self.normalizer is not None:
+            answered = self.normalizer.answer(offer.normalizer, offer.normalizer_offset)
+        pending = self._accept(offer)
+        if answered is not None:
+            peer, payload, own = answered
+            pending.reply = replace(pending.reply, normalizer=payload, normalizer_offset=own.offset)
+            pending.normalizer = (own, peer)
+        return pending
+
+    def _accept(self, offer: Snapshot) -> ResponderPending:
         check_header(offer, self.replica.fingerprint, self.replica.num_params)
         codec = codec_for_header(offer.codec)
         gamma = offer.consensus_step or self.gamma

@@ -66,6 +66,11 @@ class Snapshot:
     """The blocks carried, in order; empty: all of the vector."""
     consensus_step: float = 0.0
     """The initiator's step (alpha or gamma) that both sides use; 0: the responder's own."""
+    normalizer: bytes = b""
+    """A block of the sender's shared Adam normalizer in bfloat16 (gossip/averaging/normalizer.py);
+    empty: it shares none."""
+    normalizer_offset: int = 0
+    """Where that block starts in the vector."""
 
 
 def encode(params: np.ndarray) -> bytes:

@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike
 from gossip.errors import UsageError
 from gossip.model.layers import Dense
 from gossip.model.losses import Loss, get_loss
-from gossip.model.optimizers import Optimizer, State, get_optimizer
+from gossip.model.optimizers import Adam, Optimizer, State, get_optimizer
 from gossip.model.params import DTYPE, FlatLayout, check_flat
 
 FINGERPRINT_VERSION = "gossip-sequential/v1"
@@ -279,6 +279,20 @@ class Sequential:
     @replicas.setter
     def replicas(self, count: int) -> None:
         self.optimizer.replicas = count
+
+    @property
+    def share_normalizer(self) -> bool:
+        """Adam divides by the estimate exchanges average (see Adam.share_normalizer)."""
+        return isinstance(self.optimizer, Adam) and self.optimizer.share_normalizer
+
+    @share_normalizer.setter
+    def share_normalizer(self, on: bool) -> None:
+        if isinstance(self.optimizer, Adam):  # SGD and momentum divide by nothing
+            self.optimizer.share_normalizer = on
+
+    def shared_normalizer(self) -> np.ndarray | None:
+        """The vector exchanges average (gossip/averaging/normalizer.py); None: none."""
+        return self.optimizer.shared_normalizer() if isinstance(self.optimizer, Adam) else None
 
     # ----------------------------------------------------------------- high level
 

@@ -170,6 +170,8 @@ def header_frame(
             consensus_step=fields["consensus_step"],
             payload=bytes(snapshot.payload) if inline else b"",
             free_speed=fields["free_speed"],
+            normalizer=bytes(snapshot.normalizer),
+            normalizer_offset=snapshot.normalizer_offset,
         )
     )
 
@@ -203,6 +205,8 @@ def header_snapshot(header: pb.SnapshotHeader, answering: Snapshot | None = None
         block_ids=tuple(header.block_ids),
         consensus_step=header.consensus_step,
         free_speed=header.free_speed,
+        normalizer=header.normalizer,
+        normalizer_offset=header.normalizer_offset,
     )
     if answering is None:
         return snapshot
