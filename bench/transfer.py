@@ -17,7 +17,8 @@ and the grpc/tcp ratio is printed last.
 ``--profile`` runs the node's own exchange path instead (an Exchanger and a
 Replica of 10M parameters on each side, codec ``none``, over gRPC) and prints
 where the milliseconds of one exchange go on each side, medians per step
-(bench/_steps.py) to bench/results/transfer_profile.json.
+(bench/_steps.py), and the minor page faults of one exchange on each side (fresh
+memory touched, which the load does not change), to bench/results/transfer_profile.json.
 
     .venv/bin/python bench/transfer.py [--params N] [--repeats R] [--profile]
 """
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import multiprocessing as mp
+import resource
 import socket
 import time
 from multiprocessing.connection import Connection
@@ -52,6 +54,11 @@ from gossip.transport.wire import CHUNK_BYTES
 
 FINGERPRINT = "bench-transfer"
 JOIN_SECONDS = 10.0
+
+
+def _faults() -> int:
+    """Minor page faults of this process so far: fresh memory touched (load-independent)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def _snapshot(num_params: int, seed: int, sender: str) -> Snapshot:
@@ -136,17 +143,21 @@ class _ExchangerHandler(_NoMembership):
         self._exchanger = exchanger
         self._steps = steps
         self._began = 0.0
+        self._faults = 0
         self.profiles: list[dict[str, float]] = []
 
     def check_header(self, offer: Snapshot) -> None:
         self._began = time.perf_counter()  # the header frame has just been parsed
+        self._faults = _faults()
         self._exchanger.check_header(offer)
 
     def on_exchange(self, offer: Snapshot) -> _Profiled:
         return _Profiled(self._exchanger.on_exchange(offer), self)
 
     def done(self) -> None:
-        self.profiles.append(self._steps.take(time.perf_counter() - self._began))
+        profile = self._steps.take(time.perf_counter() - self._began)
+        profile["page faults"] = _faults() - self._faults
+        self.profiles.append(profile)
 
 
 def _exchanger(
@@ -277,9 +288,10 @@ def profile(num_params: int, repeats: int, compression: str) -> None:
         address = conn.recv()
         for round_ in range(repeats + 1):  # the first one warms up channel and allocator
             steps.reset()
-            start = time.perf_counter()
+            start, faults = time.perf_counter(), _faults()
             assert exchanger.exchange_with("responder", address), "the exchange failed"
             initiator.append(steps.take(time.perf_counter() - start))
+            initiator[-1]["page faults"] = _faults() - faults
             print(f"round {round_}: {initiator[-1]['total']:.1f} ms")
         conn.send("report")
         responder: list[dict[str, float]] = conn.recv()
@@ -287,12 +299,13 @@ def profile(num_params: int, repeats: int, compression: str) -> None:
         transport.stop(0)
         _stop(process, conn)
     sides = {"initiator": initiator[1:], "responder": responder[1:]}
+    rows = (*STEPS, "total", "page faults")
     table = {
-        side: {step: round(median([p[step] for p in runs]), 1) for step in (*STEPS, "total")}
+        side: {step: round(median([p[step] for p in runs]), 1) for step in rows}
         for side, runs in sides.items()
     }
     print(f"{'step (ms)':<20}{'initiator':>10}{'responder':>10}")
-    for step in (*STEPS, "total"):
+    for step in rows:
         print(f"{step:<20}{table['initiator'][step]:>10.1f}{table['responder'][step]:>10.1f}")
     if steps.missing:
         print("not found (not timed):", ", ".join(steps.missing))

@@ -233,14 +233,15 @@ class ResponderPending:
     def commit(self, applied: bool) -> None:
         mixer, sender = self._mixer, self.offer.sender_id
         try:
-            if not applied:
-                if self.mode != RAW:  # nothing of this exchange is kept: its vectors are spare
-                    mixer.spares.give(self._delta, self._refs[1], self._refs[2])
+            if not applied:  # nothing of this exchange is kept: its vectors are spare
+                raw = self.mode == RAW  # (its own and peer vectors are the reply and offer)
+                mixer.spares.give(self._delta, *(() if raw else self._refs[1:3]))
                 return
             mixer.replica.add(self._delta, self._slices)
             if self.normalizer is not None and mixer.normalizer is not None:
                 mixer.normalizer.apply(*self.normalizer)
             if self.mode == RAW:
+                mixer.spares.give(self._delta)
                 return
             ref, new_own, new_peer, version = self._refs
             mixer.keep(
@@ -288,7 +289,7 @@ class Mixer:
         self.base_hash = vector_hash(self.base)
         self.store = ReferenceStore(mixing.reference_bytes, 2 * self.base.nbytes)
         self.spares = Spares(self.base.size)
-        """Vectors of finished exchanges for the next ones (not used by codec ``none``)."""
+        """Vectors of finished exchanges for the next ones (codec ``none``: the increment)."""
         self._rng = np.random.default_rng([mixing.seed, 0x6D6978])
         self._identity = identity
         self._step = step
@@ -417,7 +418,9 @@ class Mixer:
         codec = out.codec if reply.codec == offer.codec else FAR_CODEC
         if out.mode == RAW:
             peer = codec.decode(reply.payload, size, reply.seed)  # checked in the increment
-            self.replica.add(self._move(out, peer), out.slices)
+            delta = self._move(out, peer, self.spares.take(size))
+            self.replica.add(delta, out.slices)
+            self.spares.give(delta)
             return
         peer = self._decode(codec, reply.payload, size, reply.seed)  # checked in the increment
         if out.mode == CONTINUE:
@@ -498,7 +501,7 @@ class Mixer:
         if offer.codec == "none" and offer.ref_version == 0 and offer.ref_base == 0:
             peer = codec.decode(offer.payload, size, offer.seed)  # checked in the increment
             own = self.replica.gather(slices)
-            delta = self._checked(increment(own, peer, gamma))
+            delta = self._checked(increment(own, peer, gamma, self.spares.take(size)))
             reply = self._snapshot(
                 "none", raw_bytes(own), 0, 0, 0, offer.blocks, offer.block_ids, gamma
             )

@@ -247,3 +247,24 @@ def test_spare_vectors_are_reused_bounded_and_never_shared() -> None:
         assert peer.exchanger.mixer.spares.count <= LIMIT
     after = np.mean([p.replica.params.astype(np.float64) for p in peers], axis=0)
     assert np.linalg.norm(after - before) / np.linalg.norm(before) < 1e-6
+
+
+def test_codec_none_adds_its_increments_from_one_spare_vector() -> None:
+    network = InMemoryNetwork(seed=0)
+    peers = ready(make_peers(3, network, max_steps=0, compression="none"))
+    before = spread(peers)
+    pick = random.Random(2)
+    kept: dict[str, int] = {}
+    for _ in range(12):
+        i, j = pick.sample(range(3), 2)
+        assert peers[i].exchange_with(peers[j].id, peers[j].address)
+        for peer in peers:
+            spares = peer.exchanger.mixer.spares._free
+            assert len(spares) <= 1  # one increment at a time, given back once applied
+            for spare in spares:
+                assert not np.shares_memory(spare, peer.replica.params)
+                kept.setdefault(peer.id, id(spare))
+                assert id(spare) == kept[peer.id]  # the same vector, exchange after exchange
+    assert len(kept) == 3  # every peer kept one
+    after = np.mean([p.replica.params.astype(np.float64) for p in peers], axis=0)
+    assert np.linalg.norm(after - before) / np.linalg.norm(before) < 1e-6
