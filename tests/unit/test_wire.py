@@ -154,8 +154,10 @@ def test_a_normalizer_block_travels_in_the_header_and_is_counted() -> None:
     assert back.payload == plain.payload
     assert snapshot_wire_bytes(snapshot) == sum(wire_size(f) for f in frames)
     assert snapshot_wire_bytes(snapshot) - snapshot_wire_bytes(plain) == (2 + 1 + 6) + (2 + 1)
-    assert read_snapshot(iter([]), through_wire([next(snapshot_frames(plain))])[0], 8).normalizer \
+    assert (
+        read_snapshot(iter([]), through_wire([next(snapshot_frames(plain))])[0], 8).normalizer
         == b""
+    )
 
 
 def test_first_frame_must_be_a_header() -> None:
