@@ -221,22 +221,28 @@ class Run:
         for _ in range(k):
             node.trainer.step()
         busy = k / self.speed[node_id]
-        if len(live) > 1:
-            if self.topology == "pairs":
-                other = self.pairs.choose(node_id, live)
-            else:
-                other = partner(self.topology, node_id, live, self.exchanges[node_id], self.rng)
-            self.exchanges[node_id] += 1
-            before = node.transport.traffic.sent + node.transport.traffic.received
-            self.clock.advance(max(0.0, self.now - self.clock.now()))
-            if not node.exchange_with(other, self.nodes[other].address):
-                self.failed += 1
-            self.pairs.met_now(node_id, other)
-            moved = node.transport.traffic.sent + node.transport.traffic.received - before
-            exchange = self.link.seconds(node_id, other, moved)
-            # overlapped (gossip-node's two loops): the next exchange waits for this one
-            busy = busy + exchange if self.args.serial else max(busy, exchange)
+        exchanging = 0.0
+        for _ in range(self.args.exchanges_per_step if len(live) > 1 else 0):
+            exchanging += self.exchange(node, live)
+        # overlapped (gossip-node's two loops): the next exchange waits for this one
+        busy = busy + exchanging if self.args.serial else max(busy, exchanging)
         self.schedule(node_id, self.now + busy)
+
+    def exchange(self, node: Node, live: list[str]) -> float:
+        """One exchange ``node`` starts with its topology's next partner; its link seconds."""
+        node_id = node.id
+        if self.topology == "pairs":
+            other = self.pairs.choose(node_id, live)
+        else:
+            other = partner(self.topology, node_id, live, self.exchanges[node_id], self.rng)
+        self.exchanges[node_id] += 1
+        before = node.transport.traffic.sent + node.transport.traffic.received
+        self.clock.advance(max(0.0, self.now - self.clock.now()))
+        if not node.exchange_with(other, self.nodes[other].address):
+            self.failed += 1
+        self.pairs.met_now(node_id, other)
+        moved = node.transport.traffic.sent + node.transport.traffic.received - before
+        return self.link.seconds(node_id, other, moved)
 
     def measure(self) -> dict[str, float]:
         nodes = list(self.nodes.values())
@@ -275,6 +281,7 @@ class Run:
                 else:
                     marks.pop(0)
                     history.append(self.measure())
+                    print(f"  {history[-1]}", flush=True)  # a long run shows its progress
                 continue
             heapq.heappop(self.queue)
             self.now = when
@@ -333,6 +340,9 @@ def main() -> None:
     parser.add_argument("--steps-per-exchange", type=int, default=1,
                         help="local steps between two exchanges a peer starts "
                         "(default: 1, as gossip-node)")  # fmt: skip
+    parser.add_argument("--exchanges-per-step", type=int, default=1,
+                        help="exchanges a peer starts after its steps, one after the other, "
+                        "with its next partners (default: 1, as gossip-node)")  # fmt: skip
     parser.add_argument("--serial", action="store_true",
                         help="a peer waits for its exchange to end (no overlap)")  # fmt: skip
     parser.add_argument("--speed", type=float, default=20.0, help="mean steps/s of a peer")
@@ -354,8 +364,10 @@ def main() -> None:
                         help="results as bench/results/NAME.json and NAME.png")  # fmt: skip
     args = parser.parse_args()
     bad = [t for t in args.topologies if t not in TOPOLOGIES]
-    if bad or min(args.sizes) < 2 or args.steps < 1 or args.steps_per_exchange < 1:
-        parser.error(f"--topologies from {', '.join(TOPOLOGIES)}; --sizes >= 2; --steps >= 1")
+    if (bad or min(args.sizes) < 2 or args.steps < 1 or args.steps_per_exchange < 1
+            or args.exchanges_per_step < 1):  # fmt: skip
+        parser.error(f"--topologies from {', '.join(TOPOLOGIES)}; --sizes >= 2; --steps >= 1; "
+                     "--steps-per-exchange and --exchanges-per-step >= 1")  # fmt: skip
     if args.speed <= 0 or args.bandwidth <= 0 or args.churn < 0 or args.points < 1:
         parser.error("--speed and --bandwidth must be positive, --churn >= 0, --points >= 1")
     test = load_shard("digits", seed=args.seed)[1]

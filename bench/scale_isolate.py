@@ -57,6 +57,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--steps-per-mix", type=int, default=1)
     parser.add_argument("--mix", choices=MIXES, default="exact")
+    parser.add_argument("--mix-rounds", type=int, default=1,
+                        help="rounds of pairs per mixing (pairs): exchanges per peer")  # fmt: skip
     parser.add_argument("--optimizer", default="adam", help="sgd | momentum | adam")
     parser.add_argument("--no-synchronous", action="store_true")
     parser.add_argument("--oracle", action="store_true",
@@ -66,8 +68,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default="scale_isolate")
     args = parser.parse_args()
-    if args.n < 2 or args.steps < 1 or args.steps_per_mix < 1:
-        parser.error("--n >= 2, --steps >= 1, --steps-per-mix >= 1")
+    if args.n < 2 or args.steps < 1 or args.steps_per_mix < 1 or args.mix_rounds < 1:
+        parser.error("--n >= 2, --steps >= 1, --steps-per-mix >= 1, --mix-rounds >= 1")
     config = NodeConfig(seed=args.seed, optimizer=args.optimizer)
     test = load_shard("digits", seed=args.seed)[1]
     models, feeds = [], []
@@ -91,7 +93,8 @@ def main() -> None:
         for model, g in zip(models, grads, strict=True):
             model.apply_gradients(g)
         if step % args.steps_per_mix == 0:
-            mix(models, args.mix, rng)
+            for _ in range(args.mix_rounds):
+                mix(models, args.mix, rng)
         if step % 50 == 0 or step == args.steps:
             point = {"step": step, **measure(models, test, rng), **sync.compare(models[0])}
             history.append(point)

@@ -145,6 +145,21 @@ def test_header_fields_survive_the_wire() -> None:
     assert (h.fingerprint, h.num_params, h.codec) == ("fp", 2, RAW_CODEC)
 
 
+def test_a_normalizer_block_travels_in_the_header_and_is_counted() -> None:
+    plain = make_snapshot(8)
+    snapshot = dataclasses.replace(plain, normalizer=b"\x80\x3f" * 3, normalizer_offset=5)
+    frames = through_wire(list(snapshot_frames(snapshot)))
+    back = read_snapshot(iter(frames[1:]), frames[0], max_payload_bytes=8)
+    assert (back.normalizer, back.normalizer_offset) == (b"\x80\x3f" * 3, 5)
+    assert back.payload == plain.payload
+    assert snapshot_wire_bytes(snapshot) == sum(wire_size(f) for f in frames)
+    assert snapshot_wire_bytes(snapshot) - snapshot_wire_bytes(plain) == (2 + 1 + 6) + (2 + 1)
+    assert (
+        read_snapshot(iter([]), through_wire([next(snapshot_frames(plain))])[0], 8).normalizer
+        == b""
+    )
+
+
 def test_first_frame_must_be_a_header() -> None:
     with pytest.raises(WireError, match="header"):
         SnapshotAssembler(pb.Frame(chunk=b"x"), max_payload_bytes=10)
