@@ -12,7 +12,16 @@ Side by side in one run, each between two OS processes on 127.0.0.1:
 Every process sets up malloc as a peer does (``gossip/malloc.py``, from
 ``Node.start``). Throughput counts payload bytes moved both ways over the
 wall time of one exchange. Rounds alternate grpc/tcp; medians go to bench/results/transfer.json
-and the grpc/tcp ratio is printed last.
+and the grpc/tcp ratio is printed last. Beside it, the CPU milliseconds one
+exchange costs each side's process (both carriers), which the load of a shared
+machine moves far less than the wall time, and the load average before and after.
+
+The TCP baseline does what the exchange does, minus the protocol: the same
+bytes each way in the same order (the whole offer, then the whole reply),
+into a buffer kept between rounds as the gRPC side's receive buffer is
+(gossip/transport/buffers.py). It leaves out the exchange's header and
+verdict frames and the end of the stream: one loopback round trip and a few
+hundred bytes, well under a millisecond of the ~35 ms TCP takes.
 
 ``--profile`` runs the node's own exchange path instead (an Exchanger and a
 Replica of 10M parameters on each side, codec ``none``, over gRPC) and prints
@@ -27,7 +36,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import multiprocessing as mp
+import os
 import resource
 import socket
 import time
@@ -70,11 +81,12 @@ def _snapshot(num_params: int, seed: int, sender: str) -> Snapshot:
 
 
 class _Accepted:
-    def __init__(self, reply: Snapshot) -> None:
+    def __init__(self, reply: Snapshot, done: list[float]) -> None:
         self.reply = reply
+        self._done = done
 
     def commit(self, applied: bool, reason: str = "", detail: str = "") -> None:
-        pass
+        self._done.append(time.process_time())
 
 
 class _NoMembership:
@@ -95,13 +107,15 @@ class _Handler(_NoMembership):
 
     def __init__(self, reply: Snapshot) -> None:
         self._reply = reply
+        self.done: list[float] = []
+        """This process's CPU seconds at the end of each exchange (see _cpu_ms)."""
 
     def check_header(self, offer: Snapshot) -> None:
         pass
 
     def on_exchange(self, offer: Snapshot) -> _Accepted:
         assert len(offer.payload) == len(self._reply.payload)
-        return _Accepted(self._reply)
+        return _Accepted(self._reply, self.done)
 
 
 def _as_a_node() -> None:
@@ -114,9 +128,10 @@ def _grpc_responder(conn: Connection, num_params: int) -> None:
     _as_a_node()
     transport = GrpcTransport()
     try:
-        address = transport.serve("127.0.0.1:0", _Handler(_snapshot(num_params, 2, "responder")))
-        conn.send(address)
-        conn.recv()  # until told to stop (or the parent is gone: EOFError)
+        handler = _Handler(_snapshot(num_params, 2, "responder"))
+        conn.send(transport.serve("127.0.0.1:0", handler))
+        while conn.recv() == "report":  # until told to stop (or the parent is gone: EOFError)
+            conn.send(handler.done)
     except EOFError:
         pass
     finally:
@@ -212,36 +227,64 @@ def _tcp_responder(conn: Connection, num_params: int) -> None:
     with socket.create_server(("127.0.0.1", 0)) as listener:
         conn.send(listener.getsockname()[1])
         sock, _ = listener.accept()
+    done: list[float] = []  # CPU seconds at the end of each exchange, as the gRPC responder's
     with sock:
         while True:
             first = sock.recv_into(buffer)
             if first == 0:
-                return  # the initiator is done
+                conn.send(done)  # the initiator is done
+                return
             _recv_exactly(sock, buffer[first:])
             sock.sendall(payload)
+            done.append(time.process_time())
 
 
 # ------------------------------------------------------------------ initiators
 
 
-def _grpc_round(transport: GrpcTransport, address: str, offer: Snapshot) -> float:
+def _grpc_round(
+    transport: GrpcTransport, address: str, offer: Snapshot, cpu: list[float] | None = None
+) -> float:
+    """Wall seconds of one exchange; its CPU seconds in this process go to ``cpu``."""
     received: list[int] = []
 
     def complete(reply: Snapshot) -> None:
         received.append(len(reply.payload))
 
-    start = time.perf_counter()
+    start, began = time.perf_counter(), time.process_time()
     transport.exchange(address, offer, complete, timeout=60.0)
     elapsed = time.perf_counter() - start
+    if cpu is not None:
+        cpu.append(time.process_time() - began)
     assert received == [len(offer.payload)], received
     return elapsed
 
 
-def _tcp_round(sock: socket.socket, payload: memoryview, buffer: memoryview) -> float:
-    start = time.perf_counter()
+def _tcp_round(
+    sock: socket.socket, payload: memoryview, buffer: memoryview, cpu: list[float] | None = None
+) -> float:
+    start, began = time.perf_counter(), time.process_time()
     sock.sendall(payload)
     _recv_exactly(sock, buffer)
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    if cpu is not None:
+        cpu.append(time.process_time() - began)
+    return elapsed
+
+
+def _cpu_ms(initiator: list[float], responder_done: list[float]) -> dict[str, float]:
+    """Median CPU ms of one exchange on each side.
+
+    The responder's is the CPU its process spent between the ends of two
+    consecutive exchanges (the warm-up's end first): everything one exchange
+    costs it, its idle threads included. CPU time moves with the load far less
+    than wall time does on this shared machine.
+    """
+    between = [b - a for a, b in itertools.pairwise(responder_done)]
+    return {
+        "initiator": round(1e3 * median(initiator), 1),
+        "responder": round(1e3 * median(between), 1),
+    }
 
 
 def _start(target: Any, *args: Any) -> tuple[BaseProcess, Connection]:
@@ -265,11 +308,12 @@ def _stop(process: BaseProcess, conn: Connection) -> None:
         process.join(JOIN_SECONDS)
 
 
-def _summary(seconds: list[float], moved: int) -> dict[str, Any]:
+def _summary(seconds: list[float], moved: int, cpu_ms: dict[str, float]) -> dict[str, Any]:
     return {
         "seconds": [round(s, 4) for s in seconds],
         "median_s": round(median(seconds), 4),
         "gb_per_s": round(moved / median(seconds) / 1e9, 3),
+        "cpu_ms_per_exchange": cpu_ms,
     }
 
 
@@ -336,6 +380,7 @@ def main() -> None:
         profile(args.params, args.repeats, args.compression)
         return
 
+    load_before = os.getloadavg()[0]
     offer = _snapshot(args.params, 1, "initiator")
     nbytes = len(offer.payload)
     moved = 2 * nbytes
@@ -343,6 +388,8 @@ def main() -> None:
     buffer = memoryview(bytearray(nbytes))
     grpc_s: list[float] = []
     tcp_s: list[float] = []
+    grpc_cpu: list[float] = []
+    tcp_cpu: list[float] = []
 
     transport = GrpcTransport()
     grpc_proc, grpc_conn = _start(_grpc_responder, args.params)
@@ -354,21 +401,26 @@ def main() -> None:
             _grpc_round(transport, address, offer)  # warm-up: channel, allocator
             _tcp_round(sock, payload, buffer)
             for round_ in range(args.repeats):
-                grpc_s.append(_grpc_round(transport, address, offer))
-                tcp_s.append(_tcp_round(sock, payload, buffer))
+                grpc_s.append(_grpc_round(transport, address, offer, grpc_cpu))
+                tcp_s.append(_tcp_round(sock, payload, buffer, tcp_cpu))
                 print(
                     f"round {round_ + 1}/{args.repeats}: "
                     f"grpc {moved / grpc_s[-1] / 1e9:.3f} GB/s, "
                     f"tcp {moved / tcp_s[-1] / 1e9:.3f} GB/s"
                 )
             assert bytes(buffer[:64]) == bytes(_snapshot(args.params, 2, "x").payload[:64])
+            grpc_conn.send("report")
+            grpc_done: list[float] = grpc_conn.recv()
+        if not tcp_conn.poll(JOIN_SECONDS):  # sent once it sees the socket closed
+            raise RuntimeError("the TCP responder did not report")
+        tcp_done: list[float] = tcp_conn.recv()
     finally:
         transport.stop(0)
         _stop(grpc_proc, grpc_conn)
         _stop(tcp_proc, tcp_conn)
 
-    grpc = _summary(grpc_s, moved)
-    tcp = _summary(tcp_s, moved)
+    grpc = _summary(grpc_s, moved, _cpu_ms(grpc_cpu, grpc_done))
+    tcp = _summary(tcp_s, moved, _cpu_ms(tcp_cpu, tcp_done))
     ratio = grpc["gb_per_s"] / tcp["gb_per_s"]
     write_result(
         "transfer",
@@ -382,11 +434,16 @@ def main() -> None:
             "grpc": grpc,
             "tcp": tcp,
             "ratio_grpc_over_tcp": round(ratio, 3),
+            "load_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "machine": machine(),
         },
     )
-    print(f"grpc exchange: {grpc['gb_per_s']:.3f} GB/s (median of {args.repeats})")
-    print(f"plain tcp:     {tcp['gb_per_s']:.3f} GB/s (median of {args.repeats})")
+    for name, side in (("grpc exchange:", grpc), ("plain tcp:    ", tcp)):
+        cpu = side["cpu_ms_per_exchange"]
+        print(
+            f"{name} {side['gb_per_s']:.3f} GB/s (median of {args.repeats}), CPU per exchange "
+            f"{cpu['initiator']:.1f} ms initiator, {cpu['responder']:.1f} ms responder"
+        )
     print(f"ratio grpc/tcp: {ratio:.2f}")
 
 
