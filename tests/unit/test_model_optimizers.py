@@ -237,7 +237,7 @@ def cluster_rates(share: bool, n: int = 8, k: int = 64, steps: int = 600) -> np.
             moved.append(p)
         x = np.mean(moved, axis=0)
         shared = [opt.shared_normalizer() for opt in peers]
-        if share:
+        if share and shared[0] is not None:  # none before the first move is seen
             mean = np.mean(shared, axis=0)
             for v in shared:
                 assert v is not None
