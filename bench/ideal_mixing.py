@@ -14,7 +14,7 @@ Two references run beside it, on the same shards and rounds:
   all peers' gradients, which no peer can see). It tells what a better
   estimate of that moment would win.
 * ``gossiped-second-moment``: our Adam with ``share_normalizer``: each peer
-  divides by a running mean (decay 0.9 per step) of its estimate that pairs
+  divides by a running mean (Adam's beta2 average) of its estimate that pairs
   average at every exchange, as they average parameters: the divisor is
   nearly the same on every peer, so averaging models averages the steps. It tells what sharing
   that estimate (twice the values per exchange) would win.

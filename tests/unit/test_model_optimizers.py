@@ -237,7 +237,7 @@ def cluster_rates(share: bool, n: int = 8, k: int = 64, steps: int = 600) -> np.
             moved.append(p)
         x = np.mean(moved, axis=0)
         shared = [opt.shared_normalizer() for opt in peers]
-        if share:
+        if share and shared[0] is not None:  # none before the first move is seen
             mean = np.mean(shared, axis=0)
             for v in shared:
                 assert v is not None
@@ -296,3 +296,22 @@ def test_the_shared_normalizer_is_checkpointed_and_older_state_still_loads() -> 
     resumed.step(c, np.ones(3, dtype=np.float32))  # starts its shared estimate afresh
     shared = resumed.shared_normalizer()
     assert shared is not None and np.all(np.isfinite(c)) and np.all(shared > 0)
+
+
+def test_the_shared_normalizer_remembers_as_adam_does_and_skips_the_first_step() -> None:
+    """Synchronous Adam's v averages ~1,000 steps: the shared estimate that stands for it must
+    not follow the gradient down within ten steps (at 1,000 peers that held the mean model at
+    0.958); the first step's estimate is the peer's own signal, so it is not kept."""
+    opt = Adam()
+    opt.replicas, opt.share_normalizer = 1000, True
+    params = np.zeros(4, dtype=np.float32)
+    opt.step(params, np.ones(4, dtype=np.float32))
+    assert opt.shared_normalizer() is None
+    for _ in range(49):
+        opt.step(params, np.ones(4, dtype=np.float32))
+    shared = opt.shared_normalizer()
+    assert shared is not None
+    high = shared.copy()
+    for _ in range(20):
+        opt.step(params, np.full(4, 0.01, dtype=np.float32))
+    assert np.all(shared > 0.5 * high)  # a decay of 0.9 a step would leave 0.12
