@@ -319,6 +319,7 @@ def _summary(seconds: list[float], moved: int, cpu_ms: dict[str, float]) -> dict
 
 def profile(num_params: int, repeats: int, compression: str) -> None:
     """One exchange at a time through both Exchangers; medians per step, each side."""
+    load_before = os.getloadavg()[0]
     steps = Steps()
     steps.install()
     transport = GrpcTransport(max_payload_bytes=4 * num_params + 4096)
@@ -363,6 +364,7 @@ def profile(num_params: int, repeats: int, compression: str) -> None:
             "repeats": repeats,
             "median_ms": table,
             "chunk_bytes": CHUNK_BYTES,
+            "load_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "machine": machine(),
         },
     )
