@@ -491,7 +491,7 @@ class Mixer:
         return pending
 
     def _accept(self, offer: Snapshot) -> ResponderPending:
-        check_header(offer, self.replica.fingerprint, self.replica.num_params)
+        """The parameters' part of :meth:`accept`, once the header is checked."""
         codec = codec_for_header(offer.codec)
         gamma = offer.consensus_step or self.gamma
         if not 0.0 < gamma <= 1.0:
