@@ -377,13 +377,14 @@ def attack(
     holder.start()
     try:
         for i in range(first, first + ids):
-            header = pb.SnapshotHeader(sender_id=f"soak-{i}", fingerprint="deadbeef")
-            frames = [pb.Frame(header=header).SerializeToString()]
             if i - first < oversized:  # 1 MB reason, or 1 MB id
-                header.CopyFrom(pb.SnapshotHeader(sender_id=huge if i % 2 else f"soak-{i}"))
-                header.fingerprint = fingerprint
+                sender = huge if i % 2 else f"soak-{i}"
+                header = pb.SnapshotHeader(sender_id=sender, fingerprint=fingerprint)
+                verdict = pb.Frame(verdict=pb.Verdict(reason=f"{i}{huge}"))
+                frames = [pb.Frame(header=header).SerializeToString(), verdict.SerializeToString()]
+            else:  # refused for its model
+                header = pb.SnapshotHeader(sender_id=f"soak-{i}", fingerprint="deadbeef")
                 frames = [pb.Frame(header=header).SerializeToString()]
-                frames.append(pb.Frame(verdict=pb.Verdict(reason=f"{i}{huge}")).SerializeToString())
             digest = pb.Digest(sender_id=f"soak-{i}", entries=[pb.MemberEntry(
                 id=f"m-{i}", address=f"10.{i % 250}.{i // 250 % 250}.1:1", generation=1,
                 heartbeat=1, state=pb.MEMBER_STATE_ALIVE,
