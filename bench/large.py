@@ -19,12 +19,13 @@ machine-wide monotonic clock and start at the FIRST EXCHANGE (the earliest
 moment any peer had one in flight, polled every 5 ms); the start signal and
 the moment every peer knew all others alive are reported relative to it.
 Every peer is READY at the start signal, whatever the codec: it has loaded its
-codecs' compiled loops (``Mixer.warm_up``, timed: ``warm_up_s`` in the JSON,
-printed per setting) before it says "ready". A node does this in a thread of its
-own while it serves and meets the members, then starts exchanging; peers
-started together finish it up to seconds apart under load, so without this the
-first exchanges of a compressed run would pair whoever was ready first, and
-``none`` (nothing to load) would be timed from a fairer start.
+codecs' compiled loops and mapped its exchange vectors (``Node.warm_up``,
+timed: ``warm_up_s`` in the JSON, printed per setting) before it says "ready".
+A node does this in a thread of its own while it serves and meets the members,
+then starts exchanging; peers started together finish it up to seconds apart
+under load, so without this the first exchanges of a compressed run would pair
+whoever was ready first, and ``none`` (nothing to load) would be timed from a
+fairer start.
 
 Per setting: time until every peer is within 1e-2 and 1e-3 of ``m0``, bytes
 sent per peer by then (transport counters: exchanges plus membership), the
@@ -32,7 +33,9 @@ spread (max over peers of the distance) every 0.2 s and its largest growth
 between two samples, and the mean drift ``||mean - m0|| / ||m0||`` over all
 parameters after every exchange in flight has finished. Where the time goes:
 each peer's exchange counts, mean duration of the exchanges it started,
-refusals by reason and schedule counters, in the JSON and summarised.
+refusals by reason, schedule counters and CPU seconds from start to stop
+(``cpu_s``; summarised as CPU per completed exchange, both sides), in the
+JSON and summarised.
 
     python bench/large.py                        # 4x10M and 8x1M, none and the default codec,
                                                  # then 4x100M (--memory), 2 runs each
@@ -248,7 +251,7 @@ def peer_main(setting: Setting, peer: int, addresses: list[str], conn: Connectio
         params[start:end] = start_chunk(setting.seed, peer, index, end - start)
     sampler = Sampler(node, setting, peer, send)
     began = time.monotonic()  # the codecs' compiled loops, before the clock (see the docstring)
-    node.exchanger.mixer.warm_up()
+    node.warm_up()
     warm_up_s = time.monotonic() - began
     setup_memory = memory_kib()
     with contextlib.suppress(OSError):  # peak RSS from here on: exchanging, not building
@@ -258,12 +261,14 @@ def peer_main(setting: Setting, peer: int, addresses: list[str], conn: Connectio
     try:
         if conn.recv() != "go":
             return
+        cpu_began = time.process_time()
         node.start()
         started = True
         sampler.start()
         if conn.recv() != "stop":
             return
         node.stop()  # no new exchanges from here; those in flight finish
+        cpu_s = time.process_time() - cpu_began
         send(("stopped",))
         if conn.recv() != "settle":
             return
@@ -299,6 +304,7 @@ def peer_main(setting: Setting, peer: int, addresses: list[str], conn: Connectio
                     "memory_setup_kib": setup_memory,
                     "memory_exchanging_kib": exchange_memory,
                     "ru_maxrss_kib": usage.ru_maxrss,
+                    "cpu_s": cpu_s,
                 },
             )
         )
@@ -529,12 +535,14 @@ def summary_line(result: dict[str, Any]) -> str:
     drift = "n/a" if result["mean_drift"] is None else f"{result['mean_drift']:.1e}"
     peak = max(p["memory_exchanging_kib"]["VmHWM"] for p in peers) / 1024
     warm = result["warm_up_s"]
+    cpu = sum(p["cpu_s"] for p in peers) / max(ok, 1)
     return (
         f"{Setting(**result['setting']).name:>16}: 1e-2 {fmt_reached(reached['0.01'])}; "
         f"1e-3 {fmt_reached(reached['0.001'])}; spread growth max "
         f"{'n/a' if growth is None else f'{growth:.2f}'}, drift {drift}; "
         f"{ok} exchanges ({started} started, {busy} busy refusals, {failed} failed), "
-        f"mean {duration * 1e3:.0f} ms each, {result['in_flight_mean']:.2f} in flight per peer; "
+        f"mean {duration * 1e3:.0f} ms each, {result['in_flight_mean']:.2f} in flight per peer, "
+        f"{cpu * 1e3:.0f} ms of CPU per exchange (both sides, membership included); "
         f"peak RSS {peak:.0f} MiB/peer; first exchange {-result['go_s']:.2f} s after start "
         f"(codecs loaded before it: {min(warm):.2f}-{max(warm):.2f} s), "
         f"load {result['load_before'][0]:.1f}"

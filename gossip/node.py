@@ -160,6 +160,11 @@ class Node:
         self._state = "training"
         return self.address
 
+    def warm_up(self) -> None:
+        """Load the codecs and map the exchange vectors, with references for every seed peer
+        (``Mixer.warm_up``); start() does it in the background before the first exchange."""
+        self.exchanger.mixer.warm_up(len(self.config.peers))
+
     def start(self) -> str:
         """Serve, then start the training, gossip and membership loops; return the address."""
         # before any thread of gRPC's: each thread that allocates before the cap gets an
@@ -177,7 +182,7 @@ class Node:
         # the codecs' compiled loops load (seconds) while we serve and meet the members, so
         # every peer's view is whole when the first exchange picks its round partner
         self._warm_up = threading.Thread(
-            target=self._guarded(self.exchanger.mixer.warm_up),
+            target=self._guarded(self.warm_up),
             name=f"{self.id}-warm-up",
             daemon=True,
         )

@@ -63,13 +63,14 @@ from gossip.averaging.pairwise import (
     increment,
 )
 from gossip.averaging.references import (
+    LATEST_CHAIN,
     PairReference,
     ReferenceStore,
     next_version,
     start_version,
     vector_hash,
 )
-from gossip.averaging.spares import FIRST_CONTACT, LIMIT, Spares
+from gossip.averaging.spares import LIMIT, PER_PAIR, Spares
 from gossip.compression import Codec, CompressionSpec, codec_for_header, parse_spec
 from gossip.compression.base import decode_into, warm_up
 from gossip.compression.fp16 import Fp16Codec
@@ -304,16 +305,18 @@ class Mixer:
 
     # ------------------------------------------------------------ initiator
 
-    def warm_up(self) -> None:
+    def warm_up(self, neighbours: int = 1) -> None:
         """Load the compiled loops of the codecs this rule sends with (its own, a full
         exchange's and a far pair's) before the first exchange needs them
         (:func:`compression.base.warm_up`). A peer's offer in another codec still loads
-        that one's on first use. Maps the spare vectors too (gossip/averaging/spares.py)."""
+        that one's on first use. Maps the spare vectors too, with the references of
+        ``neighbours`` pairs within the memory budget (gossip/averaging/spares.py)."""
         if not self.raw:
             for codec in (self.spec.codec, FULL_CODEC, FAR_CODEC):
                 warm_up(codec)
             if self.spec.blocks == 1:
-                self.spares.fill(LIMIT + FIRST_CONTACT)
+                pairs = min(max(neighbours, 1), self.store.max_pairs)
+                self.spares.fill(LIMIT + PER_PAIR * pairs)
 
     def offer(self, peer_id: str) -> Outgoing:
         """Build the offer for ``peer_id``; ExchangeRefused('busy') when one is already running.
@@ -414,6 +417,8 @@ class Mixer:
         theirs = (reply.blocks, reply.block_ids, reply.ref_version, reply.ref_base)
         if mine != theirs or (reply.codec != offer.codec and reply.codec not in self._answers(out)):
             raise ExchangeRefused("malformed", f"reply {theirs} does not answer offer {mine}")
+        if reply.ref_chain > offer.ref_chain:
+            raise ExchangeRefused("malformed", f"reply chains {reply.ref_chain}, a newer chain")
         size = out.new_own.size
         codec = out.codec if reply.codec == offer.codec else FAR_CODEC
         if out.mode == RAW:
@@ -434,7 +439,7 @@ class Mixer:
             version = start_version(offer.ref_base, offer.generation, reply.generation)
         delta = self._move(out, new_peer, self.spares.take(size))
         self.replica.add(delta, out.slices)
-        version = next_version(version, offer.payload, reply.payload)
+        version = next_version(version, offer.payload, reply.payload, reply.ref_chain)
         own, peer_ref = moved(out.new_own, new_peer, delta)
         step = out.offer.step
         self.keep(out.peer_id, reply.generation, out.ref, out.slices, own, peer_ref, version, step)
@@ -498,12 +503,13 @@ class Mixer:
             raise ExchangeRefused("malformed", f"consensus step {gamma} is not in (0, 1]")
         slices = block_slices(self.replica.num_params, offer.blocks, offer.block_ids)
         size = sum(s.stop - s.start for s in slices)
+        chain = min(offer.ref_chain, LATEST_CHAIN)  # one the initiator knows too
         if offer.codec == "none" and offer.ref_version == 0 and offer.ref_base == 0:
             peer = codec.decode(offer.payload, size, offer.seed)  # checked in the increment
             own = self.replica.gather(slices)
             delta = self._checked(increment(own, peer, gamma, self.spares.take(size)))
             reply = self._snapshot(
-                "none", raw_bytes(own), 0, 0, 0, offer.blocks, offer.block_ids, gamma
+                "none", raw_bytes(own), 0, 0, 0, offer.blocks, offer.block_ids, gamma, chain
             )
             return ResponderPending(self, offer, reply, RAW, slices, delta, (None, own, peer, 0))
         sender = offer.sender_id
@@ -526,8 +532,9 @@ class Mixer:
                 offer.blocks,
                 offer.block_ids,
                 gamma,
+                chain,
             )
-            version = next_version(version, offer.payload, reply.payload)
+            version = next_version(version, offer.payload, reply.payload, chain)
             own, peer_ref = moved(new_own, new_peer, delta)
             refs = (ref if mode == CONTINUE else None, own, peer_ref, version)
             return ResponderPending(self, offer, reply, mode, slices, delta, refs)
@@ -670,6 +677,7 @@ class Mixer:
         blocks: int,
         ids: tuple[int, ...],
         gamma: float | None = None,
+        chain: int = LATEST_CHAIN,
     ) -> Snapshot:
         me = self._identity()
         return Snapshot(
@@ -688,4 +696,5 @@ class Mixer:
             block_ids=ids,
             consensus_step=self.gamma if gamma is None else gamma,
             free_speed=self._free_speed(),
+            ref_chain=chain,
         )

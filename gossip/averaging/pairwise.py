@@ -71,6 +71,8 @@ class Snapshot:
     empty: it shares none."""
     normalizer_offset: int = 0
     """Where that block starts in the vector."""
+    ref_chain: int = 0
+    """How both sides chain ``ref_version`` over this exchange (gossip.averaging.references)."""
 
 
 def encode(params: np.ndarray) -> bytes:

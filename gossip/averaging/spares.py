@@ -13,11 +13,13 @@ pages mapped.
 Bounded: at most ``limit`` vectors are given back (what one exchange takes, 12
 bytes per parameter), so a peer holds between exchanges what one exchange holds
 at its peak anyway. When the codecs are loaded (``Mixer.warm_up``) the spares
-are mapped, plus two for the references of the first new neighbour after the
-first: a first contact keeps two vectors as the pair's references, so without
-them the second first contact faults them in (0.15-0.2 s of system time per
-side at 10M parameters on the busy 2-core machine). References of later new
-neighbours still fault in, unless an evicted pair's vectors are spare.
+are mapped, plus two for each neighbour the peer knows at start (its seeds, up
+to the references' memory budget): every first contact keeps two vectors as the
+pair's references, and a peer meets its neighbours in its first exchanges, when
+agreement is furthest off. Faulted in there instead, they cost 8 peers of 1M
+parameters on 2 cores a sixth of their CPU per exchange until every pair had
+met (``bench/large.py``: 37 ms of CPU per exchange against 31 premapped; at
+10M parameters 0.15-0.2 s of system time per side and first contact).
 Thread-safe, though its owner runs one exchange at a time.
 """
 
@@ -30,7 +32,7 @@ import numpy as np
 F32 = np.dtype(np.float32)
 LIMIT = 3
 """Vectors kept: one exchange takes three (snapshot, peer's decoded, increment)."""
-FIRST_CONTACT = 2
+PER_PAIR = 2
 """Vectors a first contact keeps (the pair's two references)."""
 
 

@@ -172,6 +172,7 @@ def header_frame(
             free_speed=fields["free_speed"],
             normalizer=bytes(snapshot.normalizer),
             normalizer_offset=snapshot.normalizer_offset,
+            ref_chain=snapshot.ref_chain,
         )
     )
 
@@ -207,6 +208,7 @@ def header_snapshot(header: pb.SnapshotHeader, answering: Snapshot | None = None
         free_speed=header.free_speed,
         normalizer=header.normalizer,
         normalizer_offset=header.normalizer_offset,
+        ref_chain=header.ref_chain,
     )
     if answering is None:
         return snapshot

@@ -18,9 +18,9 @@ def test_members_meet_while_codecs_load_and_exchanges_wait_for_them(
     loaded = threading.Event()
     load = Mixer.warm_up
 
-    def slow_warm_up(self: Mixer) -> None:
+    def slow_warm_up(self: Mixer, neighbours: int = 1) -> None:
         loaded.wait(30)  # as a cold numba cache on a busy machine would take
-        load(self)
+        load(self, neighbours)
 
     monkeypatch.setattr(Mixer, "warm_up", slow_warm_up)
     fast = {"max_steps": 0, "gossip_interval": 0.05}

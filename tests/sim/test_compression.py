@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import random
+from typing import Any
 
 import numpy as np
 import pytest
 
-from gossip.averaging.spares import FIRST_CONTACT, LIMIT
+from gossip.averaging.compressed import ResponderPending
+from gossip.averaging.pairwise import Snapshot
+from gossip.averaging.references import BLAKE2B_PAYLOADS, CRC_PAYLOADS, next_version
+from gossip.averaging.spares import LIMIT, PER_PAIR
 from gossip.node import Node
 from gossip.transport.memory import InMemoryNetwork
 
@@ -222,7 +228,7 @@ def test_spare_vectors_are_reused_bounded_and_never_shared() -> None:
                              reference_memory=2.5 * 8 * num_params / (1 << 20)))  # fmt: skip
     for peer in peers:
         peer.exchanger.mixer.warm_up()  # maps the spares, as a node does before exchanging
-        assert peer.exchanger.mixer.spares.count == LIMIT + FIRST_CONTACT
+        assert peer.exchanger.mixer.spares.count == LIMIT + PER_PAIR
     before = spread(peers)
     pick = random.Random(1)
     for _ in range(40):
@@ -233,7 +239,7 @@ def test_spare_vectors_are_reused_bounded_and_never_shared() -> None:
         a.exchange_with(b.id, b.address)
         for peer in peers:
             mixer = peer.exchanger.mixer
-            assert mixer.spares.count <= LIMIT + FIRST_CONTACT
+            assert mixer.spares.count <= LIMIT + PER_PAIR
             held = [r for pair in mixer.store._pairs.values() for r in (pair.own, pair.peer)]
             held += [peer.replica.params, mixer.base]
             for spare in mixer.spares._free:  # a spare is nobody's memory any more
@@ -268,3 +274,72 @@ def test_codec_none_adds_its_increments_from_one_spare_vector() -> None:
     assert len(kept) == 3  # every peer kept one
     after = np.mean([p.replica.params.astype(np.float64) for p in peers], axis=0)
     assert np.linalg.norm(after - before) / np.linalg.norm(before) < 1e-6
+
+
+def test_a_node_maps_the_references_of_its_seed_peers_within_the_budget() -> None:
+    network = InMemoryNetwork(seed=0)
+    num_params = 6570  # mlp:64,32 on digits: two pairs' references fit the budget, not three
+    budget = 2.5 * 8 * num_params / (1 << 20)
+    seeds = tuple(f"sim{i}:1" for i in range(1, 8))
+    few, many = ready(make_peers(1, network, compression="sign", peers=seeds[:1]) +
+                      make_peers(1, network, compression="sign", peers=seeds, id="q",
+                                 listen="simq:1", reference_memory=budget))  # fmt: skip
+    few.warm_up()
+    many.warm_up()
+    assert few.exchanger.mixer.spares.count == LIMIT + PER_PAIR
+    assert many.exchanger.mixer.spares.count == LIMIT + PER_PAIR * 2  # capped by the budget
+
+
+def _capture(node: Node) -> list[tuple[bytes, bytes]]:
+    """The (offer, reply) payloads of every offer ``node`` accepts."""
+    seen: list[tuple[bytes, bytes]] = []
+    accept = node.exchanger.mixer.accept
+
+    def recording(offer: Snapshot) -> ResponderPending:
+        pending = accept(offer)
+        seen.append((bytes(offer.payload), bytes(pending.reply.payload)))
+        return pending
+
+    node.exchanger.mixer.accept = recording  # type: ignore[method-assign]
+    return seen
+
+
+def _headers_say(node: Node, chain: int) -> None:
+    """Every snapshot ``node`` sends names ``chain``, as a release before ref_chain sends 0."""
+    build = node.exchanger.mixer._snapshot
+
+    def naming(*args: Any, **kwargs: Any) -> Snapshot:
+        return dataclasses.replace(build(*args, **kwargs), ref_chain=chain)
+
+    node.exchanger.mixer._snapshot = naming  # type: ignore[method-assign]
+
+
+def test_an_offer_of_the_old_chain_is_answered_and_chained_with_it() -> None:
+    network = InMemoryNetwork(seed=0)
+    a, b = ready(make_peers(2, network, max_steps=0, compression="int8"))
+    spread([a, b])
+    _headers_say(a, BLAKE2B_PAYLOADS)  # a peer of a release before the field
+    seen = _capture(b)
+    versions = []
+    for _ in range(3):
+        assert a.exchange_with(b.id, b.address), a.refusals
+        ab, ba = a.exchanger.mixer.store._pairs[b.id], b.exchanger.mixer.store._pairs[a.id]
+        assert ab.version == ba.version
+        versions.append(ab.version)
+    offer, reply = seen[-1]  # the old chain: blake2b over the previous version and both payloads
+    old = hashlib.blake2b(versions[1].to_bytes(8, "little") + offer + reply, digest_size=8)
+    assert versions[2] == int.from_bytes(old.digest(), "little")
+    assert next_version(versions[1], offer, reply) != versions[2]  # ours differs: the field says
+
+
+def test_a_reply_naming_a_newer_chain_than_the_offer_is_refused() -> None:
+    network = InMemoryNetwork(seed=0)
+    a, b = ready(make_peers(2, network, max_steps=0, compression="int8"))
+    spread([a, b])
+    _headers_say(a, BLAKE2B_PAYLOADS)
+    _headers_say(b, CRC_PAYLOADS)
+    before_a, before_b = a.replica.params.copy(), b.replica.params.copy()
+    assert not a.exchange_with(b.id, b.address)
+    assert a.refusals == {"malformed": 1}
+    np.testing.assert_array_equal(a.replica.params, before_a)
+    np.testing.assert_array_equal(b.replica.params, before_b)

@@ -441,3 +441,12 @@ def test_entry_cache_holds_a_whole_digest_and_is_bounded() -> None:
     config = MembershipConfig()
     assert config.max_members + config.max_tombstones < ENTRY_CACHE
     assert _entry_field.cache_info().maxsize == ENTRY_CACHE
+
+
+def test_the_reference_chain_travels_in_the_header_and_is_not_taken_from_the_offer() -> None:
+    offer = dataclasses.replace(make_snapshot(8), ref_chain=1)
+    frames = through_wire(list(snapshot_frames(offer)))
+    assert read_snapshot(iter(frames[1:]), frames[0], max_payload_bytes=8).ref_chain == 1
+    older = dataclasses.replace(offer, ref_chain=0)  # a reply of a release before the field
+    header = through_wire([next(snapshot_frames(older, answering=offer))])[0]
+    assert read_snapshot(iter([]), header, 8, answering=offer).ref_chain == 0

@@ -21,7 +21,7 @@ MEMBER_STATE_DEAD: MemberState
 MEMBER_STATE_LEFT: MemberState
 
 class SnapshotHeader(_message.Message):
-    __slots__ = ("sender_id", "generation", "fingerprint", "num_params", "codec", "payload_bytes", "chunk_bytes", "step", "sender_address", "codec_seed", "ref_version", "ref_base", "blocks", "block_ids", "consensus_step", "payload", "free_speed", "normalizer", "normalizer_offset")
+    __slots__ = ("sender_id", "generation", "fingerprint", "num_params", "codec", "payload_bytes", "chunk_bytes", "step", "sender_address", "codec_seed", "ref_version", "ref_base", "blocks", "block_ids", "consensus_step", "payload", "free_speed", "normalizer", "normalizer_offset", "ref_chain")
     SENDER_ID_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +41,7 @@ class SnapshotHeader(_message.Message):
     FREE_SPEED_FIELD_NUMBER: _ClassVar[int]
     NORMALIZER_FIELD_NUMBER: _ClassVar[int]
     NORMALIZER_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    REF_CHAIN_FIELD_NUMBER: _ClassVar[int]
     sender_id: str
     generation: int
     fingerprint: str
@@ -60,7 +61,8 @@ class SnapshotHeader(_message.Message):
     free_speed: float
     normalizer: bytes
     normalizer_offset: int
-    def __init__(self, sender_id: _Optional[str] = ..., generation: _Optional[int] = ..., fingerprint: _Optional[str] = ..., num_params: _Optional[int] = ..., codec: _Optional[str] = ..., payload_bytes: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., step: _Optional[int] = ..., sender_address: _Optional[str] = ..., codec_seed: _Optional[int] = ..., ref_version: _Optional[int] = ..., ref_base: _Optional[int] = ..., blocks: _Optional[int] = ..., block_ids: _Optional[_Iterable[int]] = ..., consensus_step: _Optional[float] = ..., payload: _Optional[bytes] = ..., free_speed: _Optional[float] = ..., normalizer: _Optional[bytes] = ..., normalizer_offset: _Optional[int] = ...) -> None: ...
+    ref_chain: int
+    def __init__(self, sender_id: _Optional[str] = ..., generation: _Optional[int] = ..., fingerprint: _Optional[str] = ..., num_params: _Optional[int] = ..., codec: _Optional[str] = ..., payload_bytes: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., step: _Optional[int] = ..., sender_address: _Optional[str] = ..., codec_seed: _Optional[int] = ..., ref_version: _Optional[int] = ..., ref_base: _Optional[int] = ..., blocks: _Optional[int] = ..., block_ids: _Optional[_Iterable[int]] = ..., consensus_step: _Optional[float] = ..., payload: _Optional[bytes] = ..., free_speed: _Optional[float] = ..., normalizer: _Optional[bytes] = ..., normalizer_offset: _Optional[int] = ..., ref_chain: _Optional[int] = ...) -> None: ...
 
 class Verdict(_message.Message):
     __slots__ = ("applied", "reason", "detail")
