@@ -340,6 +340,8 @@ class Node:
                     return
             alive = self.membership.reachable()
             peer = self.schedule.choose(alive, key=lambda m: m.id, me=self.id)
+            if self._stop.is_set():  # stop() came while we waited for the partner's offer
+                return
             if peer is None:  # alone, or the only alive member is in an exchange with us
                 self._stop.wait(interval if not alive else IDLE_RETRY_S)
                 continue

@@ -245,9 +245,13 @@ class Schedule:
 
         When the partner ranks below us, we first wait up to the patience for
         its offer; None if it arrives, or an exchange ends, meanwhile. Ties (never
-        met) go in round order, so peers that start together pair up.
+        met) go in round order, so peers that start together pair up. None once
+        stopping: an exchange started while we shut down could lose its verdict
+        to our server's stop, with our increment applied and not the partner's.
         """
         with self._cond:
+            if self._stopped:
+                return None
             members = {key(m): m for m in alive}
             ranked = sorted({*members, me})
             self._met = {p: n for p, n in self._met.items() if p in members}  # bounded by the view
@@ -258,7 +262,7 @@ class Schedule:
             chosen = min(free, key=lambda p: self._met.get(p, -1))
             if chosen < me and not self._expect(chosen):
                 return None
-            return members[chosen]
+            return None if self._stopped else members[chosen]
 
     def _expect(self, partner: str) -> bool:
         """Wait up to the patience for ``partner``'s offer; True when we should start instead."""
@@ -305,8 +309,11 @@ class Schedule:
         (the other side refuses it at its header); the other refuses at once,
         so one of the two goes through. With ``wait`` as its bound, a 10M offer
         built slower than the wait under load was refused too: both, every retry.
+        Refused once stopping, in either role (see :meth:`choose`).
         """
         with self._cond:
+            if self._stopped:
+                raise ExchangeRefused("busy", "this peer is stopping")
             self._await_turn(peer_id, wait, yields)
             self._partner = peer_id
             self._offered = (None, 0.0)

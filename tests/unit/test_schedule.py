@@ -238,3 +238,17 @@ def test_waits_are_untimed_until_an_exchange_here_completed() -> None:
         s.begin("b")
         s.end("b", completed=True, started_here=True)
     assert s.admission_wait() == ADMIT_WAIT_S
+
+
+def test_a_stopping_schedule_starts_and_accepts_no_exchange(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("gossip.schedule.PATIENCE_S", 30.0)
+    s = schedule()
+    stopper = later(0.05, s.stop)  # while "b" waits for "a"'s offer, as at a node's shut-down
+    assert s.choose(["a"], key=str, me="b") is None
+    stopper.join()
+    assert s.choose(["c"], key=str, me="b") is None  # "b" would start at once
+    with pytest.raises(ExchangeRefused, match="stopping"):
+        s.begin("c")
+    assert s.partner() is None
