@@ -112,11 +112,6 @@ class NormalizerShare:
             own = vector[offset : offset + peer.values.size].copy()
         return (peer, *self._encoded(offset, own))
 
-    def size(self) -> int | None:
-        with self._lock:
-            vector = self._source()
-            return None if vector is None else int(vector.size)
-
     def apply(self, own: Block, peer: Block) -> None:
         """Move our block half way to the peer's (both decoded): the pair's sum is kept."""
         move = (peer.values - own.values) * np.float32(0.5)
