@@ -250,8 +250,6 @@ class Schedule:
         to our server's stop, with our increment applied and not the partner's.
         """
         with self._cond:
-            if self._stopped:
-                return None
             members = {key(m): m for m in alive}
             ranked = sorted({*members, me})
             self._met = {p: n for p, n in self._met.items() if p in members}  # bounded by the view
